@@ -1,0 +1,3 @@
+"""promolab: experimentation and bandits for e-commerce promotions."""
+
+__version__ = "0.1.0"

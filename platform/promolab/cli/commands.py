@@ -1,0 +1,1 @@
+"""Command modules registered on the app (imported for their side effect)."""

@@ -1,0 +1,35 @@
+"""Errors meant for people: each names the thing, the value and what was expected."""
+
+from __future__ import annotations
+
+
+class PromolabError(Exception):
+    """Base class for every error promolab reports to a user (CLI exit code 2)."""
+
+
+class InputError(PromolabError, ValueError):
+    """Bad input: a field, its value, and what was expected.
+
+    ``InputError("alpha", 1.5, "a number in (0, 1)")`` reads
+    ``alpha: got 1.5, expected a number in (0, 1)``.
+    """
+
+    def __init__(self, field: str, value: object, expected: str, *, source: str | None = None):
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(f"{prefix}{field}: got {value!r}, expected {expected}")
+
+
+class SpecError(PromolabError, ValueError):
+    """One or more problems in an experiment spec; one line per problem."""
+
+    def __init__(self, problems: list[InputError]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StateError(PromolabError):
+    """An operation not allowed in the current state (e.g. an illegal status change)."""

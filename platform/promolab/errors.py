@@ -15,6 +15,8 @@ class InputError(PromolabError, ValueError):
     """
 
     def __init__(self, field: str, value: object, expected: str, *, source: str | None = None):
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            value = value.item()  # show 1.5, not np.float64(1.5)
         self.field = field
         self.value = value
         self.expected = expected

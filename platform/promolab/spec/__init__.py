@@ -1,0 +1,17 @@
+"""Experiment specs as code: TOML files validated into frozen dataclasses."""
+
+from promolab.spec.dump import experiment_to_dict, experiment_to_toml
+from promolab.spec.load import experiment_from_dict, load_experiment, parse_experiment
+from promolab.spec.model import (
+    AnalysisPlan,
+    Experiment,
+    Layer,
+    Metric,
+    TargetRule,
+    Variant,
+)
+
+__all__ = [
+    "AnalysisPlan", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
+    "experiment_from_dict", "experiment_to_dict", "experiment_to_toml", "load_experiment", "parse_experiment",
+]

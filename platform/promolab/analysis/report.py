@@ -1,0 +1,259 @@
+"""Sufficient statistics per variant → a report: SRM first, then per metric and variant
+the mean, lift with CIs, p-values (raw and adjusted), chance to win, and a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from promolab.analysis.sql import ColumnMetric
+from promolab.errors import InputError
+from promolab.stats import (
+    JointStats,
+    LiftResult,
+    MeanStats,
+    SrmResult,
+    adjust_pvalues,
+    chance_to_win,
+    cuped_test,
+    expected_loss,
+    proportion_test,
+    ratio_test,
+    srm_test,
+    welch_test,
+)
+from promolab.stats.bayesian import normal_chance_to_win, normal_expected_loss
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """One variant's user count and per-metric sufficient statistics."""
+
+    n: int
+    metrics: Mapping[str, MeanStats | JointStats]
+
+
+@dataclass(frozen=True)
+class Lift:
+    """A treatment against the control on one metric."""
+
+    absolute: float
+    relative: float
+    ci_low: float  # relative lift CI
+    ci_high: float
+    abs_ci_low: float
+    abs_ci_high: float
+    p_value: float
+    p_value_adjusted: float
+    chance_to_win: float
+    expected_loss: float
+    significant: bool
+    method: str
+    cuped: dict[str, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    n: int
+    mean: float
+    lift: Lift | None  # None for the control
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    name: str
+    kind: str
+    direction: str
+    guardrail: bool
+    variants: tuple[VariantResult, ...]
+
+    def variant(self, key: str) -> VariantResult:
+        return next(v for v in self.variants if v.variant == key)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a marketer should do: ship / keep running / stop / investigate."""
+
+    decision: str
+    variant: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Report:
+    control: str
+    alpha: float
+    correction: str
+    srm: SrmResult
+    metrics: tuple[MetricResult, ...]
+    verdict: Verdict
+    experiment: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def metric(self, name: str) -> MetricResult:
+        return next(m for m in self.metrics if m.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract read by the dashboard, the service and other tools."""
+        return {
+            "experiment": self.experiment,
+            "control": self.control,
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "srm": {
+                "ok": self.srm.ok,
+                "p_value": self.srm.p_value,
+                "statistic": self.srm.statistic,
+                "threshold": self.srm.threshold,
+                "expected": dict(self.srm.expected),
+                "observed": dict(self.srm.observed),
+            },
+            "metrics": [
+                {
+                    "name": m.name,
+                    "kind": m.kind,
+                    "direction": m.direction,
+                    "guardrail": m.guardrail,
+                    "variants": [
+                        {"variant": v.variant, "n": v.n, "mean": v.mean,
+                         "lift": None if v.lift is None else _lift_dict(v.lift)}
+                        for v in m.variants
+                    ],
+                }
+                for m in self.metrics
+            ],
+            "verdict": asdict(self.verdict),
+            "notes": list(self.notes),
+        }
+
+
+def _lift_dict(lift: Lift) -> dict[str, Any]:
+    out = asdict(lift)
+    extra = out.pop("extra")
+    if out["cuped"] is None:
+        del out["cuped"]
+    out.update(extra)
+    return out
+
+
+def _test(metric: ColumnMetric, control: MeanStats | JointStats, treatment: MeanStats | JointStats,
+          alpha: float) -> tuple[LiftResult, dict[str, float] | None]:
+    if metric.kind == "ratio":
+        return ratio_test(control, treatment, alpha), None
+    if metric.covariate is not None:
+        result = cuped_test(control, treatment, alpha)
+        return result.lift, {"theta": result.theta, "variance_reduction": result.variance_reduction,
+                             "covariate": metric.covariate}
+    if metric.kind == "binomial":
+        return proportion_test(control, treatment, alpha), None
+    return welch_test(control, treatment, alpha), None
+
+
+def _bayes(metric: ColumnMetric, control: MeanStats | JointStats, treatment: MeanStats | JointStats,
+           lift: LiftResult) -> tuple[float, float]:
+    if metric.kind == "ratio" or metric.covariate is not None:
+        return (normal_chance_to_win(lift.absolute, lift.se_absolute, metric.direction),
+                normal_expected_loss(lift.absolute, lift.se_absolute, metric.direction))
+    return (chance_to_win(control, treatment, metric.kind, metric.direction),
+            expected_loss(control, treatment, metric.kind, metric.direction))
+
+
+def _mean(metric: ColumnMetric, stats: MeanStats | JointStats) -> float:
+    if metric.kind == "ratio":
+        return stats.sum_y / stats.sum_x if stats.sum_x else float("nan")
+    return stats.y.mean if isinstance(stats, JointStats) else stats.mean
+
+
+def _good(metric: ColumnMetric, lift: Lift) -> bool:
+    return (lift.absolute > 0) == (metric.direction == "increase")
+
+
+def build_report(
+    stats: Mapping[str, VariantStats],
+    metrics: list[ColumnMetric],
+    control: str,
+    weights: Mapping[str, float],
+    alpha: float = 0.05,
+    correction: str = "holm",
+    guardrails: frozenset[str] = frozenset(),
+    experiment: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Report:
+    """Run every test, adjust p-values across variants × metrics, and decide."""
+    if not 0 < alpha < 1:
+        raise InputError("alpha", alpha, "a number in (0, 1)")
+    if control not in stats:
+        raise InputError("control", control, "a variant present in the data: " + ", ".join(sorted(stats)))
+    for name, s in stats.items():
+        if s.n < 2:
+            raise InputError(f"variant {name!r}", f"n={s.n}", "at least 2 users in every variant")
+    treatments = [v for v in stats if v != control]
+    if not treatments:
+        raise InputError("variants", sorted(stats), "a control and at least one other variant")
+    srm = srm_test({v: stats[v].n for v in stats}, {v: weights.get(v, 0.0) for v in stats})
+
+    raw: dict[tuple[str, str], tuple[LiftResult, dict | None, float, float]] = {}
+    for m in metrics:
+        c = stats[control].metrics[m.name]
+        for v in treatments:
+            t = stats[v].metrics[m.name]
+            lift, cuped = _test(m, c, t, alpha)
+            raw[(m.name, v)] = (lift, cuped, *_bayes(m, c, t, lift))
+    tested = [k for k in raw if k[0] not in guardrails]
+    adjusted = dict(zip(tested, adjust_pvalues([raw[k][0].p_value for k in tested], correction)))
+
+    results = []
+    for m in metrics:
+        rows = []
+        for v in [control] + treatments:
+            s = stats[v].metrics[m.name]
+            lift = None
+            if v != control:
+                r, cuped, ctw, loss = raw[(m.name, v)]
+                p_adj = float(adjusted.get((m.name, v), r.p_value))
+                lift = Lift(r.absolute, r.relative, r.ci_low, r.ci_high, r.abs_ci_low, r.abs_ci_high,
+                            r.p_value, p_adj, ctw, loss, p_adj < alpha, r.method, cuped)
+            rows.append(VariantResult(v, stats[v].n, _mean(m, s), lift))
+        results.append(MetricResult(m.name, m.kind, m.direction, m.name in guardrails, tuple(rows)))
+    verdict = decide(srm, results, control, labels or {})
+    return Report(control, alpha, correction, srm, tuple(results), verdict, experiment)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.1f} %"
+
+
+def decide(srm: SrmResult, metrics: list[MetricResult], control: str, labels: Mapping[str, str]) -> Verdict:
+    """SRM blocks everything; a harmed guardrail blocks a variant; then the primary metric."""
+    if not srm.ok:
+        return Verdict("investigate", None,
+                       f"Sample ratio mismatch (p = {srm.p_value:.2g}): the split is broken, "
+                       "so no result can be trusted. Fix assignment before deciding.")
+    primary = next((m for m in metrics if not m.guardrail), None)
+    if primary is None:
+        return Verdict("keep running", None, "No primary metric to decide on.")
+    harmed = {
+        v.variant for m in metrics if m.guardrail for v in m.variants
+        if v.lift is not None and v.lift.significant and not _good(m, v.lift)  # type: ignore[arg-type]
+    }
+    name = labels.get(primary.name, primary.name)
+    treated = [v for v in primary.variants if v.lift is not None]
+    winners = [v for v in treated if v.lift.significant and _good(primary, v.lift) and v.variant not in harmed]
+    if winners:
+        sign = 1 if primary.direction == "increase" else -1
+        best = max(winners, key=lambda v: sign * v.lift.relative)
+        return Verdict("ship", best.variant,
+                       f"Ship {best.variant}: {name} {_pct(best.lift.relative)} "
+                       f"(CI {_pct(best.lift.ci_low)} to {_pct(best.lift.ci_high)}) vs {control}.")
+    losers = [v for v in treated if v.lift.significant and not _good(primary, v.lift)]
+    if treated and len(losers) == len(treated):
+        return Verdict("stop", None, f"Stop: every variant does worse than {control} on {name}.")
+    if harmed and not winners and any(v.lift.significant and _good(primary, v.lift) for v in treated):
+        return Verdict("do not ship", None,
+                       f"Do not ship: the winning variant harms a guardrail ({', '.join(sorted(harmed))}).")
+    return Verdict("keep running", None,
+                   f"Keep running: no variant differs significantly from {control} on {name} yet.")

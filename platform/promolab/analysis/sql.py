@@ -1,0 +1,132 @@
+"""Metric definitions → portable SQL that computes per-variant sufficient statistics.
+
+Two steps, both plain SQL (CASE, COALESCE, LEAST, SUM, COUNT, GROUP BY): an optional
+per-user aggregation of exposures and events, then per-variant sums. The output has one
+row per variant with columns ``n`` and, per metric ``m``: ``m__sum``, ``m__sum_sq`` and,
+for ratio or CUPED metrics, ``m__sum_x``, ``m__sum_x2``, ``m__sum_xy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promolab.spec import Experiment, Metric
+
+
+@dataclass(frozen=True)
+class ColumnMetric:
+    """A metric read from a per-user table: ``column`` (or numerator/denominator columns).
+
+    ``covariate`` is the pre-period column for CUPED; ``cap`` winsorises the value.
+    """
+
+    name: str
+    kind: str
+    column: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    covariate: str | None = None
+    cap: float | None = None
+    direction: str = "increase"
+
+    @property
+    def joint(self) -> bool:
+        """Whether the metric needs cross sums (ratio, or any metric with a covariate)."""
+        return self.kind == "ratio" or self.covariate is not None
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted SQL identifier (standard SQL; sqlglot maps it to each dialect)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _value(column: str, cap: float | None) -> str:
+    expr = f"COALESCE(CAST({quote(column)} AS DOUBLE), 0)"
+    return f"LEAST({expr}, {float(cap)!r})" if cap is not None else expr
+
+
+def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnMetric]) -> str:
+    """Per-variant n, Σy, Σy² (and Σx, Σx², Σxy) over a per-user relation ``source``."""
+    parts = [f"CAST({quote(variant_column)} AS VARCHAR) AS variant", "COUNT(*) AS n"]
+    for m in metrics:
+        if m.kind == "ratio":
+            y, x = _value(m.numerator, m.cap), _value(m.denominator, None)
+        else:
+            y = _value(m.column, m.cap)
+            x = _value(m.covariate, None) if m.covariate else None
+        p = m.name
+        parts += [f"SUM({y}) AS {quote(p + '__sum')}", f"SUM({y} * {y}) AS {quote(p + '__sum_sq')}"]
+        if x is not None:
+            parts += [
+                f"SUM({x}) AS {quote(p + '__sum_x')}",
+                f"SUM({x} * {x}) AS {quote(p + '__sum_x2')}",
+                f"SUM({y} * {x}) AS {quote(p + '__sum_xy')}",
+            ]
+    select = ",\n  ".join(parts)
+    return (f"SELECT\n  {select}\nFROM {source}\nWHERE {quote(variant_column)} IS NOT NULL\n"
+            f"GROUP BY CAST({quote(variant_column)} AS VARCHAR)\nORDER BY variant")
+
+
+def _event_column(m: Metric) -> str:
+    event = literal(m.event or "")
+    if m.kind == "binomial":
+        return f"MAX(CASE WHEN e.event = {event} THEN 1 ELSE 0 END)"
+    if m.aggregate == "count":
+        return f"SUM(CASE WHEN e.event = {event} THEN 1 ELSE 0 END)"
+    return f"COALESCE(SUM(CASE WHEN e.event = {event} THEN e.value END), 0)"
+
+
+def per_user_ctes(experiment: Experiment) -> str:
+    """``WITH`` clauses ending in ``per_user_table``: one row per exposed user with its
+    variant, one column per base metric, and the CUPED covariates.
+
+    Events count from the user's first exposure on (``e.ts >= x.first_exposed_at``), a
+    plain timestamp range that every engine evaluates the same way.
+    """
+    base = [m for m in experiment.metrics + experiment.guardrails if m.kind != "ratio"]
+    covariates = sorted({m.covariate for m in base if m.covariate})
+    cols = [f"{_event_column(m)} AS {quote(m.key)}" for m in base]
+    user_metrics = ",\n    ".join(["x.user_id", "x.variant_key AS variant"] + cols)
+    sql = (
+        f"WITH exposed AS (\n  SELECT user_id, variant_key, first_exposed_at FROM exposures\n"
+        f"  WHERE experiment_key = {literal(experiment.key)}\n),\n"
+        f"per_user AS (\n  SELECT\n    {user_metrics}\n  FROM exposed x\n"
+        f"  LEFT JOIN events e ON e.user_id = x.user_id AND e.ts >= x.first_exposed_at\n"
+        f"  GROUP BY x.user_id, x.variant_key\n)"
+    )
+    if not covariates:
+        return sql + ",\nper_user_table AS (SELECT * FROM per_user)\n"
+    cov_cols = [
+        f"MAX(CASE WHEN a.attribute = {literal(c)} THEN a.value_num END) AS {quote(c)}" for c in covariates
+    ]
+    cov_select = ",\n    ".join(["user_id"] + cov_cols)
+    return (
+        sql + f",\ncovariates AS (\n  SELECT\n    {cov_select}\n  FROM user_attributes a\n"
+        f"  WHERE a.attribute IN ({', '.join(literal(c) for c in covariates)})\n  GROUP BY user_id\n),\n"
+        "per_user_table AS (\n  SELECT p.*, " + ", ".join(f"c.{quote(c)}" for c in covariates)
+        + "\n  FROM per_user p LEFT JOIN covariates c ON c.user_id = p.user_id\n)\n"
+    )
+
+
+def experiment_metrics(experiment: Experiment, cuped: bool = True) -> list[ColumnMetric]:
+    """Spec metrics as columns of the per-user relation built by ``per_user_sql``."""
+    out = []
+    for m in experiment.metrics + experiment.guardrails:
+        if m.kind == "ratio":
+            num, den = experiment.metric(m.numerator), experiment.metric(m.denominator)
+            out.append(ColumnMetric(m.key, "ratio", numerator=num.key, denominator=den.key, cap=num.cap,
+                                    direction=m.direction))
+        else:
+            out.append(ColumnMetric(m.key, m.kind, column=m.key, cap=m.cap, direction=m.direction,
+                                    covariate=m.covariate if cuped else None))
+    return out
+
+
+def experiment_stats_sql(experiment: Experiment, cuped: bool = True) -> str:
+    """The whole report query for a registry experiment: per-user, then per-variant."""
+    return per_user_ctes(experiment) + sufficient_stats_sql("per_user_table", "variant",
+                                                            experiment_metrics(experiment, cuped))

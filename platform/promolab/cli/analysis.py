@@ -1,0 +1,84 @@
+"""``promolab report``, ``analyze-table`` and ``power``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from promolab.analysis import analyze_experiment, analyze_table
+from promolab.cli.app import app, console
+from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.output import print_json
+from promolab.cli.render import print_report
+from promolab.errors import InputError
+from promolab.stats import mde_mean, mde_proportion, sample_size_mean, sample_size_proportion
+from promolab.store import Registry
+
+
+@app.command()
+def report(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
+           json_: JsonOption = False,
+           cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Use declared covariates.")] = True) -> None:
+    """Significance report of a registry experiment."""
+    result = analyze_experiment(Registry.open(db), key, cuped=cuped)
+    print_json(result.to_dict()) if json_ else print_report(result)
+
+
+@app.command("analyze-table")
+def analyze_table_cmd(
+    file: Annotated[Path, typer.Argument(help="Per-user table, CSV or Parquet.")],
+    variant: Annotated[str, typer.Option("--variant", help="Column holding the variant.")],
+    control: Annotated[str, typer.Option("--control", help="Value of the control variant.")],
+    metric: Annotated[list[str], typer.Option("--metric", help="COL:binomial | COL:mean | NUM/DEN:ratio "
+                                                                "(optionally :decrease); repeatable.")],
+    covariate: Annotated[Optional[str], typer.Option("--covariate", help="Pre-period column for CUPED.")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
+    json_: JsonOption = False,
+) -> None:
+    """Analyse any exported per-user table."""
+    result = analyze_table(file, variant, control, metric, covariate=covariate, alpha=alpha, correction=correction)
+    print_json(result.to_dict()) if json_ else print_report(result)
+
+
+@app.command()
+def power(
+    baseline: Annotated[float, typer.Option("--baseline", help="Control conversion rate, or mean for --kind mean.")],
+    mde: Annotated[Optional[float], typer.Option("--mde", help="Relative minimum detectable effect, e.g. 0.05.")] = None,
+    n: Annotated[Optional[int], typer.Option("--n", help="Users per variant: solve for the MDE instead.")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="binomial | mean")] = "binomial",
+    sd: Annotated[Optional[float], typer.Option("--sd", help="Standard deviation (for --kind mean).")] = None,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.05,
+    power_: Annotated[float, typer.Option("--power", help="Target power.")] = 0.8,
+    variants: Annotated[int, typer.Option("--variants", help="Number of variants incl. control.")] = 2,
+    daily_users: Annotated[Optional[int], typer.Option("--daily-users", help="Eligible users per day.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Sample size for an MDE, or the MDE for a sample size."""
+    if (mde is None) == (n is None):
+        raise InputError("--mde/--n", f"mde={mde}, n={n}", "exactly one of --mde or --n")
+    if kind not in ("binomial", "mean"):
+        raise InputError("--kind", kind, "binomial or mean")
+    if kind == "mean" and sd is None:
+        raise InputError("--sd", sd, "a standard deviation > 0 for --kind mean")
+    if kind == "binomial":
+        result = (sample_size_proportion(baseline, mde, alpha, power_, variants) if mde is not None
+                  else mde_proportion(baseline, n, alpha, power_, variants))
+    else:
+        result = (sample_size_mean(baseline, sd, mde, alpha, power_, variants) if mde is not None
+                  else mde_mean(baseline, sd, n, alpha, power_, variants))
+    days = None
+    if daily_users is not None:
+        if daily_users <= 0:
+            raise InputError("--daily-users", daily_users, "a positive number of users per day")
+        days = -(-result.n_total // daily_users)
+    if json_:
+        print_json({**result.__dict__, "days": days})
+        return
+    console.print(f"{result.n_per_variant:,} users per variant ({result.n_total:,} in total) detect a "
+                  f"{result.mde_relative:.2%} relative ({result.mde_absolute:.4g} absolute) change from "
+                  f"{result.baseline:.4g} with power {result.power:.0%} at alpha {result.alpha:g} ({result.method}).")
+    if days is not None:
+        console.print(f"At {daily_users:,} users a day that takes {days} days.")

@@ -1,0 +1,108 @@
+"""``promolab assign`` and ``promolab ingest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import duckdb
+import typer
+from rich.table import Table
+
+from promolab.analysis.table import open_table
+from promolab.assign import assign as assign_users
+from promolab.cli.app import app, console
+from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.output import print_json
+from promolab.errors import InputError, StateError
+from promolab.store import Registry, events_batch, exposures_batch
+
+INGEST_KINDS = ("exposures", "events", "attributes")
+
+
+def _read(path: Path):
+    con = duckdb.connect()
+    try:
+        return con.execute(f"SELECT * FROM {open_table(con, path, 'ingest_input')}").df()
+    finally:
+        con.close()
+
+
+@app.command()
+def assign(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    users: Annotated[Optional[list[str]], typer.Argument(help="User ids.")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="CSV/Parquet with a user_id column "
+                                                               "(other columns are targeting attributes).")] = None,
+    record: Annotated[bool, typer.Option("--record", help="Store the exposures in the registry.")] = False,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Which variant each user gets (deterministic; users outside the traffic get none)."""
+    import pandas as pd
+
+    reg = Registry.open(db)
+    experiment = reg.get_experiment(key)
+    frame = _read(file) if file is not None else pd.DataFrame({"user_id": users or []})
+    if "user_id" not in frame.columns:
+        raise InputError("--file", str(file), "a table with a user_id column")
+    if frame.empty:
+        raise InputError("USERS", users, "at least one user id, or --file")
+    ids = frame["user_id"].astype(str).to_numpy()
+    attributes = {c: frame[c].to_numpy() for c in frame.columns if c != "user_id"}
+    index = assign_users(experiment, ids, attributes or None)
+    keys = experiment.variant_keys
+    rows = [{"user_id": u, "variant": keys[i] if i >= 0 else None} for u, i in zip(ids, index.tolist())]
+    if record:
+        if reg.status(key) != "running":
+            raise StateError(f"experiment {key}: is {reg.status(key)}; only a running experiment records exposures")
+        assigned = pd.DataFrame([r for r in rows if r["variant"] is not None])
+        if not assigned.empty:
+            assigned["ts"] = pd.Timestamp.now(tz="UTC").isoformat()
+            reg.record_exposures(key, exposures_batch(assigned, "assign"), source="assign")
+    if json_:
+        print_json(rows)
+        return
+    table = Table("user_id", "variant")
+    for r in rows:
+        table.add_row(r["user_id"], r["variant"] or "(not in experiment)")
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    kind: Annotated[str, typer.Option("--kind", help="exposures | events | attributes")],
+    experiment: Annotated[Optional[str], typer.Option("--experiment", help="Experiment key (exposures).")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Event source; event ids are unique "
+                                                                   "per source (default: the file name).")] = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Load exposures (user_id, variant, ts), events (event_id, user_id, event, value, ts) or
+    user attributes (user_id + columns). Idempotent; a bad file stores nothing."""
+    if kind not in INGEST_KINDS:
+        raise InputError("--kind", kind, "one of " + ", ".join(INGEST_KINDS))
+    reg = Registry.open(db)
+    with console.status(f"reading {file}"):
+        frame = _read(file)
+    label = source or file.name
+    with console.status(f"storing {len(frame):,} {kind}"):
+        if kind == "exposures":
+            if not experiment:
+                raise InputError("--experiment", experiment, "the experiment the exposures belong to")
+            result = reg.record_exposures(experiment, exposures_batch(frame, str(file)), source=label)
+        elif kind == "events":
+            result = reg.ingest_events(events_batch(frame, str(file)), source=label)
+        else:
+            if "user_id" not in frame.columns:
+                raise InputError("columns", sorted(frame.columns), "a user_id column plus attribute columns")
+            stored = reg.set_attributes(frame)
+            result = None
+    if json_:
+        print_json(result if result is not None else {"attributes": stored})
+    elif result is not None:
+        console.print(f"{kind}: {result.received:,} rows, {result.inserted:,} new, "
+                      f"{result.duplicates:,} already stored")
+    else:
+        console.print(f"attributes: {stored:,} values stored")

@@ -1,0 +1,104 @@
+"""``promolab init`` and ``promolab experiment create|list|show|launch|pause|stop|ramp``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from promolab.cli.app import app, console
+from promolab.cli.options import ByOption, DbOption, JsonOption, ReasonOption
+from promolab.cli.output import print_json
+from promolab.spec import experiment_to_dict, load_experiment
+from promolab.store import LATEST_VERSION, Registry
+
+experiment_app = typer.Typer(help="Create experiments from specs and move them through their life cycle.",
+                             no_args_is_help=True)
+app.add_typer(experiment_app, name="experiment")
+
+KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create (or migrate) the registry file."""
+    reg = Registry.open(db)
+    console.print(f"registry {reg.path} at schema version {LATEST_VERSION}")
+
+
+@experiment_app.command("create")
+def create(spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")], db: DbOption = None,
+           by: ByOption = "cli") -> None:
+    """Validate a spec and register it as a draft."""
+    experiment = load_experiment(spec)
+    Registry.open(db).create_experiment(experiment, by=by)
+    console.print(f"created {experiment.key} (draft) from {spec}")
+
+
+@experiment_app.command("list")
+def list_(db: DbOption = None, json_: JsonOption = False) -> None:
+    """All experiments with status, kind and exposures."""
+    rows = Registry.open(db).list_experiments()
+    if json_:
+        print_json(rows)
+        return
+    table = Table("key", "name", "kind", "status", "traffic", "exposures", "launched")
+    for r in rows:
+        table.add_row(r.key, r.name, r.kind, r.status, f"{r.coverage:.0%}", f"{r.exposures:,}",
+                      r.launched_at.strftime("%Y-%m-%d %H:%M") if r.launched_at else "")
+    console.print(table)
+
+
+@experiment_app.command("show")
+def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
+    """The spec, status and history of one experiment."""
+    reg = Registry.open(db)
+    spec = experiment_to_dict(reg.get_experiment(key))
+    data = {"status": reg.status(key), "spec": spec, "history": reg.status_history(key)}
+    if json_:
+        print_json(data)
+        return
+    console.print(f"[bold]{spec['key']}[/bold] — {spec['name']} ({data['status']}, {spec['kind']}, "
+                  f"traffic {spec['traffic_percent']:g} %)")
+    console.print(f"hypothesis: {spec['hypothesis']}\nowner: {spec['owner']}")
+    for v in spec["variants"]:
+        marker = " (control)" if v["key"] == spec["control"] else ""
+        console.print(f"  variant {v['key']}{marker}: {v['name']}, weight {v['weight']:g}, payload {v['payload']}")
+    for m in spec["metrics"] + spec.get("guardrails", []):
+        console.print(f"  metric {m['key']}: {m['kind']}")
+    for h in data["history"]:
+        console.print(f"  {h.changed_at:%Y-%m-%d %H:%M:%S} {h.from_status or '-'} → {h.to_status} "
+                      f"traffic {h.coverage:.0%} by {h.changed_by} {h.reason}")
+
+
+def _transition(key: str, to: str, db, by: str, reason: str) -> None:
+    Registry.open(db).set_status(key, to, by=by, reason=reason)
+    console.print(f"{key}: {to}")
+
+
+@experiment_app.command("launch")
+def launch(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
+    """Start (or resume) assigning users."""
+    _transition(key, "running", db, by, reason)
+
+
+@experiment_app.command("pause")
+def pause(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
+    """Stop assigning new users for now."""
+    _transition(key, "paused", db, by, reason)
+
+
+@experiment_app.command("stop")
+def stop(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
+    """End the experiment (final)."""
+    _transition(key, "stopped", db, by, reason)
+
+
+@experiment_app.command("ramp")
+def ramp(key: KeyArg, percent: Annotated[float, typer.Argument(help="Traffic in percent, 0-100.")],
+         db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
+    """Change traffic coverage; users already in keep their variant."""
+    Registry.open(db).ramp(key, percent, by=by, reason=reason)
+    console.print(f"{key}: traffic {percent:g} %")

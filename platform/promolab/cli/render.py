@@ -1,0 +1,53 @@
+"""A report as rich tables: SRM first, one table per metric, the verdict last."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from promolab.analysis import Report
+from promolab.cli.app import console
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.2f}%"
+
+
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p < 0.001 else f"{p:.4f}"
+
+
+def print_report(report: Report) -> None:
+    srm = report.srm
+    title = f"Experiment {report.experiment}" if report.experiment else "Analysis"
+    console.print(f"[bold]{title}[/bold]  control: {report.control}  alpha: {report.alpha}  "
+                  f"correction: {report.correction}")
+    observed = ", ".join(f"{k} {v:,}" for k, v in srm.observed.items())
+    if srm.ok:
+        console.print(f"[green]SRM ok[/green] (p = {_p(srm.p_value)}): {observed}")
+    else:
+        console.print(f"[bold red]SAMPLE RATIO MISMATCH[/bold red] (p = {_p(srm.p_value)}): {observed}")
+    for m in report.metrics:
+        kind = f"{m.kind}{', guardrail' if m.guardrail else ''}, {m.direction} is better"
+        table = Table(title=f"{m.name} ({kind})", title_justify="left")
+        for col in ("variant", "users", "mean", "abs lift [CI]", "rel lift [CI]", "p", "p adj", "chance to win"):
+            table.add_column(col, justify="left" if col == "variant" else "right")
+        for v in m.variants:
+            if v.lift is None:
+                table.add_row(f"{v.variant} (control)", f"{v.n:,}", f"{v.mean:.6g}", "", "", "", "", "")
+                continue
+            lf = v.lift
+            style = "green" if lf.significant and (lf.absolute > 0) == (m.direction == "increase") else (
+                "red" if lf.significant else "")
+            table.add_row(
+                v.variant, f"{v.n:,}", f"{v.mean:.6g}",
+                f"{lf.absolute:+.4g} [{lf.abs_ci_low:+.4g}, {lf.abs_ci_high:+.4g}]",
+                f"{_pct(lf.relative)} [{_pct(lf.ci_low)}, {_pct(lf.ci_high)}]",
+                _p(lf.p_value), _p(lf.p_value_adjusted), f"{lf.chance_to_win:.1%}",
+                style=style,
+            )
+        console.print(table)
+    colour = {"ship": "green", "stop": "red", "investigate": "bold red", "do not ship": "red"}.get(
+        report.verdict.decision, "yellow")
+    console.print(f"[{colour}]Verdict: {report.verdict.text}[/{colour}]")
+    for note in report.notes:
+        console.print(f"note: {note}")

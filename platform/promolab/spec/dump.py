@@ -1,0 +1,65 @@
+"""Experiment → plain dict / TOML, the inverse of ``experiment_from_dict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tomli_w
+
+from promolab.spec.model import Experiment, Metric
+
+
+def _metric_dict(m: Metric) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": m.key, "kind": m.kind}
+    if m.name:
+        out["name"] = m.name
+    if m.kind == "ratio":
+        out["numerator"], out["denominator"] = m.numerator, m.denominator
+    else:
+        out["event"] = m.event
+        out["aggregate"] = m.aggregate
+    out["direction"] = m.direction
+    if m.cap is not None:
+        out["cap"] = m.cap
+    if m.covariate is not None:
+        out["covariate"] = m.covariate
+    return out
+
+
+def experiment_to_dict(e: Experiment) -> dict[str, Any]:
+    """A dict that ``experiment_from_dict`` turns back into an equal Experiment."""
+    out: dict[str, Any] = {
+        "key": e.key,
+        "name": e.name,
+        "hypothesis": e.hypothesis,
+        "owner": e.owner,
+        "kind": e.kind,
+        "control": e.control,
+        "traffic_percent": round(e.coverage * 100.0, 10),
+    }
+    if e.salt:
+        out["salt"] = e.salt
+    if e.layer is not None:
+        out["layer"] = {"key": e.layer.key, "start": e.layer.start, "end": e.layer.end}
+    plan = {"alpha": e.plan.alpha, "correction": e.plan.correction, "spending": e.plan.spending}
+    if e.plan.sequential:
+        plan["sequential"] = e.plan.sequential
+    if e.plan.looks is not None:
+        plan["looks"] = e.plan.looks
+    out["analysis"] = plan
+    if e.bandit is not None:
+        out["bandit"] = dict(e.bandit)
+    out["variants"] = [
+        {"key": v.key, "name": v.name, "weight": v.weight, "payload": dict(v.payload)} for v in e.variants
+    ]
+    out["metrics"] = [_metric_dict(m) for m in e.metrics]
+    if e.guardrails:
+        out["guardrails"] = [_metric_dict(m) for m in e.guardrails]
+    if e.targeting:
+        out["targeting"] = [{"attribute": r.attribute, "op": r.op, "value": r.value} for r in e.targeting]
+    return out
+
+
+def experiment_to_toml(e: Experiment) -> str:
+    """The spec as TOML text, loadable with ``parse_experiment``."""
+    return tomli_w.dumps(experiment_to_dict(e))

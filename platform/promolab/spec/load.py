@@ -1,0 +1,317 @@
+"""Parse and validate experiment specs (TOML) into frozen dataclasses.
+
+Every problem in a file is collected and reported at once, one line each, naming the
+file, the field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from promolab.errors import InputError, SpecError
+from promolab.spec.model import (
+    AGGREGATES,
+    ASSIGNMENT_KINDS,
+    CORRECTIONS,
+    DIRECTIONS,
+    METRIC_KINDS,
+    TARGET_OPS,
+    AnalysisPlan,
+    Experiment,
+    Layer,
+    Metric,
+    TargetRule,
+    Variant,
+)
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+KEY_EXPECTED = "a key of lowercase letters, digits, '-' or '_' (1-64 chars)"
+SEQUENTIAL_METHODS = ("gst", "msprt")
+SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
+TOP_LEVEL = {
+    "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
+    "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
+}
+
+
+class _Problems:
+    """Collects InputErrors for one source so a file reports every problem at once."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.items: list[InputError] = []
+
+    def add(self, field: str, value: object, expected: str) -> None:
+        self.items.append(InputError(field, value, expected, source=self.source))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError(self.items)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read one TOML experiment spec; raise SpecError listing every problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([InputError("file", source, f"a readable TOML file ({exc.strerror})")]) from exc
+    return parse_experiment(text, source=source)
+
+
+def parse_experiment(text: str, source: str | None = None) -> Experiment:
+    """Parse TOML text of an experiment spec."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([InputError("toml", str(exc), "valid TOML", source=source)]) from exc
+    return experiment_from_dict(raw, source=source)
+
+
+def _str(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, required: bool = True,
+         default: str = "") -> str:
+    value = raw.get(field)
+    if value is None:
+        if required:
+            p.add(f"{prefix}{field}", None, "a non-empty string")
+        return default
+    if not isinstance(value, str) or not value.strip():
+        p.add(f"{prefix}{field}", value, "a non-empty string")
+        return default
+    return value
+
+
+def _key(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, required: bool = True) -> str:
+    value = raw.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        p.add(f"{prefix}{field}", value, KEY_EXPECTED)
+        return "" if not isinstance(value, str) else value
+    return value
+
+
+def _number(p: _Problems, value: Any, field: str, expected: str, lo: float, hi: float,
+            lo_open: bool = False, hi_open: bool = False) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        p.add(field, value, expected)
+        return None
+    return float(value)
+
+
+def _choice(p: _Problems, value: Any, field: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        p.add(field, value, "one of " + ", ".join(choices))
+        return choices[0]
+    return value
+
+
+def _unknown(p: _Problems, raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    for name in raw:
+        if name not in allowed:
+            p.add(f"{prefix}{name}", raw[name], "no such field (allowed: " + ", ".join(sorted(allowed)) + ")")
+
+
+def _variants(p: _Problems, raw: Any) -> tuple[Variant, ...]:
+    if not isinstance(raw, list) or len(raw) < 2:
+        p.add("variants", raw if not isinstance(raw, list) else f"{len(raw)} variant(s)",
+              "at least two [[variants]] tables")
+        return ()
+    out: list[Variant] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        prefix = f"variants[{i}]."
+        if not isinstance(item, dict):
+            p.add(f"variants[{i}]", item, "a table with key, name, weight")
+            continue
+        _unknown(p, item, {"key", "name", "weight", "payload"}, prefix)
+        key = _key(p, item, "key", prefix)
+        if key in seen:
+            p.add(f"{prefix}key", key, "a key not used by another variant")
+        seen.add(key)
+        name = _str(p, item, "name", prefix, required=False, default=key)
+        weight = _number(p, item.get("weight", 1.0), f"{prefix}weight", "a number > 0", 0.0, float("inf"),
+                         lo_open=True)
+        payload = item.get("payload", {})
+        if not isinstance(payload, dict):
+            p.add(f"{prefix}payload", payload, "a table such as {discount_pct = 10}")
+            payload = {}
+        out.append(Variant(key=key, name=name, weight=weight or 1.0, payload=dict(payload)))
+    return tuple(out)
+
+
+def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
+    if not isinstance(item, dict):
+        p.add(prefix.rstrip("."), item, "a table with key and kind")
+        return None
+    _unknown(p, item, {"key", "name", "kind", "event", "aggregate", "numerator", "denominator",
+                       "direction", "cap", "covariate"}, prefix)
+    key = _key(p, item, "key", prefix)
+    kind = _choice(p, item.get("kind"), f"{prefix}kind", METRIC_KINDS)
+    direction = _choice(p, item.get("direction", "increase"), f"{prefix}direction", DIRECTIONS)
+    aggregate = _choice(p, item.get("aggregate", "sum"), f"{prefix}aggregate", AGGREGATES)
+    event = item.get("event")
+    numerator = item.get("numerator")
+    denominator = item.get("denominator")
+    if kind == "ratio":
+        for field, value in (("numerator", numerator), ("denominator", denominator)):
+            if not isinstance(value, str) or not value:
+                p.add(f"{prefix}{field}", value, "the key of another metric of this experiment")
+    elif not isinstance(event, str) or not event:
+        p.add(f"{prefix}event", event, "the name of the event this metric counts (e.g. 'order')")
+    cap = item.get("cap")
+    if cap is not None:
+        cap = _number(p, cap, f"{prefix}cap", "a number > 0 (winsorisation cap)", 0.0, float("inf"),
+                      lo_open=True)
+    covariate = item.get("covariate")
+    if covariate is not None and (not isinstance(covariate, str) or not covariate):
+        p.add(f"{prefix}covariate", covariate, "the name of a numeric user attribute")
+        covariate = None
+    return Metric(key=key, kind=kind, name=item.get("name", "") or "", event=event, aggregate=aggregate,
+                  numerator=numerator, denominator=denominator, direction=direction, cap=cap,
+                  covariate=covariate)
+
+
+def _metrics(p: _Problems, raw: Any, field: str, required: bool) -> tuple[Metric, ...]:
+    if raw is None and not required:
+        return ()
+    if not isinstance(raw, list) or (required and not raw):
+        p.add(field, raw, f"at least one [[{field}]] table" if required else f"a list of [[{field}]] tables")
+        return ()
+    return tuple(m for i, item in enumerate(raw) if (m := _metric(p, item, f"{field}[{i}].")) is not None)
+
+
+def _check_metric_refs(p: _Problems, metrics: tuple[Metric, ...], guardrails: tuple[Metric, ...]) -> None:
+    all_metrics = metrics + guardrails
+    keys = [m.key for m in all_metrics]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            p.add("metrics.key", key, "a metric key used once across metrics and guardrails")
+    by_key = {m.key: m for m in all_metrics}
+    for m in all_metrics:
+        if m.kind != "ratio":
+            continue
+        for field in ("numerator", "denominator"):
+            ref = getattr(m, field)
+            target = by_key.get(ref)
+            if isinstance(ref, str) and ref and (target is None or target.kind == "ratio"):
+                p.add(f"metric {m.key}.{field}", ref, "the key of a binomial or mean metric of this experiment")
+
+
+def _targeting(p: _Problems, raw: Any) -> tuple[TargetRule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        p.add("targeting", raw, "a list of [[targeting]] tables with attribute, op, value")
+        return ()
+    rules = []
+    for i, item in enumerate(raw):
+        prefix = f"targeting[{i}]."
+        if not isinstance(item, dict):
+            p.add(f"targeting[{i}]", item, "a table with attribute, op, value")
+            continue
+        _unknown(p, item, {"attribute", "op", "value"}, prefix)
+        attribute = _str(p, item, "attribute", prefix)
+        op = _choice(p, item.get("op"), f"{prefix}op", TARGET_OPS)
+        value = item.get("value")
+        if op in ("in", "not_in") and not isinstance(value, list):
+            p.add(f"{prefix}value", value, f"a list of values for op '{op}'")
+        elif op in ("lt", "lte", "gt", "gte") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            p.add(f"{prefix}value", value, f"a number for op '{op}'")
+        elif value is None:
+            p.add(f"{prefix}value", value, "a value to compare with")
+        rules.append(TargetRule(attribute=attribute, op=op, value=value))
+    return tuple(rules)
+
+
+def _layer(p: _Problems, raw: Any) -> Layer | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"key": raw}
+    if not isinstance(raw, dict):
+        p.add("layer", raw, "a layer key or a table {key, start, end}")
+        return None
+    _unknown(p, raw, {"key", "start", "end"}, "layer.")
+    key = _key(p, raw, "key", "layer.")
+    start = _number(p, raw.get("start", 0.0), "layer.start", "a number in [0, 1)", 0.0, 1.0, hi_open=True)
+    end = _number(p, raw.get("end", 1.0), "layer.end", "a number in (0, 1]", 0.0, 1.0, lo_open=True)
+    if start is not None and end is not None and end <= start:
+        p.add("layer.end", end, f"a number greater than layer.start ({start})")
+    return Layer(key=key, start=start or 0.0, end=end or 1.0)
+
+
+def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
+    if raw is None:
+        return AnalysisPlan()
+    if not isinstance(raw, dict):
+        p.add("analysis", raw, "a table {alpha, correction, sequential, looks, spending}")
+        return AnalysisPlan()
+    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending"}, "analysis.")
+    alpha = _number(p, raw.get("alpha", 0.05), "analysis.alpha", "a number in (0, 1)", 0.0, 1.0,
+                    lo_open=True, hi_open=True)
+    correction = _choice(p, raw.get("correction", "holm"), "analysis.correction", CORRECTIONS)
+    sequential = raw.get("sequential")
+    if sequential is not None:
+        sequential = _choice(p, sequential, "analysis.sequential", SEQUENTIAL_METHODS)
+    looks = raw.get("looks")
+    if sequential == "gst" and (not isinstance(looks, int) or isinstance(looks, bool) or looks < 1):
+        p.add("analysis.looks", looks, "an integer >= 1 (planned looks of the group-sequential design)")
+        looks = None
+    spending = _choice(p, raw.get("spending", "obf"), "analysis.spending", SPENDING_FUNCTIONS)
+    return AnalysisPlan(alpha=alpha or 0.05, correction=correction, sequential=sequential, looks=looks,
+                        spending=spending)
+
+
+def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
+    """Validate a parsed spec mapping; raise SpecError with one line per problem."""
+    p = _Problems(source)
+    _unknown(p, raw, TOP_LEVEL, "")
+    key = _key(p, raw, "key", "")
+    name = _str(p, raw, "name", "")
+    hypothesis = _str(p, raw, "hypothesis", "", required=False)
+    owner = _str(p, raw, "owner", "")
+    kind = _choice(p, raw.get("kind", "ab"), "kind", ASSIGNMENT_KINDS)
+    variants = _variants(p, raw.get("variants"))
+    control = raw.get("control", variants[0].key if variants else None)
+    if variants and control not in {v.key for v in variants}:
+        p.add("control", control, "one of the variant keys: " + ", ".join(v.key for v in variants))
+    metrics = _metrics(p, raw.get("metrics"), "metrics", required=True)
+    guardrails = _metrics(p, raw.get("guardrails"), "guardrails", required=False)
+    _check_metric_refs(p, metrics, guardrails)
+    traffic = _number(p, raw.get("traffic_percent", 100), "traffic_percent", "a number in [0, 100]", 0.0, 100.0)
+    salt = raw.get("salt", "")
+    if not isinstance(salt, str):
+        p.add("salt", salt, "a string")
+        salt = ""
+    bandit = raw.get("bandit")
+    if kind == "bandit" and not isinstance(bandit, dict):
+        p.add("bandit", bandit, "a [bandit] table (policy, reward, update period) when kind = 'bandit'")
+    if kind == "ab" and bandit is not None:
+        p.add("bandit", bandit, "no [bandit] table unless kind = 'bandit'")
+    experiment = Experiment(
+        key=key,
+        name=name,
+        hypothesis=hypothesis,
+        owner=owner,
+        variants=variants,
+        control=control if isinstance(control, str) else "",
+        metrics=metrics,
+        guardrails=guardrails,
+        coverage=(traffic if traffic is not None else 100.0) / 100.0,
+        layer=_layer(p, raw.get("layer")),
+        targeting=_targeting(p, raw.get("targeting")),
+        kind=kind,
+        salt=salt,
+        plan=_plan(p, raw.get("analysis")),
+        bandit=dict(bandit) if isinstance(bandit, dict) else None,
+    )
+    p.raise_if_any()
+    return experiment

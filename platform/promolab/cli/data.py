@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from promolab.analysis.table import open_table
-from promolab.assign import assign as assign_users
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
@@ -40,6 +39,8 @@ def assign(
 ) -> None:
     """Which variant each user gets (deterministic; users outside the traffic get none)."""
     import pandas as pd
+
+    from promolab.assign import assign as assign_users
 
     reg = Registry.open(db)
     experiment = reg.get_experiment(key)

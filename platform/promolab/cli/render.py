@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from promolab.analysis import Report
 from promolab.cli.app import console
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:+.2f}%"
-
-
 def _p(p: float) -> str:
-    return f"{p:.2g}" if p < 0.001 else f"{p:.4f}"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
 def print_report(report: Report) -> None:
@@ -28,20 +25,19 @@ def print_report(report: Report) -> None:
         console.print(f"[bold red]SAMPLE RATIO MISMATCH[/bold red] (p = {_p(srm.p_value)}): {observed}")
     for m in report.metrics:
         kind = f"{m.kind}{', guardrail' if m.guardrail else ''}, {m.direction} is better"
-        table = Table(title=f"{m.name} ({kind})", title_justify="left")
-        for col in ("variant", "users", "mean", "abs lift [CI]", "rel lift [CI]", "p", "p adj", "chance to win"):
+        table = Table(title=f"{m.name} ({kind})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("variant", "users", "mean", "abs lift", "rel lift [CI]", "p", "p adj", "P(win)"):
             table.add_column(col, justify="left" if col == "variant" else "right")
         for v in m.variants:
             if v.lift is None:
-                table.add_row(f"{v.variant} (control)", f"{v.n:,}", f"{v.mean:.6g}", "", "", "", "", "")
+                table.add_row(f"{v.variant} (ctl)", f"{v.n:,}", f"{v.mean:.4g}", "", "", "", "", "")
                 continue
             lf = v.lift
             style = "green" if lf.significant and (lf.absolute > 0) == (m.direction == "increase") else (
                 "red" if lf.significant else "")
             table.add_row(
-                v.variant, f"{v.n:,}", f"{v.mean:.6g}",
-                f"{lf.absolute:+.4g} [{lf.abs_ci_low:+.4g}, {lf.abs_ci_high:+.4g}]",
-                f"{_pct(lf.relative)} [{_pct(lf.ci_low)}, {_pct(lf.ci_high)}]",
+                v.variant, f"{v.n:,}", f"{v.mean:.4g}", f"{lf.absolute:+.3g}",
+                f"{lf.relative * 100:+.1f}% [{lf.ci_low * 100:+.1f}, {lf.ci_high * 100:+.1f}]",
                 _p(lf.p_value), _p(lf.p_value_adjusted), f"{lf.chance_to_win:.1%}",
                 style=style,
             )

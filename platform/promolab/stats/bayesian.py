@@ -1,0 +1,172 @@
+"""Bayesian read-outs: chance to win and expected loss (GrowthBook's "risk").
+
+* ``kind="binomial"``: independent Beta(1 + s, 1 + n − s) posteriors (uniform prior);
+  probabilities and losses are one-dimensional integrals evaluated with
+  ``scipy.integrate.quad`` over the bulk of the narrower posterior (no Monte Carlo).
+* ``kind="mean"`` / ``"ratio"``: normal approximation D = m_t − m_c ~ N(Δ, se²),
+  se² = Var(m_t) + Var(m_c). For ``"ratio"`` pass :class:`JointStats` to get
+  R = Σy/Σx with the delta-method variance (as :func:`ratio_test`); a
+  :class:`MeanStats` is read as a per-user mean.
+
+``direction="decrease"`` means lower is better: chance to win is P(treatment < control)
+and the loss is E[max(treatment − control, 0)].
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import integrate as _integrate
+from scipy import stats as _st
+
+from promolab.errors import InputError
+from promolab.stats.frequentist import (
+    _check_binomial,
+    _check_joint_stats,
+    _check_mean_stats,
+    _ratio_moments,
+)
+from promolab.stats.sufficient import JointStats, MeanStats
+
+__all__ = ["chance_to_win", "expected_loss", "normal_chance_to_win", "normal_expected_loss"]
+
+_KINDS = ("binomial", "mean", "ratio")
+_DIRECTIONS = ("increase", "decrease")
+_TAIL = 1e-14  # posterior mass left outside the integration interval, per side
+
+
+def _check_kind_direction(kind: object, direction: object) -> tuple[str, str]:
+    if kind not in _KINDS:
+        raise InputError("kind", kind, "one of 'binomial', 'mean', 'ratio'")
+    if direction not in _DIRECTIONS:
+        raise InputError("direction", direction, "one of 'increase', 'decrease'")
+    return kind, direction  # type: ignore[return-value]
+
+
+def _beta_posterior(s: object, field: str) -> tuple[float, float]:
+    if isinstance(s, JointStats):
+        raise InputError(field, s, "a MeanStats of 0/1 outcomes for kind='binomial'")
+    s = _check_binomial(s, field)
+    return 1.0 + s.sum, 1.0 + s.n - s.sum
+
+
+def _normal_difference(control: object, treatment: object, kind: str) -> tuple[float, float]:
+    """Δ = m_t − m_c and its standard error."""
+    out = []
+    for s, field in ((control, "control"), (treatment, "treatment")):
+        if kind == "ratio" and isinstance(s, JointStats):
+            out.append(_ratio_moments(_check_joint_stats(s, field), field))
+        else:
+            m = _check_mean_stats(s, field)
+            out.append((m.mean, m.variance / m.n))
+    (mc, vc), (mt, vt) = out
+    return mt - mc, math.sqrt(vc + vt)
+
+
+def _quad(f, dist) -> float:
+    lo, hi = float(dist.ppf(_TAIL)), float(dist.isf(_TAIL))
+    if not hi > lo:
+        return float(f((lo + hi) / 2.0))
+    mid = float(dist.mean())
+    value = 0.0
+    for a, b in ((lo, mid), (mid, hi)):
+        v, _ = _integrate.quad(lambda x: dist.pdf(x) * f(x), a, b, epsabs=1e-14, epsrel=1e-10, limit=200)
+        value += v
+    return value
+
+
+def _beta_prob_greater(x: tuple[float, float], y: tuple[float, float]) -> float:
+    """P(X > Y) for independent X ~ Beta(x), Y ~ Beta(y).
+
+    = ∫ f_Y(u) S_X(u) du = ∫ f_X(u) F_Y(u) du; integrate against the narrower density.
+    """
+    bx, by = _st.beta(*x), _st.beta(*y)
+    if bx.var() <= by.var():
+        p = _quad(by.cdf, bx)
+    else:
+        p = _quad(bx.sf, by)
+    return min(max(p, 0.0), 1.0)
+
+
+def _beta_expected_excess(x: tuple[float, float], y: tuple[float, float]) -> float:
+    """E[max(X − Y, 0)] for independent X ~ Beta(x), Y ~ Beta(y).
+
+    With X⁺ ~ Beta(a_x + 1, b_x) (so u·f_X(u) = μ_X f_X⁺(u)) and Y⁺ likewise:
+    = ∫ f_Y(u) [μ_X S_X⁺(u) − u S_X(u)] du = ∫ f_X(u) [u F_Y(u) − μ_Y F_Y⁺(u)] du.
+    """
+    bx, by = _st.beta(*x), _st.beta(*y)
+    if bx.var() <= by.var():
+        mu_y, by_plus = by.mean(), _st.beta(y[0] + 1.0, y[1])
+        v = _quad(lambda u: u * by.cdf(u) - mu_y * by_plus.cdf(u), bx)
+    else:
+        mu_x, bx_plus = bx.mean(), _st.beta(x[0] + 1.0, x[1])
+        v = _quad(lambda u: mu_x * bx_plus.sf(u) - u * bx.sf(u), by)
+    return max(v, 0.0)
+
+
+def chance_to_win(
+    control: MeanStats | JointStats,
+    treatment: MeanStats | JointStats,
+    kind: str,
+    direction: str = "increase",
+) -> float:
+    """Posterior probability that the treatment beats the control.
+
+    binomial: P(p_t > p_c) under Beta(1 + s, 1 + n − s) posteriors, by numerical
+    integration of ∫ f_c(u) S_t(u) du (Evan Miller's closed form gives the same number).
+    mean / ratio: Φ(Δ / se). ``direction="decrease"`` returns P(treatment < control).
+    """
+    kind, direction = _check_kind_direction(kind, direction)
+    if kind == "binomial":
+        c = _beta_posterior(control, "control")
+        t = _beta_posterior(treatment, "treatment")
+        if direction == "increase":
+            return _beta_prob_greater(t, c)
+        return _beta_prob_greater(c, t)
+    return normal_chance_to_win(*_normal_difference(control, treatment, kind), direction)
+
+
+def normal_chance_to_win(delta: float, se: float, direction: str = "increase") -> float:
+    """P(treatment better) when the difference D ~ N(delta, se²): Φ(±delta / se).
+
+    Used directly for estimates that come with a standard error only (CUPED, ratios).
+    """
+    if direction == "decrease":
+        delta = -delta
+    if se == 0.0:
+        return 1.0 if delta > 0 else (0.0 if delta < 0 else 0.5)
+    return float(_st.norm.cdf(delta / se))
+
+
+def expected_loss(
+    control: MeanStats | JointStats,
+    treatment: MeanStats | JointStats,
+    kind: str,
+    direction: str = "increase",
+) -> float:
+    """Expected loss of shipping the treatment (GrowthBook's risk), in metric units.
+
+    increase: E[max(control − treatment, 0)]; decrease: E[max(treatment − control, 0)].
+    mean / ratio, with G = good-direction difference ~ N(δ, se²):
+    E[max(−G, 0)] = se·φ(δ/se) − δ·Φ(−δ/se). binomial: one-dimensional integral over
+    the Beta posteriors (see ``_beta_expected_excess``).
+    """
+    kind, direction = _check_kind_direction(kind, direction)
+    if kind == "binomial":
+        c = _beta_posterior(control, "control")
+        t = _beta_posterior(treatment, "treatment")
+        if direction == "increase":
+            return _beta_expected_excess(c, t)
+        return _beta_expected_excess(t, c)
+    return normal_expected_loss(*_normal_difference(control, treatment, kind), direction)
+
+
+def normal_expected_loss(delta: float, se: float, direction: str = "increase") -> float:
+    """E[max(−G, 0)] for the good-direction difference G ~ N(δ, se²):
+    se·φ(δ/se) − δ·Φ(−δ/se)."""
+    if direction == "decrease":
+        delta = -delta
+    if se == 0.0:
+        return max(-delta, 0.0)
+    z = delta / se
+    return float(max(se * _st.norm.pdf(z) - delta * _st.norm.sf(z), 0.0))

@@ -1,0 +1,38 @@
+"""Multiple-testing corrections (``statsmodels.stats.multitest.multipletests``).
+
+* ``"holm"``: Holm (1979) step-down, controls the family-wise error rate;
+* ``"bh"``: Benjamini & Hochberg (1995) step-up, controls the false discovery rate;
+* ``"none"``: the p-values unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Real
+
+import numpy as np
+from statsmodels.stats.multitest import multipletests
+
+from promolab.errors import InputError
+
+__all__ = ["adjust_pvalues"]
+
+_METHODS = {"holm": "holm", "bh": "fdr_bh"}
+
+
+def adjust_pvalues(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjusted p-values, in the input order; each is ≥ its raw p-value and ≤ 1."""
+    if method not in ("holm", "bh", "none"):
+        raise InputError("method", method, "one of 'holm', 'bh', 'none'")
+    if isinstance(p_values, (str, bytes)) or not hasattr(p_values, "__len__"):
+        raise InputError("p_values", p_values, "a sequence of numbers in [0, 1]")
+    values = []
+    for i, p in enumerate(p_values):
+        if isinstance(p, bool) or not isinstance(p, Real) or not math.isfinite(float(p)) or not 0.0 <= float(p) <= 1.0:
+            raise InputError(f"p_values[{i}]", p, "a number in [0, 1]")
+        values.append(float(p))
+    arr = np.asarray(values, dtype=float)
+    if method == "none" or arr.size == 0:
+        return arr
+    return multipletests(arr, method=_METHODS[method])[1]

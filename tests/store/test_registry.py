@@ -179,3 +179,36 @@ def test_attributes_upsert(registry: Registry) -> None:
     a_country = rows[(rows.user_id == "a") & (rows.attribute == "country")].iloc[0]
     assert a_country.value_text == "CA"
     assert rows[(rows.user_id == "b") & (rows.attribute == "history")].value_num.iloc[0] == 3.0
+
+
+def test_migration_from_version_1_keeps_data(tmp_path: Path, coupon) -> None:
+    from promolab.store import migrations
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)")
+    con.execute(migrations.MIGRATIONS[0].sql)
+    con.execute("INSERT INTO schema_version VALUES (1, 'v1', now()::TIMESTAMP)")
+    con.execute("INSERT INTO events VALUES ('s', 'e1', 'u', 'order', 2.5, '2024-01-01')")
+    con.close()
+    reg = Registry(path)
+    assert reg.query("SELECT MAX(version) AS v FROM schema_version").v[0] == LATEST_VERSION
+    assert reg.query("SELECT COUNT(*) AS n FROM events").n[0] == 1
+    assert reg.query("SELECT COUNT(*) AS n FROM bandit_weights").n[0] == 0
+    reg.close()
+
+
+def test_weight_history(registry: Registry, coupon) -> None:
+    from datetime import datetime
+
+    registry.create_experiment(coupon)
+    assert registry.current_weights(coupon.key) == pytest.approx(dict(zip(coupon.variant_keys, coupon.weights)))
+    registry.record_weights(coupon.key, {"no-coupon": 0.2, "pct10": 0.5, "free-shipping": 0.3}, "thompson",
+                            at=datetime(2024, 1, 1))
+    registry.record_weights(coupon.key, {"no-coupon": 0.1, "pct10": 0.7, "free-shipping": 0.2}, "thompson",
+                            at=datetime(2024, 1, 2))
+    assert registry.current_weights(coupon.key) == pytest.approx({"no-coupon": 0.1, "pct10": 0.7, "free-shipping": 0.2})
+    assert len(registry.weight_history(coupon.key)) == 6
+    with pytest.raises(InputError, match="weights"):
+        registry.record_weights(coupon.key, {"no-coupon": 0.5, "pct10": 0.6, "free-shipping": 0.0}, "thompson")

@@ -101,6 +101,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "bandit weight history",
+        """
+        CREATE TABLE bandit_weights (
+            experiment_key VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            variant_key VARCHAR NOT NULL,
+            weight DOUBLE NOT NULL,
+            policy VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (experiment_key, updated_at, variant_key)
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

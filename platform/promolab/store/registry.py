@@ -256,6 +256,43 @@ class Registry:
             for r in rows.itertuples()
         ]
 
+    # -- bandit weights ------------------------------------------------------------------
+
+    def record_weights(self, key: str, weights: dict[str, float], policy: str, reason: str = "",
+                       at: datetime | None = None) -> datetime:
+        """Store one weight change (all variants at one time stamp); weights must sum to 1."""
+        experiment = self.get_experiment(key)
+        if set(weights) != set(experiment.variant_keys):
+            raise InputError("weights", sorted(weights), "one weight per variant: " + ", ".join(experiment.variant_keys))
+        if any(not (w >= 0) for w in weights.values()) or abs(sum(weights.values()) - 1) > 1e-9:
+            raise InputError("weights", weights, "non-negative weights summing to 1")
+        ts = at or now_utc()
+        with self.transaction() as con:
+            con.executemany(
+                "INSERT INTO bandit_weights VALUES (?, ?, ?, ?, ?, ?)",
+                [[key, ts, v, float(w), policy, reason] for v, w in weights.items()],
+            )
+        return ts
+
+    def weight_history(self, key: str) -> pd.DataFrame:
+        """Columns updated_at, variant_key, weight, policy, reason; oldest first."""
+        self._row(key)
+        return self.query(
+            "SELECT updated_at, variant_key, weight, policy, reason FROM bandit_weights "
+            "WHERE experiment_key = ? ORDER BY updated_at, variant_key", [key]
+        )
+
+    def current_weights(self, key: str) -> dict[str, float]:
+        """The latest stored weights, else the spec's configured weights."""
+        experiment = self.get_experiment(key)
+        rows = self.query(
+            "SELECT variant_key, weight FROM bandit_weights WHERE experiment_key = ? AND updated_at = "
+            "(SELECT MAX(updated_at) FROM bandit_weights WHERE experiment_key = ?)", [key, key]
+        )
+        if rows.empty:
+            return dict(zip(experiment.variant_keys, experiment.weights))
+        return dict(zip(rows.variant_key, rows.weight.astype(float)))
+
     # -- data ------------------------------------------------------------------------
 
     def record_exposures(self, experiment_key: str, batch: pd.DataFrame, source: str = "cli") -> IngestResult:

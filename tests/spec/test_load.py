@@ -52,6 +52,7 @@ def test_minimal_spec_defaults() -> None:
     assert e.weights == (0.25, 0.75)
     assert e.plan.alpha == 0.05 and e.plan.correction == "holm"
     assert e.hash_salt == "exp"
+    assert parse_experiment(experiment_to_toml(e)) == e
 
 
 def test_every_problem_is_reported_with_file_field_and_value() -> None:
@@ -93,6 +94,7 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
         ('unknown_field = 1', "unknown_field"),
         ('layer = { key = "l", start = 0.6, end = 0.2 }', "layer.end"),
         ('analysis = { sequential = "gst" }', "analysis.looks"),
+        ('analysis = { sequential = "gst", looks = 3 }', "analysis.target_users"),
         ('analysis = { alpha = 1.5 }', "analysis.alpha"),
     ],
 )

@@ -6,17 +6,21 @@ and return its rows can feed ``build_report``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import duckdb
 import pandas as pd
 
+from promolab.analysis.engines import EngineLike, needed_tables, resolve_engine
 from promolab.analysis.report import Report, VariantStats, build_report
+from promolab.analysis.sequential import SequentialPlan
 from promolab.analysis.sql import ColumnMetric, experiment_metrics, experiment_stats_sql, sufficient_stats_sql
 from promolab.analysis.table import check_table, open_table, parse_metric
 from promolab.errors import InputError
 from promolab.stats import JointStats, MeanStats
+from promolab.spec import Experiment
 from promolab.store import Registry
 
 
@@ -47,34 +51,61 @@ def analyze_table(
     alpha: float = 0.05,
     correction: str = "holm",
     weights: Mapping[str, float] | None = None,
+    sequential: SequentialPlan | None = None,
+    engine: EngineLike = "duckdb",
 ) -> Report:
-    """Analyse a per-user CSV/Parquet table; SRM is checked against ``weights`` (default equal)."""
+    """Analyse a per-user CSV/Parquet table; SRM is checked against ``weights`` (default equal).
+
+    ``engine``: "duckdb" (default), "spark", or an engine from ``resolve_engine``.
+    """
     if not metrics:
         raise InputError("--metric", None, "at least one --metric COL:binomial|COL:mean|NUM/DEN:ratio")
     parsed = [parse_metric(m, covariate) if isinstance(m, str) else m for m in metrics]
-    con = duckdb.connect()
-    try:
-        relation = open_table(con, path, "per_user_input")
-        check_table(con, relation, variant, control, parsed, str(path))
-        frame = con.execute(sufficient_stats_sql(relation, variant, parsed)).df()
-    finally:
-        con.close()
+    frame = resolve_engine(engine).table_stats(path, variant, control, parsed)
     stats = stats_from_frame(frame, parsed)
     expected = dict(weights) if weights else {v: 1.0 for v in stats}
-    return build_report(stats, parsed, control, expected, alpha, correction, experiment=None)
+    return build_report(stats, parsed, control, expected, alpha, correction, experiment=None, sequential=sequential)
 
 
-def analyze_experiment(registry: Registry, key: str, cuped: bool = True) -> Report:
-    """The report of a registry experiment from its exposures and events."""
+def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine: EngineLike = "duckdb",
+                       data: str | Path | None = None) -> Report:
+    """The report of a registry experiment from its exposures and events.
+
+    ``engine`` runs the SQL ("duckdb" default, "spark"); ``data`` is a folder or URI of
+    Parquet ``exposures``, ``events``, ``user_attributes`` to read instead of the registry's
+    tables (the spec still comes from the registry).
+    """
     experiment = registry.get_experiment(key)
     metrics = experiment_metrics(experiment, cuped)
-    frame = registry.query(experiment_stats_sql(experiment, cuped))
+    sql = experiment_stats_sql(experiment, cuped)
+    frame = resolve_engine(engine).experiment_stats(registry, sql, data, needed_tables(sql))
     stats = stats_from_frame(frame, metrics)
     if not stats:
         raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
     weights = dict(zip(experiment.variant_keys, experiment.weights))
     labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
-    return build_report(
+    plan, notes = _declared_plan(experiment, sum(s.n for s in stats.values()), registry.status(key))
+    report = build_report(
         stats, metrics, experiment.control, weights, experiment.plan.alpha, experiment.plan.correction,
         guardrails=frozenset(m.key for m in experiment.guardrails), experiment=key, labels=labels,
+        sequential=plan,
     )
+    return replace(report, notes=report.notes + notes)
+
+
+def _declared_plan(experiment: Experiment, exposed: int, status: str) -> tuple[SequentialPlan | None, tuple[str, ...]]:
+    """The sequential plan declared in the spec, at the information observed so far.
+
+    Information fraction t = exposed users / planned users, capped at 1; a stopped
+    experiment is at its final look (t = 1, all remaining α spent).
+    """
+    plan = experiment.plan
+    if plan.sequential is None:
+        return None, ()
+    if status == "stopped" or plan.target_users is None:
+        t = 1.0
+    else:
+        t = min(max(exposed / plan.target_users, 1e-6), 1.0)
+    note = (f"sequential {plan.sequential}: {exposed:,} of {plan.target_users or exposed:,} planned users, "
+            f"information fraction {t:.3f}")
+    return SequentialPlan(plan.sequential, plan.looks, t, plan.spending), (note,)

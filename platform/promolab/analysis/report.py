@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from promolab.analysis.sequential import SequentialPlan, always_valid_readout, gst_readout
 from promolab.analysis.sql import ColumnMetric
 from promolab.errors import InputError
 from promolab.stats import (
@@ -182,8 +183,14 @@ def build_report(
     guardrails: frozenset[str] = frozenset(),
     experiment: str | None = None,
     labels: Mapping[str, str] | None = None,
+    sequential: SequentialPlan | None = None,
 ) -> Report:
-    """Run every test, adjust p-values across variants × metrics, and decide."""
+    """Run every test, adjust p-values across variants × metrics, and decide.
+
+    With a sequential plan, significance is the sequential decision instead: the
+    group-sequential boundary crossed (``gst``) or the adjusted always-valid p-value
+    below α (``msprt``).
+    """
     if not 0 < alpha < 1:
         raise InputError("alpha", alpha, "a number in (0, 1)")
     if control not in stats:
@@ -205,6 +212,7 @@ def build_report(
             raw[(m.name, v)] = (lift, cuped, *_bayes(m, c, t, lift))
     tested = [k for k in raw if k[0] not in guardrails]
     adjusted = dict(zip(tested, adjust_pvalues([raw[k][0].p_value for k in tested], correction)))
+    readouts = _sequential(sequential, raw, stats, control, tested, alpha, correction) if sequential else {}
 
     results = []
     for m in metrics:
@@ -215,12 +223,40 @@ def build_report(
             if v != control:
                 r, cuped, ctw, loss = raw[(m.name, v)]
                 p_adj = float(adjusted.get((m.name, v), r.p_value))
+                significant = p_adj < alpha
+                extra = {}
+                if (m.name, v) in readouts:
+                    extra["sequential"] = readout = readouts[(m.name, v)]
+                    significant = readout["significant"]
                 lift = Lift(r.absolute, r.relative, r.ci_low, r.ci_high, r.abs_ci_low, r.abs_ci_high,
-                            r.p_value, p_adj, ctw, loss, p_adj < alpha, r.method, cuped)
+                            r.p_value, p_adj, ctw, loss, significant, r.method, cuped, extra)
             rows.append(VariantResult(v, stats[v].n, _mean(m, s), lift))
         results.append(MetricResult(m.name, m.kind, m.direction, m.name in guardrails, tuple(rows)))
     verdict = decide(srm, results, control, labels or {})
     return Report(control, alpha, correction, srm, tuple(results), verdict, experiment)
+
+
+def _sequential(plan: SequentialPlan, raw: Mapping, stats: Mapping[str, VariantStats], control: str,
+                tested: list, alpha: float, correction: str) -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for (metric, variant), (lift, *_rest) in raw.items():
+        n_total = stats[control].n + stats[variant].n
+        readout = always_valid_readout(plan, lift, n_total, alpha)
+        readout["method"] = plan.method
+        if plan.method == "gst":
+            readout.update(gst_readout(plan, lift, alpha))
+            readout["significant"] = readout["crossed"]
+        out[(metric, variant)] = readout
+    if plan.method == "msprt":
+        keys = [k for k in out if k in tested]
+        adjusted = adjust_pvalues([out[k]["always_valid_p_value"] for k in keys], correction)
+        for k, p in zip(keys, adjusted):
+            out[k]["always_valid_p_value_adjusted"] = float(p)
+        for k, readout in out.items():
+            p = readout.get("always_valid_p_value_adjusted", readout["always_valid_p_value"])
+            readout["significant"] = p < alpha
+            readout["crossed"] = readout["significant"]
+    return out
 
 
 def _pct(x: float) -> str:

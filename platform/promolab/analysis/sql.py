@@ -51,7 +51,7 @@ def _value(column: str, cap: float | None) -> str:
 
 def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnMetric]) -> str:
     """Per-variant n, Σy, Σy² (and Σx, Σx², Σxy) over a per-user relation ``source``."""
-    parts = [f"CAST({quote(variant_column)} AS VARCHAR) AS variant", "COUNT(*) AS n"]
+    parts = [f"CAST({quote(variant_column)} AS VARCHAR) AS {quote('variant')}", f"COUNT(*) AS {quote('n')}"]
     for m in metrics:
         if m.kind == "ratio":
             y, x = _value(m.numerator, m.cap), _value(m.denominator, None)
@@ -68,7 +68,7 @@ def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnM
             ]
     select = ",\n  ".join(parts)
     return (f"SELECT\n  {select}\nFROM {source}\nWHERE {quote(variant_column)} IS NOT NULL\n"
-            f"GROUP BY CAST({quote(variant_column)} AS VARCHAR)\nORDER BY variant")
+            f"GROUP BY CAST({quote(variant_column)} AS VARCHAR)\nORDER BY {quote('variant')}")
 
 
 def _event_column(m: Metric) -> str:
@@ -80,22 +80,36 @@ def _event_column(m: Metric) -> str:
     return f"COALESCE(SUM(CASE WHEN e.event = {event} THEN e.value END), 0)"
 
 
-def per_user_ctes(experiment: Experiment) -> str:
+def _window(window_days: int | None) -> str:
+    """The optional end of the attribution window, as a plain timestamp range."""
+    if window_days is None:
+        return ""
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days <= 0:
+        from promolab.errors import InputError
+
+        raise InputError("window_days", window_days, "a positive whole number of days")
+    return f" AND e.ts < x.first_exposed_at + INTERVAL '{window_days}' DAY"
+
+
+def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str:
     """``WITH`` clauses ending in ``per_user_table``: one row per exposed user with its
     variant, one column per base metric, and the CUPED covariates.
 
-    Events count from the user's first exposure on (``e.ts >= x.first_exposed_at``), a
-    plain timestamp range that every engine evaluates the same way.
+    Events count from the user's first exposure on (``e.ts >= x.first_exposed_at``) and,
+    with ``window_days``, until that many days after it (``e.ts < first_exposed_at +
+    INTERVAL 'N' DAY``): a plain timestamp range that every engine evaluates the same way
+    (no date_diff, whose semantics differ between engines). Every alias that a later step
+    refers to is quoted, so case-folding engines (Snowflake, Postgres) resolve it.
     """
     base = [m for m in experiment.metrics + experiment.guardrails if m.kind != "ratio"]
     covariates = sorted({m.covariate for m in base if m.covariate})
     cols = [f"{_event_column(m)} AS {quote(m.key)}" for m in base]
-    user_metrics = ",\n    ".join(["x.user_id", "x.variant_key AS variant"] + cols)
+    user_metrics = ",\n    ".join(["x.user_id", f"x.variant_key AS {quote('variant')}"] + cols)
     sql = (
         f"WITH exposed AS (\n  SELECT user_id, variant_key, first_exposed_at FROM exposures\n"
         f"  WHERE experiment_key = {literal(experiment.key)}\n),\n"
         f"per_user AS (\n  SELECT\n    {user_metrics}\n  FROM exposed x\n"
-        f"  LEFT JOIN events e ON e.user_id = x.user_id AND e.ts >= x.first_exposed_at\n"
+        f"  LEFT JOIN events e ON e.user_id = x.user_id AND e.ts >= x.first_exposed_at{_window(window_days)}\n"
         f"  GROUP BY x.user_id, x.variant_key\n)"
     )
     if not covariates:
@@ -126,7 +140,7 @@ def experiment_metrics(experiment: Experiment, cuped: bool = True) -> list[Colum
     return out
 
 
-def experiment_stats_sql(experiment: Experiment, cuped: bool = True) -> str:
+def experiment_stats_sql(experiment: Experiment, cuped: bool = True, window_days: int | None = None) -> str:
     """The whole report query for a registry experiment: per-user, then per-variant."""
-    return per_user_ctes(experiment) + sufficient_stats_sql("per_user_table", "variant",
+    return per_user_ctes(experiment, window_days) + sufficient_stats_sql("per_user_table", "variant",
                                                             experiment_metrics(experiment, cuped))

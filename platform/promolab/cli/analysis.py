@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from promolab.analysis import analyze_experiment, analyze_table
+from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
@@ -36,10 +37,17 @@ def analyze_table_cmd(
     covariate: Annotated[Optional[str], typer.Option("--covariate", help="Pre-period column for CUPED.")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
     correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
+    sequential: Annotated[Optional[str], typer.Option("--sequential", help="gst | msprt: peek-safe decisions.")] = None,
+    looks: Annotated[Optional[int], typer.Option("--looks", help="Planned looks (with --sequential gst).")] = None,
+    information_fraction: Annotated[float, typer.Option(
+        "--information-fraction", help="Share of the planned users observed so far (1 = final look).")] = 1.0,
+    spending: Annotated[str, typer.Option("--spending", help="obf | pocock | hsd | power")] = "obf",
     json_: JsonOption = False,
 ) -> None:
     """Analyse any exported per-user table."""
-    result = analyze_table(file, variant, control, metric, covariate=covariate, alpha=alpha, correction=correction)
+    plan = (SequentialPlan(sequential, looks, information_fraction, spending) if sequential is not None else None)
+    result = analyze_table(file, variant, control, metric, covariate=covariate, alpha=alpha, correction=correction,
+                           sequential=plan)
     print_json(result.to_dict()) if json_ else print_report(result)
 
 

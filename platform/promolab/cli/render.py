@@ -13,6 +13,15 @@ def _p(p: float) -> str:
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
+def _sequential_line(variant: str, seq: dict) -> str:
+    line = (f"{variant}: always-valid p {_p(seq['always_valid_p_value'])}, "
+            f"CI [{seq['always_valid_ci_low']:+.4g}, {seq['always_valid_ci_high']:+.4g}]")
+    if seq["method"] == "gst":
+        line += (f"; look {seq['look']}/{seq['looks']} (t = {seq['information_fraction']:.2f}): "
+                 f"|z| = {abs(seq['z']):.2f} vs boundary {seq['boundary']:.3f}")
+    return line + (" — crossed" if seq["crossed"] else " — not crossed")
+
+
 def print_report(report: Report) -> None:
     srm = report.srm
     title = f"Experiment {report.experiment}" if report.experiment else "Analysis"
@@ -42,6 +51,10 @@ def print_report(report: Report) -> None:
                 style=style,
             )
         console.print(table)
+        for v in m.variants:
+            seq = v.lift.extra.get("sequential") if v.lift is not None else None
+            if seq:
+                console.print("  " + _sequential_line(v.variant, seq))
     colour = {"ship": "green", "stop": "red", "investigate": "bold red", "do not ship": "red"}.get(
         report.verdict.decision, "yellow")
     console.print(f"[{colour}]Verdict: {report.verdict.text}[/{colour}]")

@@ -31,12 +31,13 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
     out: dict[str, Any] = {
         "key": e.key,
         "name": e.name,
-        "hypothesis": e.hypothesis,
         "owner": e.owner,
         "kind": e.kind,
         "control": e.control,
         "traffic_percent": round(e.coverage * 100.0, 10),
     }
+    if e.hypothesis:
+        out["hypothesis"] = e.hypothesis
     if e.salt:
         out["salt"] = e.salt
     if e.layer is not None:
@@ -46,6 +47,8 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         plan["sequential"] = e.plan.sequential
     if e.plan.looks is not None:
         plan["looks"] = e.plan.looks
+    if e.plan.target_users is not None:
+        plan["target_users"] = e.plan.target_users
     out["analysis"] = plan
     if e.bandit is not None:
         out["bandit"] = dict(e.bandit)

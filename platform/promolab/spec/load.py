@@ -254,7 +254,7 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
     if not isinstance(raw, dict):
         p.add("analysis", raw, "a table {alpha, correction, sequential, looks, spending}")
         return AnalysisPlan()
-    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending"}, "analysis.")
+    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users"}, "analysis.")
     alpha = _number(p, raw.get("alpha", 0.05), "analysis.alpha", "a number in (0, 1)", 0.0, 1.0,
                     lo_open=True, hi_open=True)
     correction = _choice(p, raw.get("correction", "holm"), "analysis.correction", CORRECTIONS)
@@ -266,8 +266,14 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
         p.add("analysis.looks", looks, "an integer >= 1 (planned looks of the group-sequential design)")
         looks = None
     spending = _choice(p, raw.get("spending", "obf"), "analysis.spending", SPENDING_FUNCTIONS)
+    target = raw.get("target_users")
+    if (target is not None or sequential == "gst") and (
+            not isinstance(target, int) or isinstance(target, bool) or target < 2):
+        p.add("analysis.target_users", target, "the planned number of users (an integer >= 2); "
+              "a group-sequential plan needs it to know the information fraction")
+        target = None
     return AnalysisPlan(alpha=alpha or 0.05, correction=correction, sequential=sequential, looks=looks,
-                        spending=spending)
+                        spending=spending, target_users=target)
 
 
 def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> Experiment:

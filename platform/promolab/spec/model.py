@@ -83,6 +83,7 @@ class AnalysisPlan:
     sequential: str | None = None  # None | "gst" | "msprt"
     looks: int | None = None
     spending: str = "obf"
+    target_users: int | None = None  # planned users: the information fraction is exposures / target
 
 
 @dataclass(frozen=True)

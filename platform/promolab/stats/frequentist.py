@@ -109,11 +109,6 @@ def _check_binomial(s: object, field: str) -> MeanStats:
     return s
 
 
-def _check_nonzero_control(mean: float, field: str = "control.mean") -> None:
-    if mean == 0.0:
-        raise InputError(field, mean, "a non-zero control mean (the relative lift divides by it)")
-
-
 # --------------------------------------------------------------------------- core
 
 
@@ -129,13 +124,17 @@ def _lift(
 ) -> LiftResult:
     """Assemble a LiftResult from two means and the variances of those means.
 
-    ``crit`` is the critical value used for both CIs (z or t quantile at 1 − α/2).
+    ``crit`` is the critical value used for both CIs (z or t quantile at 1 − α/2). With a
+    zero control mean (no conversions yet) the relative lift and its CI are NaN: undefined,
+    while the absolute lift and the test stay valid.
     """
-    _check_nonzero_control(mc)
     diff = mt - mc
     se_abs = math.sqrt(var_mc + var_mt)
-    rel = mt / mc - 1.0
-    se_rel = math.sqrt(var_mt / mc**2 + mt**2 * var_mc / mc**4)
+    if mc == 0.0:
+        rel = se_rel = math.nan
+    else:
+        rel = mt / mc - 1.0
+        se_rel = math.sqrt(var_mt / mc**2 + mt**2 * var_mc / mc**4)
     return LiftResult(
         control_mean=float(mc),
         treatment_mean=float(mt),
@@ -205,7 +204,6 @@ def proportion_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.0
     treatment = _check_binomial(treatment, "treatment")
     nc, nt = control.n, treatment.n
     pc, pt = control.sum / nc, treatment.sum / nt
-    _check_nonzero_control(pc)
     pooled = (control.sum + treatment.sum) / (nc + nt)
     se_pooled = math.sqrt(pooled * (1.0 - pooled) * (1.0 / nc + 1.0 / nt))
     z, p = _z_p(pt - pc, se_pooled)
@@ -224,7 +222,6 @@ def welch_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) ->
     alpha = _check_alpha(alpha)
     c = _check_mean_stats(control, "control")
     t = _check_mean_stats(treatment, "treatment")
-    _check_nonzero_control(c.mean)
     return _welch(c.mean, c.variance, c.n, t.mean, t.variance, t.n, alpha, "Welch t-test")
 
 
@@ -251,7 +248,6 @@ def ratio_test(control: JointStats, treatment: JointStats, alpha: float = 0.05) 
     t = _check_joint_stats(treatment, "treatment")
     rc, vc = _ratio_moments(c, "control")
     rt, vt = _ratio_moments(t, "treatment")
-    _check_nonzero_control(rc, "control.ratio")
     z, p = _z_p(rt - rc, math.sqrt(vc + vt))
     crit = float(_st.norm.ppf(1.0 - alpha / 2.0))
     return _lift(rc, rt, vc, vt, crit, z, p, "delta-method ratio")

@@ -1,0 +1,202 @@
+"""Spark: the same SQL, transpiled to Spark SQL by sqlglot, over Parquet (or CSV).
+
+Local mode by default (``local[2]`` with quiet, small settings); any cluster through
+``master`` (``--spark-master``) or the standard Spark settings (``spark-defaults.conf``,
+``PYSPARK_SUBMIT_ARGS``, an already active SparkSession). pyspark is the optional extra
+``promolab[spark]``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pandas as pd
+
+from promolab.analysis.engines import check_source_columns, parquet_location
+from promolab.analysis.sql import ColumnMetric, quote, sufficient_stats_sql
+from promolab.errors import InputError
+
+if TYPE_CHECKING:
+    from promolab.store import Registry
+
+INSTALL_HINT = "pyspark installed: pip install 'promolab[spark]' (and Java 17 or 21)"
+NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "boolean", "decimal")
+LOG4J2 = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.console.type = Console
+appender.console.name = stderr
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def _pyspark() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputError("--engine", "spark", INSTALL_HINT) from exc
+    return SparkSession
+
+
+def _master_configured_elsewhere() -> bool:
+    """Whether the standard Spark settings already name a master."""
+    if "--master" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        return True
+    conf_dirs = [os.environ.get("SPARK_CONF_DIR")]
+    if os.environ.get("SPARK_HOME"):
+        conf_dirs.append(os.path.join(os.environ["SPARK_HOME"], "conf"))
+    for conf in filter(None, conf_dirs):
+        defaults = Path(conf) / "spark-defaults.conf"
+        if defaults.is_file() and any(line.split()[:1] == ["spark.master"]
+                                      for line in defaults.read_text(errors="replace").splitlines()):
+            return True
+    return False
+
+
+def spark_session(master: str | None = None, local_dir: str | Path | None = None, app_name: str = "promolab"):
+    """The active SparkSession, or a new one.
+
+    Without ``master`` an active session is reused as is (a notebook, a test fixture,
+    spark-submit). A local master gets the quiet, small settings: 2 shuffle partitions,
+    no UI, 2 GiB driver, serial GC, log level error, ``spark.local.dir`` under
+    ``local_dir`` (default ``$PROMOLAB_SPARK_DIR`` or the temp folder). Every session
+    uses UTC: DuckDB's timestamps read back as timestamp_ntz.
+    """
+    SparkSession = _pyspark()
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    configured = master is None and _master_configured_elsewhere()
+    master = None if configured else (master or "local[2]")
+    builder = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    if master is not None and master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        base = Path(local_dir or os.environ.get("PROMOLAB_SPARK_DIR") or Path(tempfile.gettempdir()) / "promolab-spark")
+        base.mkdir(parents=True, exist_ok=True)
+        log4j = base / "log4j2.properties"
+        log4j.write_text(LOG4J2)
+        builder = (builder
+                   .config("spark.sql.shuffle.partitions", "2")
+                   .config("spark.default.parallelism", "2")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", "2g")
+                   .config("spark.local.dir", str(base))
+                   .config("spark.driver.extraJavaOptions",
+                           f"-XX:+UseSerialGC -XX:-UsePerfData -Dlog4j2.configurationFile=file:{log4j}"))
+    builder = (builder.config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.session.timeZone", "UTC"))
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no Java, bad master URL, …: one line
+        raise InputError("--spark-master" if master else "--engine", master or "spark",
+                         f"a reachable Spark ({str(exc).strip().splitlines()[0][:200]})") from exc
+    session.sparkContext.setLogLevel("ERROR")
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+class SparkEngine:
+    name = "spark"
+
+    def __init__(self, master: str | None = None, session: Any = None, local_dir: str | Path | None = None):
+        _pyspark()  # fail early, with the install hint, if the extra is missing
+        self.master = master
+        self.local_dir = local_dir
+        self._session = session
+
+    @property
+    def spark(self):
+        if self._session is None:
+            self._session = spark_session(self.master, self.local_dir)
+        return self._session
+
+    def sql(self, duckdb_sql: str) -> pd.DataFrame:
+        """Run promolab's DuckDB SQL on Spark; the rows as a pandas frame."""
+        from promolab.analysis.warehouse import to_dialect
+
+        result = self.spark.sql(to_dialect(duckdb_sql, "spark", pretty=False))
+        columns = result.columns
+        return pd.DataFrame([tuple(row) for row in result.collect()], columns=columns)
+
+    def _read(self, location: str, flag: str):
+        """A Spark DataFrame over a Parquet file/folder (or a CSV file)."""
+        if "://" not in location and not Path(location).exists():
+            raise InputError(flag, location, "an existing Parquet (or CSV) file or folder")
+        reader = self.spark.read
+        try:
+            if location.lower().endswith((".csv", ".csv.gz", ".tsv")):
+                sep = "\t" if location.lower().endswith(".tsv") else ","
+                return reader.option("header", True).option("inferSchema", True).option("sep", sep).csv(location)
+            return reader.parquet(location)
+        except Exception as exc:
+            raise InputError(flag, location, f"readable Parquet ({_first_line(exc)})") from exc
+
+    def table_stats(self, path: str | Path, variant: str, control: str,
+                    metrics: Sequence[ColumnMetric]) -> pd.DataFrame:
+        source = str(path)
+        frame = self._read(source, "FILE")
+        frame.createOrReplaceTempView("per_user_input")
+        types = dict(frame.dtypes)
+        available = ", ".join(types)
+
+        def need(column: str, flag: str) -> None:
+            if column not in types:
+                raise InputError(flag, column, f"a column of {source} ({available})")
+
+        need(variant, "--variant")
+        for m in metrics:
+            for column in (m.column, m.numerator, m.denominator, m.covariate):
+                if column is None:
+                    continue
+                need(column, "--covariate" if column == m.covariate else "--metric")
+                if not types[column].startswith(NUMERIC):
+                    raise InputError(f"column {column}", types[column].upper(), "a numeric column")
+            if m.kind == "binomial":
+                bad = self.sql(f"SELECT {quote(m.column)} AS v FROM per_user_input WHERE {quote(m.column)} IS NOT NULL "
+                               f"AND CAST({quote(m.column)} AS DOUBLE) NOT IN (0, 1) LIMIT 1")
+                if len(bad):
+                    raise InputError(f"column {m.column}", bad.iloc[0, 0].item() if hasattr(bad.iloc[0, 0], "item")
+                                     else bad.iloc[0, 0], "only 0 or 1 in a binomial metric")
+        stats = self.sql(sufficient_stats_sql("per_user_input", variant, list(metrics)))
+        values = [str(v) for v in stats["variant"]]
+        if control not in values:
+            raise InputError("--control", control, f"a value of column {variant}: " + ", ".join(sorted(values)[:20]))
+        return stats
+
+    def experiment_stats(self, registry: "Registry", sql: str, data: str | Path | None,
+                         tables: Sequence[str]) -> pd.DataFrame:
+        if data is not None:
+            return self._run_on(sql, data, tables)
+        # No lake given: export the registry to Parquet that this (local) Spark can read.
+        from promolab.analysis.warehouse import export_parquet
+
+        base = self.local_dir or os.environ.get("PROMOLAB_SPARK_DIR")
+        if base:
+            Path(base).mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="promolab-export-", dir=base)
+        try:
+            export_parquet(registry, tmp)
+            return self._run_on(sql, tmp, tables)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _run_on(self, sql: str, data: str | Path, tables: Sequence[str]) -> pd.DataFrame:
+        for table in tables:
+            location = parquet_location(data, table)
+            frame = self._read(location, "--data")
+            check_source_columns(table, location, frame.columns)
+            frame.createOrReplaceTempView(table)
+        return self.sql(sql)

@@ -1,0 +1,96 @@
+"""The policy interface and the helpers every policy shares (ties, floor, sampling)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from promolab.bandits.state import ArmState
+from promolab.errors import InputError
+
+RandomLike = np.random.Generator | int | np.random.SeedSequence | None
+
+
+def as_generator(rng: RandomLike) -> np.random.Generator:
+    """A numpy Generator from a Generator, a seed, a SeedSequence or None."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def argmax_share(values: np.ndarray) -> np.ndarray:
+    """One-hot argmax along the last axis, ties split evenly (NaN never wins)."""
+    values = np.where(np.isnan(values), -np.inf, values)
+    top = values == values.max(axis=-1, keepdims=True)
+    return top / top.sum(axis=-1, keepdims=True)
+
+
+def sample_categorical(p: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` independent draws from each row of ``p`` (shape (..., K)) → shape (size, ...)."""
+    cdf = np.cumsum(p, axis=-1)
+    u = rng.random((size,) + p.shape[:-1])[..., None] * cdf[..., -1:]
+    return np.minimum((u >= cdf).sum(axis=-1), p.shape[-1] - 1)
+
+
+def check_range(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
+    """Raise ``InputError`` unless ``low <= value <= high`` (``low < value`` if ``open_low``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (low < value if open_low else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if open_low else "["
+        raise InputError(name, value, f"a number in {bracket}{low}, {high}]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy(ABC):
+    """A context-free bandit policy: pure functions of the per-arm ``ArmState``.
+
+    ``floor`` is the minimum-exploration share per arm: the policy's weights ``w``
+    become ``floor + (1 − K·floor)·w``, so every arm keeps at least ``floor``.
+    """
+
+    name: ClassVar[str]
+    bernoulli_only: ClassVar[bool] = False
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("floor", self.floor, 0.0, 1.0)
+        if self.floor >= 1.0:
+            raise InputError("floor", self.floor, "a share below 1 / number of arms")
+
+    @abstractmethod
+    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
+        """The policy's own selection probabilities before the exploration floor."""
+
+    def probabilities(self, state: ArmState, rng: RandomLike = None) -> np.ndarray:
+        """Selection probabilities for the next batch, shape ``(..., K)``, floor applied."""
+        return self._floored(self.weights(state, as_generator(rng)))
+
+    def choose(self, state: ArmState, rng: RandomLike, size: int) -> np.ndarray:
+        """Arm indices for the next ``size`` users of each bandit, shape ``(size, ...)``."""
+        rng = as_generator(rng)
+        return sample_categorical(self.probabilities(state, rng), rng, size)
+
+    def params(self) -> dict[str, Any]:
+        """The parameters that rebuild this policy with ``make_policy(name, params)``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params()}
+
+    def _floored(self, w: np.ndarray) -> np.ndarray:
+        if self.floor == 0.0:
+            return w
+        k = w.shape[-1]
+        if self.floor * k > 1.0:
+            raise InputError("floor", self.floor, f"at most 1/{k} with {k} arms")
+        return self.floor + (1.0 - k * self.floor) * w
+
+    def _explore(self, arms: np.ndarray, n_arms: int, rng: np.random.Generator) -> np.ndarray:
+        """Replace each choice by a uniform arm with probability K·floor (the floor, per user)."""
+        if self.floor == 0.0:
+            return arms
+        self._floored(np.zeros(n_arms))  # validates floor·K <= 1
+        explore = rng.random(arms.shape) < self.floor * n_arms
+        return np.where(explore, rng.integers(n_arms, size=arms.shape), arms)

@@ -1,0 +1,102 @@
+"""Grids of scenarios × policies × seeds, run as independent tasks over a process pool.
+
+A ``GridTask`` is plain picklable data and ``run_task`` a top-level pure function, so any
+``concurrent.futures.Executor`` can run them — a ``ProcessPoolExecutor`` here, or another
+engine later (e.g. ``ray.remote(run_task)``). Each task's seed is a ``SeedSequence`` keyed
+by (root seed, policy label, chunk), so results do not depend on the number of workers,
+the order tasks finish in, or which other policies are in the grid.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from promolab.bandits import Policy
+from promolab.sim.metrics import SimulationSummary, summarise
+from promolab.sim.scenario import Scenario
+from promolab.sim.simulate import RunBatch, simulate
+
+CHUNK_RUNS = 200  # runs per task: small enough to spread over workers, large enough to vectorise
+
+
+@dataclass(frozen=True, eq=False)
+class GridTask:
+    """``runs`` runs of one policy on one scenario; ``chunk`` orders a scenario-policy's tasks."""
+
+    scenario_index: int
+    scenario: Scenario
+    label: str
+    policy: Policy
+    chunk: int
+    runs: int
+    seed: np.random.SeedSequence
+
+
+def run_task(task: GridTask) -> RunBatch:
+    """Simulate one task (pure: same task, same result)."""
+    return simulate(task.scenario, task.policy, task.runs, task.seed)
+
+
+def make_tasks(
+    scenarios: Sequence[Scenario], *, runs: int | None = None, seed: int | None = None, chunk_runs: int = CHUNK_RUNS
+) -> list[GridTask]:
+    """Split every (scenario, policy) into chunks of at most ``chunk_runs`` runs.
+
+    ``runs`` and ``seed`` override each scenario's own.
+    """
+    tasks = []
+    for i, scenario in enumerate(scenarios):
+        total = runs or scenario.runs
+        root = scenario.seed if seed is None else seed
+        for entry in scenario.policies:
+            label_key = zlib.crc32(entry.label.encode())
+            for chunk, start in enumerate(range(0, total, chunk_runs)):
+                seq = np.random.SeedSequence(entropy=(root, label_key), spawn_key=(chunk,))
+                tasks.append(GridTask(i, scenario, entry.label, entry.policy, chunk,
+                                      min(chunk_runs, total - start), seq))
+    return tasks
+
+
+def run_grid(
+    tasks: Sequence[GridTask],
+    *,
+    workers: int = 1,
+    executor: Executor | None = None,
+    on_done: Callable[[GridTask], None] | None = None,
+) -> list[SimulationSummary]:
+    """Run tasks (in this process if ``workers == 1`` and no executor is given) and summarise
+    each (scenario, policy) in grid order."""
+    results: dict[int, RunBatch] = {}
+    if executor is None and workers == 1:
+        for index, task in enumerate(tasks):
+            results[index] = run_task(task)
+            if on_done:
+                on_done(task)
+    else:
+        own = executor is None
+        pool = executor or ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(run_task, task): index for index, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if on_done:
+                    on_done(tasks[futures[future]])
+        finally:
+            if own:
+                pool.shutdown(cancel_futures=True)
+    groups: dict[tuple[int, str], list[int]] = {}
+    for index, task in enumerate(tasks):
+        groups.setdefault((task.scenario_index, task.label), []).append(index)
+    summaries = []
+    for indices in groups.values():
+        first = tasks[indices[0]]
+        batch = RunBatch.concat([results[i] for i in sorted(indices, key=lambda i: tasks[i].chunk)])
+        summaries.append(summarise(batch, first.scenario, first.label, first.policy.to_dict()))
+    return summaries
+

@@ -32,9 +32,14 @@ def hillstrom_frame() -> pd.DataFrame:
             return pd.read_csv(raw)
 
 
+def packaged_spec(name: str) -> Experiment:
+    """An experiment spec shipped in ``promolab/data`` (also linked from ``experiments/``)."""
+    text = resources.files("promolab.data").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return parse_experiment(text, source=f"promolab/data/{name}.toml")
+
+
 def hillstrom_spec() -> Experiment:
-    text = resources.files("promolab.data").joinpath("hillstrom-email.toml").read_text(encoding="utf-8")
-    return parse_experiment(text, source="promolab/data/hillstrom-email.toml")
+    return packaged_spec("hillstrom-email")
 
 
 def hillstrom_batches(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -77,4 +82,43 @@ def build_demo(db: str | Path, progress: Callable[[str], None] = lambda _: None)
     progress("storing customer attributes")
     registry.set_attributes(attributes)
     registry.set_status(spec.key, "stopped", by="demo", reason="two-week observation window over")
+    progress("running a coupon bandit for 14 simulated days")
+    simulate_bandit(registry)
     return registry
+
+
+# True daily conversion rates and order values of the simulated coupon bandit: 20 % off
+# converts best, shoppers convert 30 % more at weekends (a time trend the bandit's
+# estimates must survive).
+BANDIT_RATES = {"no-coupon": 0.030, "pct10": 0.036, "pct20": 0.042, "free-shipping": 0.034}
+BANDIT_ORDER_VALUE = {"no-coupon": 60.0, "pct10": 58.0, "pct20": 55.0, "free-shipping": 62.0}
+BANDIT_START = pd.Timestamp("2024-06-03")  # a Monday
+
+
+def simulate_bandit(registry: Registry, days: int = 14, users_per_day: int = 3000, seed: int = 2024) -> None:
+    """Run the packaged ``coupon-bandit`` spec on simulated shoppers, one weight update a day.
+
+    Each day's new users are assigned (sticky) into the current weights, convert with
+    the variant's rate (higher at weekends) and order value, and the policy then updates
+    the weights from all data so far, stored with that day's time stamp.
+    """
+    from promolab.adaptive import sticky_assign, update_weights
+
+    rng = np.random.default_rng(seed)
+    spec = packaged_spec("coupon-bandit")
+    registry.create_experiment(spec, by="demo")
+    registry.set_status(spec.key, "running", by="demo", reason="simulated shoppers")
+    for day in range(days):
+        start = BANDIT_START + pd.Timedelta(days=day)
+        users = [f"b{day:02d}-{i:05d}" for i in range(users_per_day)]
+        assigned = sticky_assign(registry, spec.key, users, at=start.to_pydatetime())
+        variants = np.array(assigned.variants)
+        weekend = 1.3 if start.day_of_week >= 5 else 1.0
+        rates = np.array([BANDIT_RATES[v] for v in variants]) * weekend
+        buyers = np.flatnonzero(rng.random(len(users)) < rates)
+        values = np.array([BANDIT_ORDER_VALUE[v] for v in variants[buyers]]) * rng.gamma(4.0, 0.25, len(buyers))
+        registry.ingest_events(events_batch(pd.DataFrame({
+            "event_id": [f"{users[i]}-order" for i in buyers], "user_id": [users[i] for i in buyers],
+            "event": "order", "value": values.round(2), "ts": (start + pd.Timedelta(hours=20)).isoformat(),
+        }), "bandit-demo"), source="bandit-demo")
+        update_weights(registry, spec.key, by="demo", at=(start + pd.Timedelta(hours=23, minutes=59)).to_pydatetime())

@@ -76,6 +76,10 @@ def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine:
     tables (the spec still comes from the registry).
     """
     experiment = registry.get_experiment(key)
+    if experiment.kind == "bandit":
+        from promolab.analysis.adaptive import analyze_bandit
+
+        return analyze_bandit(registry, key)
     metrics = experiment_metrics(experiment, cuped)
     sql = experiment_stats_sql(experiment, cuped)
     frame = resolve_engine(engine).experiment_stats(registry, sql, data, needed_tables(sql))

@@ -5,7 +5,7 @@ the mean, lift with CIs, p-values (raw and adjusted), chance to win, and a verdi
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from promolab.analysis.sequential import SequentialPlan, always_valid_readout, gst_readout
 from promolab.analysis.sql import ColumnMetric
@@ -25,6 +25,14 @@ from promolab.stats import (
     welch_test,
 )
 from promolab.stats.bayesian import normal_chance_to_win, normal_expected_loss
+
+
+class Estimator(Protocol):
+    """Lifts and means from a design-aware estimator; None falls back to the pooled test."""
+
+    def lift(self, metric: ColumnMetric, control: str, variant: str, alpha: float) -> LiftResult | None: ...
+
+    def mean(self, metric: ColumnMetric, variant: str) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -184,8 +192,12 @@ def build_report(
     experiment: str | None = None,
     labels: Mapping[str, str] | None = None,
     sequential: SequentialPlan | None = None,
+    estimator: Estimator | None = None,
 ) -> Report:
     """Run every test, adjust p-values across variants × metrics, and decide.
+
+    ``estimator`` replaces the pooled tests and means where it has an answer (the
+    period-stratified estimates of a bandit experiment).
 
     With a sequential plan, significance is the sequential decision instead: the
     group-sequential boundary crossed (``gst``) or the adjusted always-valid p-value
@@ -208,6 +220,12 @@ def build_report(
         c = stats[control].metrics[m.name]
         for v in treatments:
             t = stats[v].metrics[m.name]
+            adjusted_lift = estimator.lift(m, control, v, alpha) if estimator is not None else None
+            if adjusted_lift is not None:
+                raw[(m.name, v)] = (adjusted_lift, None,
+                                    normal_chance_to_win(adjusted_lift.absolute, adjusted_lift.se_absolute, m.direction),
+                                    normal_expected_loss(adjusted_lift.absolute, adjusted_lift.se_absolute, m.direction))
+                continue
             lift, cuped = _test(m, c, t, alpha)
             raw[(m.name, v)] = (lift, cuped, *_bayes(m, c, t, lift))
     tested = [k for k in raw if k[0] not in guardrails]
@@ -230,7 +248,8 @@ def build_report(
                     significant = readout["significant"]
                 lift = Lift(r.absolute, r.relative, r.ci_low, r.ci_high, r.abs_ci_low, r.abs_ci_high,
                             r.p_value, p_adj, ctw, loss, significant, r.method, cuped, extra)
-            rows.append(VariantResult(v, stats[v].n, _mean(m, s), lift))
+            mean = estimator.mean(m, v) if estimator is not None else None
+            rows.append(VariantResult(v, stats[v].n, _mean(m, s) if mean is None else mean, lift))
         results.append(MetricResult(m.name, m.kind, m.direction, m.name in guardrails, tuple(rows)))
     verdict = decide(srm, results, control, labels or {})
     return Report(control, alpha, correction, srm, tuple(results), verdict, experiment)

@@ -49,9 +49,13 @@ def _value(column: str, cap: float | None) -> str:
     return f"LEAST({expr}, {float(cap)!r})" if cap is not None else expr
 
 
-def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnMetric]) -> str:
-    """Per-variant n, Σy, Σy² (and Σx, Σx², Σxy) over a per-user relation ``source``."""
+def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnMetric],
+                         stratum: str | None = None) -> str:
+    """Per-variant n, Σy, Σy² (and Σx, Σx², Σxy) over a per-user relation ``source``;
+    with ``stratum``, per (stratum, variant)."""
     parts = [f"CAST({quote(variant_column)} AS VARCHAR) AS {quote('variant')}", f"COUNT(*) AS {quote('n')}"]
+    if stratum is not None:
+        parts.insert(0, f"{quote(stratum)} AS {quote('stratum')}")
     for m in metrics:
         if m.kind == "ratio":
             y, x = _value(m.numerator, m.cap), _value(m.denominator, None)
@@ -67,8 +71,12 @@ def sufficient_stats_sql(source: str, variant_column: str, metrics: list[ColumnM
                 f"SUM({y} * {x}) AS {quote(p + '__sum_xy')}",
             ]
     select = ",\n  ".join(parts)
+    group = f"CAST({quote(variant_column)} AS VARCHAR)"
+    order = quote("variant")
+    if stratum is not None:
+        group, order = f"{quote(stratum)}, {group}", f"{quote('stratum')}, {order}"
     return (f"SELECT\n  {select}\nFROM {source}\nWHERE {quote(variant_column)} IS NOT NULL\n"
-            f"GROUP BY CAST({quote(variant_column)} AS VARCHAR)\nORDER BY {quote('variant')}")
+            f"GROUP BY {group}\nORDER BY {order}")
 
 
 def _event_column(m: Metric) -> str:
@@ -104,13 +112,14 @@ def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str
     base = [m for m in experiment.metrics + experiment.guardrails if m.kind != "ratio"]
     covariates = sorted({m.covariate for m in base if m.covariate})
     cols = [f"{_event_column(m)} AS {quote(m.key)}" for m in base]
-    user_metrics = ",\n    ".join(["x.user_id", f"x.variant_key AS {quote('variant')}"] + cols)
+    user_metrics = ",\n    ".join(["x.user_id", f"x.variant_key AS {quote('variant')}",
+                                     f"x.first_exposed_at AS {quote('exposed_at')}"] + cols)
     sql = (
         f"WITH exposed AS (\n  SELECT user_id, variant_key, first_exposed_at FROM exposures\n"
         f"  WHERE experiment_key = {literal(experiment.key)}\n),\n"
         f"per_user AS (\n  SELECT\n    {user_metrics}\n  FROM exposed x\n"
         f"  LEFT JOIN events e ON e.user_id = x.user_id AND e.ts >= x.first_exposed_at{_window(window_days)}\n"
-        f"  GROUP BY x.user_id, x.variant_key\n)"
+        f"  GROUP BY x.user_id, x.variant_key, x.first_exposed_at\n)"
     )
     if not covariates:
         return sql + ",\nper_user_table AS (SELECT * FROM per_user)\n"
@@ -144,3 +153,19 @@ def experiment_stats_sql(experiment: Experiment, cuped: bool = True, window_days
     """The whole report query for a registry experiment: per-user, then per-variant."""
     return per_user_ctes(experiment, window_days) + sufficient_stats_sql("per_user_table", "variant",
                                                             experiment_metrics(experiment, cuped))
+
+
+def bandit_stats_sql(experiment: Experiment, metrics: list[ColumnMetric]) -> str:
+    """Sufficient statistics per (weight period, variant) of a bandit experiment.
+
+    Period p of a user = the number of stored weight changes at or before their first
+    exposure (0 = the configured split before the first update).
+    """
+    key = literal(experiment.key)
+    periods = (
+        f"weight_changes AS (\n  SELECT DISTINCT updated_at FROM bandit_weights WHERE experiment_key = {key}\n),\n"
+        "per_user_period AS (\n  SELECT p.*, (SELECT COUNT(*) FROM weight_changes w "
+        f"WHERE w.updated_at <= p.{quote('exposed_at')}) AS {quote('period')}\n  FROM per_user_table p\n)\n"
+    )
+    ctes = per_user_ctes(experiment).rstrip("\n")
+    return ctes + ",\n" + periods + sufficient_stats_sql("per_user_period", "variant", metrics, stratum="period")

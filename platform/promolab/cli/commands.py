@@ -1,4 +1,5 @@
 """Command modules registered on the app (imported for their side effect)."""
 
-from promolab.cli import analysis, data, demo, experiments  # noqa: F401
+from promolab.cli import analysis, bandit, data, demo, experiments  # noqa: F401
 from promolab.cli import sequential  # noqa: F401
+from promolab.cli import simulate  # noqa: F401

@@ -13,7 +13,7 @@ from promolab.analysis.table import open_table
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
-from promolab.errors import InputError, StateError
+from promolab.errors import InputError
 from promolab.store import Registry, events_batch, exposures_batch
 
 INGEST_KINDS = ("exposures", "events", "attributes")
@@ -37,30 +37,21 @@ def assign(
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Which variant each user gets (deterministic; users outside the traffic get none)."""
+    """Which variant each user gets: deterministic, sticky (a user keeps their first variant),
+    into the current weights (a bandit's latest); users outside the traffic get none."""
     import pandas as pd
 
-    from promolab.assign import assign as assign_users
+    from promolab.adaptive import sticky_assign
 
-    reg = Registry.open(db)
-    experiment = reg.get_experiment(key)
     frame = _read(file) if file is not None else pd.DataFrame({"user_id": users or []})
     if "user_id" not in frame.columns:
         raise InputError("--file", str(file), "a table with a user_id column")
     if frame.empty:
         raise InputError("USERS", users, "at least one user id, or --file")
-    ids = frame["user_id"].astype(str).to_numpy()
     attributes = {c: frame[c].to_numpy() for c in frame.columns if c != "user_id"}
-    index = assign_users(experiment, ids, attributes or None)
-    keys = experiment.variant_keys
-    rows = [{"user_id": u, "variant": keys[i] if i >= 0 else None} for u, i in zip(ids, index.tolist())]
-    if record:
-        if reg.status(key) != "running":
-            raise StateError(f"experiment {key}: is {reg.status(key)}; only a running experiment records exposures")
-        assigned = pd.DataFrame([r for r in rows if r["variant"] is not None])
-        if not assigned.empty:
-            assigned["ts"] = pd.Timestamp.now(tz="UTC").isoformat()
-            reg.record_exposures(key, exposures_batch(assigned, "assign"), source="assign")
+    result = sticky_assign(Registry.open(db), key, frame["user_id"].astype(str).tolist(), attributes or None,
+                           record=record)
+    rows = [{"user_id": u, "variant": v} for u, v in zip(result.user_ids, result.variants)]
     if json_:
         print_json(rows)
         return
@@ -68,6 +59,8 @@ def assign(
     for r in rows:
         table.add_row(r["user_id"], r["variant"] or "(not in experiment)")
     console.print(table)
+    if record:
+        console.print(f"{result.new:,} new exposures recorded")
 
 
 @app.command()

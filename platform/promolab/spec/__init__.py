@@ -4,6 +4,7 @@ from promolab.spec.dump import experiment_to_dict, experiment_to_toml
 from promolab.spec.load import experiment_from_dict, load_experiment, parse_experiment
 from promolab.spec.model import (
     AnalysisPlan,
+    BanditConfig,
     Experiment,
     Layer,
     Metric,
@@ -12,6 +13,6 @@ from promolab.spec.model import (
 )
 
 __all__ = [
-    "AnalysisPlan", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
+    "AnalysisPlan", "BanditConfig", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
     "experiment_from_dict", "experiment_to_dict", "experiment_to_toml", "load_experiment", "parse_experiment",
 ]

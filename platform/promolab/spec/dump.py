@@ -6,7 +6,9 @@ from typing import Any
 
 import tomli_w
 
-from promolab.spec.model import Experiment, Metric
+from dataclasses import asdict
+
+from promolab.spec.model import Experiment, FilterRules, Metric
 
 
 def _metric_dict(m: Metric) -> dict[str, Any]:
@@ -23,6 +25,18 @@ def _metric_dict(m: Metric) -> dict[str, Any]:
         out["cap"] = m.cap
     if m.covariate is not None:
         out["covariate"] = m.covariate
+    if m.margin is not None:
+        out["margin"], out["margin_type"] = m.margin, m.margin_type
+    return out
+
+
+def _filtering_dict(f: FilterRules) -> dict[str, Any]:
+    """Only the fields that differ from the defaults (None thresholds are rules left off)."""
+    out: dict[str, Any] = {}
+    for name, default in asdict(FilterRules()).items():
+        value = getattr(f, name)
+        if value != default and value is not None:
+            out[name] = list(value) if isinstance(value, tuple) else value
     return out
 
 
@@ -51,10 +65,17 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         plan["target_users"] = e.plan.target_users
     out["analysis"] = plan
     if e.bandit is not None:
-        out["bandit"] = dict(e.bandit)
+        b = e.bandit
+        out["bandit"] = {"policy": b.policy, "reward": b.reward, "params": dict(b.params),
+                         "update_period_seconds": b.update_period_seconds, "floor": b.floor, "burn_in": b.burn_in}
     out["variants"] = [
-        {"key": v.key, "name": v.name, "weight": v.weight, "payload": dict(v.payload)} for v in e.variants
+        {"key": v.key, "name": v.name, "weight": v.weight, "payload": dict(v.payload),
+         **({"cost": dict(v.cost)} if v.cost else {})} for v in e.variants
     ]
+    if e.filtering is not None:
+        out["filtering"] = _filtering_dict(e.filtering)
+    if e.economics is not None:
+        out["economics"] = {k: v for k, v in asdict(e.economics).items() if v is not None}
     out["metrics"] = [_metric_dict(m) for m in e.metrics]
     if e.guardrails:
         out["guardrails"] = [_metric_dict(m) for m in e.guardrails]

@@ -19,8 +19,13 @@ from promolab.spec.model import (
     DIRECTIONS,
     METRIC_KINDS,
     TARGET_OPS,
+    COST_KEYS,
+    MARGIN_TYPES,
     AnalysisPlan,
+    BanditConfig,
+    Economics,
     Experiment,
+    FilterRules,
     Layer,
     Metric,
     TargetRule,
@@ -34,6 +39,7 @@ SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
 TOP_LEVEL = {
     "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
     "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
+    "filtering", "economics",
 }
 
 
@@ -131,7 +137,7 @@ def _variants(p: _Problems, raw: Any) -> tuple[Variant, ...]:
         if not isinstance(item, dict):
             p.add(f"variants[{i}]", item, "a table with key, name, weight")
             continue
-        _unknown(p, item, {"key", "name", "weight", "payload"}, prefix)
+        _unknown(p, item, {"key", "name", "weight", "payload", "cost"}, prefix)
         key = _key(p, item, "key", prefix)
         if key in seen:
             p.add(f"{prefix}key", key, "a key not used by another variant")
@@ -143,8 +149,84 @@ def _variants(p: _Problems, raw: Any) -> tuple[Variant, ...]:
         if not isinstance(payload, dict):
             p.add(f"{prefix}payload", payload, "a table such as {discount_pct = 10}")
             payload = {}
-        out.append(Variant(key=key, name=name, weight=weight or 1.0, payload=dict(payload)))
+        out.append(Variant(key=key, name=name, weight=weight or 1.0, payload=dict(payload),
+                           cost=_cost(p, item.get("cost", {}), f"{prefix}cost")))
     return tuple(out)
+
+
+def _cost(p: _Problems, raw: Any, field: str) -> dict[str, float]:
+    """A variant's promotion cost: {discount_pct, shipping_cost, coupon_value, per_user}."""
+    if not isinstance(raw, dict):
+        p.add(field, raw, "a table such as {discount_pct = 10} or {shipping_cost = 6.5}")
+        return {}
+    _unknown(p, raw, set(COST_KEYS), f"{field}.")
+    out = {}
+    for name in COST_KEYS:
+        if name in raw:
+            high, expected = (100.0, "a percentage in [0, 100)") if name == "discount_pct" else (
+                float("inf"), "an amount >= 0")
+            value = _number(p, raw[name], f"{field}.{name}", expected, 0.0, high, hi_open=True)
+            if value is not None:
+                out[name] = value
+    return out
+
+
+def _filtering(p: _Problems, raw: Any) -> FilterRules | None:
+    """The optional [filtering] table (see FilterRules); a rule is on when its threshold is set."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        p.add("filtering", raw, "a [filtering] table of rules")
+        return None
+    defaults = FilterRules()
+    _unknown(p, raw, set(FilterRules.__dataclass_fields__), "filtering.")
+    values: dict[str, Any] = {}
+    for name in ("max_events_per_day", "burst_orders", "refunds_after_coupon", "burst_seconds", "max_accounts"):
+        if name in raw:
+            v = raw[name]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                p.add(f"filtering.{name}", v, "a whole number >= 1")
+            else:
+                values[name] = v
+    if "outlier_z" in raw:
+        z = _number(p, raw["outlier_z"], "filtering.outlier_z", "a robust z-score threshold > 0 (e.g. 5)",
+                    0.0, float("inf"), lo_open=True)
+        if z is not None:
+            values["outlier_z"] = z
+    for name in ("order_event", "coupon_event", "refund_event"):
+        if name in raw:
+            values[name] = _str(p, raw, name, "filtering.", default=getattr(defaults, name))
+    for name in ("rate_events", "shared_attributes"):
+        if name in raw:
+            v = raw[name]
+            if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+                p.add(f"filtering.{name}", v, "a list of names")
+            else:
+                values[name] = tuple(v)
+    return FilterRules(**values)
+
+
+def _economics(p: _Problems, raw: Any, metrics: tuple[Metric, ...]) -> Economics | None:
+    """The optional [economics] table: revenue / orders / buyers metric keys, margin_rate."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        p.add("economics", raw, "an [economics] table {revenue, orders, buyers, margin_rate}")
+        return None
+    _unknown(p, raw, {"revenue", "orders", "buyers", "margin_rate"}, "economics.")
+    by_key = {m.key: m for m in metrics}
+    wanted = {"revenue": ("mean", "a mean metric summing order values"),
+              "orders": ("mean", "a mean metric counting orders"), "buyers": ("binomial", "a binomial metric")}
+    refs: dict[str, str | None] = {}
+    for name, (kind, expected) in wanted.items():
+        ref = raw.get(name)
+        if ref is not None and (ref not in by_key or by_key[ref].kind != kind):
+            p.add(f"economics.{name}", ref, f"the key of {expected} of this experiment")
+            ref = None
+        refs[name] = ref
+    rate = _number(p, raw.get("margin_rate", 1.0), "economics.margin_rate", "a share in (0, 1]", 0.0, 1.0,
+                   lo_open=True)
+    return Economics(**refs, margin_rate=rate or 1.0)
 
 
 def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
@@ -152,7 +234,7 @@ def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
         p.add(prefix.rstrip("."), item, "a table with key and kind")
         return None
     _unknown(p, item, {"key", "name", "kind", "event", "aggregate", "numerator", "denominator",
-                       "direction", "cap", "covariate"}, prefix)
+                       "direction", "cap", "covariate", "margin", "margin_type"}, prefix)
     key = _key(p, item, "key", prefix)
     kind = _choice(p, item.get("kind"), f"{prefix}kind", METRIC_KINDS)
     direction = _choice(p, item.get("direction", "increase"), f"{prefix}direction", DIRECTIONS)
@@ -174,9 +256,14 @@ def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
     if covariate is not None and (not isinstance(covariate, str) or not covariate):
         p.add(f"{prefix}covariate", covariate, "the name of a numeric user attribute")
         covariate = None
+    margin = item.get("margin")
+    if margin is not None:
+        margin = _number(p, margin, f"{prefix}margin", "a non-inferiority margin > 0", 0.0, float("inf"),
+                         lo_open=True)
+    margin_type = _choice(p, item.get("margin_type", "absolute"), f"{prefix}margin_type", MARGIN_TYPES)
     return Metric(key=key, kind=kind, name=item.get("name", "") or "", event=event, aggregate=aggregate,
                   numerator=numerator, denominator=denominator, direction=direction, cap=cap,
-                  covariate=covariate)
+                  covariate=covariate, margin=margin, margin_type=margin_type)
 
 
 def _metrics(p: _Problems, raw: Any, field: str, required: bool) -> tuple[Metric, ...]:
@@ -276,6 +363,43 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
                         spending=spending, target_users=target)
 
 
+def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int) -> BanditConfig | None:
+    """Validate [bandit]: the policy and its parameters through the bandit registry."""
+    from promolab.bandits import make_policy
+
+    _unknown(p, raw, {"policy", "params", "reward", "update_period_seconds", "floor", "burn_in"}, "bandit.")
+    name = raw.get("policy")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        p.add("bandit.params", params, "a table of policy parameters")
+        params = {}
+    floor = _number(p, raw.get("floor", 0.0), "bandit.floor", f"a number in [0, {1 / max(arms, 1):.4g}] "
+                    "(every arm keeps at least this share)", 0.0, 1.0 / max(arms, 1))
+    policy = None
+    try:
+        policy = make_policy(name, {**params, "floor": floor or 0.0}, field="bandit.policy")
+    except InputError as exc:
+        p.items.append(InputError(exc.field.replace("bandit.policy.name", "bandit.policy"), exc.value,
+                                  exc.expected, source=p.source))
+    reward = raw.get("reward")
+    by_key = {m.key: m for m in metrics}
+    if reward not in by_key or by_key[reward].kind == "ratio":
+        p.add("bandit.reward", reward, "the key of a binomial or mean metric of this experiment: "
+              + ", ".join(m.key for m in metrics if m.kind != "ratio"))
+    elif policy is not None and policy.bernoulli_only and by_key[reward].kind != "binomial":
+        p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards")
+    period = _number(p, raw.get("update_period_seconds", 3600.0), "bandit.update_period_seconds",
+                     "a number of seconds >= 1", 1.0, float("inf"))
+    burn_in = raw.get("burn_in", 100)
+    if not isinstance(burn_in, int) or isinstance(burn_in, bool) or burn_in < 0:
+        p.add("bandit.burn_in", burn_in, "a whole number of users per arm >= 0")
+        burn_in = 100
+    if not isinstance(name, str):
+        return None
+    return BanditConfig(policy=name, reward=reward if isinstance(reward, str) else "", params=dict(params),
+                        update_period_seconds=period or 3600.0, floor=floor or 0.0, burn_in=burn_in)
+
+
 def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
     """Validate a parsed spec mapping; raise SpecError with one line per problem."""
     p = _Problems(source)
@@ -291,6 +415,9 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         p.add("control", control, "one of the variant keys: " + ", ".join(v.key for v in variants))
     metrics = _metrics(p, raw.get("metrics"), "metrics", required=True)
     guardrails = _metrics(p, raw.get("guardrails"), "guardrails", required=False)
+    for i, m in enumerate(metrics):
+        if m.margin is not None:
+            p.add(f"metrics[{i}].margin", m.margin, "no margin: non-inferiority margins belong on [[guardrails]]")
     _check_metric_refs(p, metrics, guardrails)
     traffic = _number(p, raw.get("traffic_percent", 100), "traffic_percent", "a number in [0, 100]", 0.0, 100.0)
     salt = raw.get("salt", "")
@@ -302,6 +429,8 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         p.add("bandit", bandit, "a [bandit] table (policy, reward, update period) when kind = 'bandit'")
     if kind == "ab" and bandit is not None:
         p.add("bandit", bandit, "no [bandit] table unless kind = 'bandit'")
+    bandit_config = (_bandit(p, bandit, metrics, len(variants))
+                     if kind == "bandit" and isinstance(bandit, dict) else None)
     experiment = Experiment(
         key=key,
         name=name,
@@ -317,7 +446,9 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         kind=kind,
         salt=salt,
         plan=_plan(p, raw.get("analysis")),
-        bandit=dict(bandit) if isinstance(bandit, dict) else None,
+        bandit=bandit_config,
+        filtering=_filtering(p, raw.get("filtering")),
+        economics=_economics(p, raw.get("economics"), metrics + guardrails),
     )
     p.raise_if_any()
     return experiment

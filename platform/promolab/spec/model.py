@@ -10,6 +10,7 @@ Direction = Literal["increase", "decrease"]
 Aggregate = Literal["sum", "count"]
 TargetOp = Literal["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte"]
 AssignmentKind = Literal["ab", "bandit"]
+MarginType = Literal["absolute", "relative"]
 
 METRIC_KINDS: tuple[str, ...] = ("binomial", "mean", "ratio")
 DIRECTIONS: tuple[str, ...] = ("increase", "decrease")
@@ -17,6 +18,11 @@ AGGREGATES: tuple[str, ...] = ("sum", "count")
 TARGET_OPS: tuple[str, ...] = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
 ASSIGNMENT_KINDS: tuple[str, ...] = ("ab", "bandit")
 CORRECTIONS: tuple[str, ...] = ("holm", "bh", "none")
+MARGIN_TYPES: tuple[str, ...] = ("absolute", "relative")
+# Variant cost keys: discount_pct (share of the paid order value given away, in %),
+# shipping_cost (paid by the shop per order), coupon_value (face value, one per buying
+# user), per_user (cost per exposed user, e.g. sending an e-mail).
+COST_KEYS: tuple[str, ...] = ("discount_pct", "shipping_cost", "coupon_value", "per_user")
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class Variant:
     name: str
     weight: float
     payload: dict[str, Any] = field(default_factory=dict, hash=False)
+    # promotion cost (see COST_KEYS): {"discount_pct": 10}, {"shipping_cost": 6.5}, {"coupon_value": 5}
+    cost: dict[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,10 @@ class Metric:
     direction: Direction = "increase"
     cap: float | None = None
     covariate: str | None = None
+    # guardrails only: the non-inferiority margin, in the metric's units ("absolute", e.g.
+    # 0.005 = half a point of refund rate) or as a share of the control mean ("relative")
+    margin: float | None = None
+    margin_type: MarginType = "absolute"
 
     @property
     def label(self) -> str:
@@ -87,6 +99,64 @@ class AnalysisPlan:
 
 
 @dataclass(frozen=True)
+class BanditConfig:
+    """How a bandit experiment moves traffic: policy, reward metric, update cadence.
+
+    Weights are recomputed every ``update_period_seconds`` (or on ``promolab bandit
+    update``); until every arm has ``burn_in`` users the configured split is kept; every
+    arm keeps at least ``floor`` of the traffic.
+    """
+
+    policy: str
+    reward: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    update_period_seconds: float = 3600.0
+    floor: float = 0.0
+    burn_in: int = 100
+
+
+@dataclass(frozen=True)
+class FilterRules:
+    """Abuse and bot filtering (``[filtering]``): a rule is on when its threshold is set.
+
+    max_events_per_day: more than this many events (``rate_events``, default all) on any
+        calendar day; burst_orders: this many ``order_event`` events within
+        ``burst_seconds``; refunds_after_coupon: at least this many ``refund_event`` after
+        the user's first ``coupon_event``; shared_attributes: user attributes such as a
+        device or payment fingerprint, flagging users whose value is shared by more than
+        ``max_accounts`` accounts; outlier_z: robust z-score (median / MAD) of
+        log(1 + events) above this. See ``promolab.analysis.filtering``.
+    """
+
+    max_events_per_day: int | None = None
+    rate_events: tuple[str, ...] = ()
+    burst_orders: int | None = None
+    burst_seconds: int = 60
+    order_event: str = "order"
+    refunds_after_coupon: int | None = None
+    coupon_event: str = "coupon"
+    refund_event: str = "refund"
+    shared_attributes: tuple[str, ...] = ()
+    max_accounts: int = 3
+    outlier_z: float | None = None
+
+
+@dataclass(frozen=True)
+class Economics:
+    """Which metrics carry money (``[economics]``), for incremental revenue, cost and margin.
+
+    revenue: a mean metric summing the amounts paid (after discount); orders: a count
+    metric of orders (for shipping cost); buyers: a binomial metric (for coupons);
+    margin_rate: gross margin on revenue before promotion costs (1 = not stated).
+    """
+
+    revenue: str | None = None
+    orders: str | None = None
+    buyers: str | None = None
+    margin_rate: float = 1.0
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment spec; ``metrics[0]`` is the primary metric."""
 
@@ -104,7 +174,9 @@ class Experiment:
     kind: AssignmentKind = "ab"
     salt: str = ""
     plan: AnalysisPlan = AnalysisPlan()
-    bandit: dict[str, Any] | None = field(default=None, hash=False)
+    bandit: BanditConfig | None = None
+    filtering: FilterRules | None = None
+    economics: Economics | None = None
 
     @property
     def hash_salt(self) -> str:

@@ -14,7 +14,7 @@ from rich.table import Table
 from promolab.bandits import make_policy
 from promolab.cli.app import app, console, err_console
 from promolab.errors import InputError
-from promolab.sim.grid import make_tasks, run_grid
+from promolab.sim.grid import check_engine, make_tasks, run_grid
 from promolab.sim.logged import read_log
 from promolab.sim.metrics import SimulationSummary
 from promolab.sim.replay import PolicyEvaluation, evaluate_policy
@@ -28,9 +28,13 @@ def simulate_command(
     runs: int | None = typer.Option(None, "--runs", min=1, help="Runs per policy (default: the scenario's)."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
     policy: list[str] | None = typer.Option(None, "--policy", help="Policy label or registered name; repeatable."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local Ray: CPUs; 1 = all)."),
+    engine: str = typer.Option("pool", "--engine", help="Where tasks run: pool (processes) or ray."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster, e.g. ray://HOST:10001 "
+                                       "(default: a local Ray)."),
 ) -> None:
     """Simulate bandit policies on scenarios: regret, allocation, best-arm identification, cost."""
+    check_engine(engine, address)
     scenarios = [load_scenario(f) for f in files]
     if policy:
         scenarios = [s.with_policies(policy) for s in scenarios]
@@ -38,7 +42,8 @@ def simulate_command(
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=json_out) as progress:
         bar = progress.add_task("runs", total=sum(t.runs for t in tasks))
-        summaries = run_grid(tasks, workers=workers, on_done=lambda task: progress.advance(bar, task.runs))
+        summaries = run_grid(tasks, workers=workers, engine=engine, address=address,
+                             on_done=lambda task: progress.advance(bar, task.runs))
     by_scenario = [[s for s in summaries if s.scenario == sc.name] for sc in scenarios]
     if json_out:
         payload = [_scenario_json(sc, results, runs, seed) for sc, results in zip(scenarios, by_scenario)]

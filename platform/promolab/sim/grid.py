@@ -1,10 +1,10 @@
 """Grids of scenarios × policies × seeds, run as independent tasks over a process pool.
 
 A ``GridTask`` is plain picklable data and ``run_task`` a top-level pure function, so any
-``concurrent.futures.Executor`` can run them — a ``ProcessPoolExecutor`` here, or another
-engine later (e.g. ``ray.remote(run_task)``). Each task's seed is a ``SeedSequence`` keyed
-by (root seed, policy label, chunk), so results do not depend on the number of workers,
-the order tasks finish in, or which other policies are in the grid.
+``concurrent.futures.Executor`` can run them — a ``ProcessPoolExecutor`` here — and so can
+Ray (``engine="ray"``: ``promolab.sim.ray_engine``, imported only then). Each task's seed is a
+``SeedSequence`` keyed by (root seed, policy label, chunk), so results do not depend on the
+engine, the number of workers, the order tasks finish in, or which other policies are in the grid.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from promolab.bandits import Policy
+from promolab.errors import InputError
 from promolab.sim.metrics import SimulationSummary, summarise
 from promolab.sim.scenario import Scenario
 from promolab.sim.simulate import RunBatch, simulate
 
 CHUNK_RUNS = 200  # runs per task: small enough to spread over workers, large enough to vectorise
+ENGINES = ("pool", "ray")  # pool: concurrent.futures processes (or in-process for workers=1); ray: Ray tasks
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,17 +65,39 @@ def make_tasks(
     return tasks
 
 
+def check_engine(engine: str, address: str | None = None) -> None:
+    """Raise InputError for an unknown engine, an address without Ray, or Ray not installed."""
+    if engine not in ENGINES:
+        raise InputError("--engine", engine, "one of " + ", ".join(ENGINES))
+    if address and engine != "ray":
+        raise InputError("--address", address, "only with --engine ray")
+    if engine == "ray":
+        from promolab.sim import ray_engine  # noqa: F401  (lazy: Ray is an optional extra)
+
+
 def run_grid(
     tasks: Sequence[GridTask],
     *,
     workers: int = 1,
     executor: Executor | None = None,
     on_done: Callable[[GridTask], None] | None = None,
+    engine: str = "pool",
+    address: str | None = None,
 ) -> list[SimulationSummary]:
     """Run tasks (in this process if ``workers == 1`` and no executor is given) and summarise
-    each (scenario, policy) in grid order."""
+    each (scenario, policy) in grid order.
+
+    ``engine="ray"`` runs the same tasks as Ray tasks: on a local Ray with ``workers`` CPUs (all
+    of this machine's if ``workers == 1``) or on the cluster at ``address``; same results.
+    """
+    check_engine(engine, address)
     results: dict[int, RunBatch] = {}
-    if executor is None and workers == 1:
+    if engine == "ray":
+        from promolab.sim import ray_engine
+
+        results = ray_engine.run_tasks(tasks, address=address, num_cpus=workers if workers > 1 else None,
+                                       on_done=(lambda index: on_done(tasks[index])) if on_done else None)
+    elif executor is None and workers == 1:
         for index, task in enumerate(tasks):
             results[index] = run_task(task)
             if on_done:

@@ -1,0 +1,84 @@
+"""``promolab serve`` and ``promolab keys create|list|revoke``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from promolab.cli.app import app, console, err_console
+from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.output import print_json
+
+keys_app = typer.Typer(help="API keys for the HTTP service (only their hashes are stored).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    bandit_period: Annotated[Optional[float], typer.Option(
+        "--bandit-period", help="Seconds between scheduled bandit weight updates (default: none).")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP API (assign, events, experiments, reports) on the registry, one process."""
+    import logging
+
+    import uvicorn
+
+    from promolab.service import create_app
+
+    if bandit_period is not None and not bandit_period > 0:
+        from promolab.errors import InputError
+
+        raise InputError("--bandit-period", bandit_period, "a number of seconds > 0")
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    application = create_app(db, bandit_period=bandit_period)
+    err_console.print(f"promolab service on http://{host}:{port} (docs at /docs)", markup=False, highlight=False)
+    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False, workers=1)
+
+
+@keys_app.command("create")
+def keys_create(
+    kind: Annotated[str, typer.Option("--kind", help="sdk (assign, events) or admin (everything).")],
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create a key and print it once (it cannot be shown again)."""
+    from promolab.store import Registry
+    from promolab.store.keys import create_key
+
+    token, record = create_key(Registry.open(db), kind, name)
+    print(token)
+    err_console.print(f"created {record.kind} key {record.key_id}: store it now, it is not shown again",
+                      markup=False, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None, json_: JsonOption = False) -> None:
+    """Keys by id, kind and name (never the secret)."""
+    from promolab.store import Registry
+    from promolab.store.keys import list_keys
+
+    rows = list_keys(Registry.open(db))
+    if json_:
+        print_json(rows)
+        return
+    table = Table("id", "kind", "name", "created", "revoked")
+    for k in rows:
+        table.add_row(k.key_id, k.kind, k.name, f"{k.created_at:%Y-%m-%d %H:%M}",
+                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see keys list).")], db: DbOption = None) -> None:
+    """Revoke a key: requests with it get 401 (restart a running service to apply)."""
+    from promolab.store import Registry
+    from promolab.store.keys import revoke_key
+
+    revoke_key(Registry.open(db), key_id)
+    console.print(f"revoked {key_id}")

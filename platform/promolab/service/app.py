@@ -1,0 +1,166 @@
+"""The FastAPI application: ``create_app(db_path)``; run it with ``promolab serve``.
+
+One process owns the DuckDB file: one connection (``Registry.open``), one writer thread
+with group commit, an in-memory catalog of experiments for assignment, and optionally a
+bandit scheduler. Run ONE uvicorn worker per database file (DuckDB has one writer);
+scale out with more files or with local evaluation in the clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from promolab.service import errors
+from promolab.service.batcher import AssignBatcher
+from promolab.service.routes_assign import router as assign_router
+from promolab.service.routes_events import router as events_router
+from promolab.service.routes_experiments import router as experiments_router
+from promolab.service.routes_misc import router as misc_router
+from promolab.service.scheduler import BanditScheduler
+from promolab.service.schemas import MAX_BODY_BYTES
+from promolab.service.state import BanditUpdate, ServiceState
+from promolab.service.writer import Writer
+from promolab.store import Registry
+
+log = logging.getLogger("promolab.service")
+
+API_VERSION = "1"
+DESCRIPTION = """Assignment, event ingestion, experiments and reports for promolab.
+
+Authenticate with `Authorization: Bearer <key>`: SDK keys (`pl_sdk_…`) may assign, send
+events and read `/v1/config`; admin keys (`pl_admin_…`) may use every route. Create keys
+with `promolab keys create --kind sdk|admin`.
+
+Limits: 10,000 events per batch, 1,000 users per assign batch, 8 MiB per body, event
+timestamps at most 24 h in the future, revenue and values finite and >= 0.
+"""
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413, before anything parses them."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def _refuse(self, send, status: int, message: str) -> None:
+        import json
+
+        body = json.dumps({"error": errors.detail("too_large" if status == 413 else "bad_request", message, "body",
+                                                  None, f"a body of at most {self.limit} bytes"),
+                           "problems": []}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if length is not None:
+            try:
+                n = int(length)
+            except ValueError:
+                return await self._refuse(send, 400, "body: invalid Content-Length")
+            if n > self.limit:
+                return await self._refuse(send, 413, f"body: {n} bytes is over the limit of {self.limit}")
+            return await self.app(scope, receive, send)
+        if not chunked:
+            return await self.app(scope, receive, send)
+        chunks, total = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > self.limit:
+                return await self._refuse(send, 413, f"body: over the limit of {self.limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def create_app(
+    db_path: str | os.PathLike | None = None,
+    *,
+    bandit_period: float | None = None,
+    bandit_update: BanditUpdate | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    close_registry: bool = True,
+) -> FastAPI:
+    """The service on the registry at ``db_path`` (default: $PROMOLAB_DB or ./promolab.duckdb).
+
+    ``bandit_period``: seconds between scheduled bandit updates (None: no schedule).
+    ``bandit_update``: the update function (default ``promolab.bandit_update.update_weights``).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        registry = Registry.open(db_path)
+        writer = Writer(registry)
+        writer.start()
+        state = ServiceState(registry, writer, bandit_update)
+        state.batcher = AssignBatcher(state)
+        state.scheduler = None
+        if bandit_period:
+            state.scheduler = BanditScheduler(state, bandit_period)
+            state.scheduler.start()
+        app.state.service = state
+        if not len(state.keys):
+            log.warning("no API keys in %s: create one with `promolab keys create --kind admin --db %s`",
+                        registry.path, registry.path)
+        log.info("promolab service on %s: %d experiments, %d running", registry.path,
+                 len(state.catalog.statuses), len(state.catalog.running))
+        try:
+            yield
+        finally:
+            if state.scheduler is not None:
+                state.scheduler.stop()
+            writer.stop()
+            if close_registry:
+                registry.close()
+
+    app = FastAPI(
+        title="promolab",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        debug=False,
+    )
+    errors.install(app)
+    app.include_router(assign_router)
+    app.include_router(events_router)
+    app.include_router(misc_router)
+    app.include_router(experiments_router)
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory promolab.service.app:app_from_env`` ($PROMOLAB_DB)."""
+    period = os.environ.get("PROMOLAB_BANDIT_PERIOD")
+    return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=float(period) if period else None)
+
+
+__all__ = ["create_app", "app_from_env"]

@@ -1,0 +1,121 @@
+"""What the service serves and the client evaluates: running experiments and their weights.
+
+The server builds its assignment state from the very configuration document it serves
+at ``GET /v1/config`` (``running_from_config(config_document(...))``), and the
+local-evaluation client builds its state from the same document with the same function,
+so the two assign every user identically by construction: both call
+``promolab.assign.assign`` on equal experiments, equal weights and equal attributes.
+
+Attribute semantics (both sides): a user whose attributes lack a targeting attribute, or
+hold null for it, is not eligible for that experiment (as ``promolab.assign.targeting``
+says); users are evaluated in batches, and a batch whose attribute types cannot be
+compared with a rule falls back to one user at a time so the error names that user.
+
+This module must not import FastAPI: the client imports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from promolab.assign import assign
+from promolab.errors import InputError
+from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Running:
+    """A running experiment as evaluated: the spec, bandit weights (None: the spec's)."""
+
+    experiment: Experiment
+    weights: tuple[float, ...] | None
+
+    @property
+    def key(self) -> str:
+        return self.experiment.key
+
+    @property
+    def needed(self) -> frozenset[str]:
+        return frozenset(r.attribute for r in self.experiment.targeting)
+
+
+def config_document(experiments: Sequence[tuple[Experiment, Mapping[str, float] | None]]) -> dict[str, Any]:
+    """The JSON document of ``GET /v1/config``: each running spec and its current weights."""
+    items = []
+    for experiment, weights in experiments:
+        w = None if weights is None else [float(weights[k]) for k in experiment.variant_keys]
+        items.append({"spec": experiment_to_dict(experiment), "weights": w})
+    return {"version": CONFIG_VERSION, "experiments": items}
+
+
+def config_etag(document: Mapping[str, Any]) -> str:
+    body = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+
+
+def running_from_config(document: Mapping[str, Any]) -> list[Running]:
+    """Parse a config document (as served) into evaluation state."""
+    out = []
+    for item in document.get("experiments", []):
+        experiment = experiment_from_dict(item["spec"], source="config")
+        weights = item.get("weights")
+        out.append(Running(experiment, None if weights is None else tuple(float(w) for w in weights)))
+    return out
+
+
+def _evaluate(running: Running, user_ids: Sequence[str], attributes: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+    needed = running.needed
+    if not needed:
+        return assign(running.experiment, list(user_ids), None, running.weights)
+    out = np.full(len(user_ids), -1, dtype=np.int64)
+    keep = [i for i, a in enumerate(attributes) if a is not None and all(a.get(k) is not None for k in needed)]
+    if not keep:
+        return out
+    columns = {k: [attributes[i][k] for i in keep] for k in needed}
+    out[keep] = assign(running.experiment, [user_ids[i] for i in keep], columns, running.weights)
+    return out
+
+
+def evaluate(
+    running: Running,
+    user_ids: Sequence[str],
+    attributes: Sequence[Mapping[str, Any] | None] | None = None,
+) -> np.ndarray:
+    """Variant index per user (-1: not in the experiment).
+
+    Raises ``InputError`` only when a single user's attributes cannot be compared with
+    the experiment's targeting rules (a batch with one such user is retried one by one
+    by :func:`evaluate_each`).
+    """
+    attrs = list(attributes) if attributes is not None else [None] * len(user_ids)
+    if len(attrs) != len(user_ids):
+        raise InputError("attributes", f"{len(attrs)} entries", f"{len(user_ids)}, one per user")
+    return _evaluate(running, user_ids, attrs)
+
+
+def evaluate_each(
+    running: Running,
+    user_ids: Sequence[str],
+    attributes: Sequence[Mapping[str, Any] | None] | None = None,
+) -> list[int | InputError]:
+    """Like :func:`evaluate`, but a user whose attributes are unusable gets its own error."""
+    attrs = list(attributes) if attributes is not None else [None] * len(user_ids)
+    try:
+        return [int(v) for v in evaluate(running, user_ids, attrs)]
+    except InputError:
+        pass
+    out: list[int | InputError] = []
+    for u, a in zip(user_ids, attrs):
+        try:
+            out.append(int(_evaluate(running, [u], [a])[0]))
+        except InputError as exc:
+            out.append(exc)
+    return out

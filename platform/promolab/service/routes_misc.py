@@ -1,0 +1,71 @@
+"""Client config (SDK keys), API keys (admin), health and readiness (no key)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from promolab.service.auth import Principal, admin_key, sdk_key
+from promolab.service.errors import ADMIN_RESPONSES, ERROR_RESPONSES, ErrorResponse, detail, error_response
+from promolab.service.schemas import ConfigOut, Health, KeyCreate, KeyCreated, KeyOut
+from promolab.store.keys import create_key, list_keys, revoke_key
+
+router = APIRouter()
+
+
+@router.get("/v1/config", response_model=ConfigOut, tags=["client"], summary="Running experiments for local evaluation",
+            responses={**ERROR_RESPONSES, 304: {"description": "Unchanged since the ETag sent in If-None-Match."}})
+async def config(request: Request, if_none_match: str | None = Header(None), _: Principal = Depends(sdk_key)):
+    """Every running experiment's spec and current bandit weights (null: the spec's
+    weights). Send the ``ETag`` back as ``If-None-Match`` to get 304 when unchanged."""
+    catalog = request.app.state.service.catalog
+    headers = {"ETag": catalog.etag, "Cache-Control": "no-cache"}
+    if if_none_match is not None and catalog.etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(catalog.body, media_type="application/json", headers=headers)
+
+
+@router.get("/v1/keys", response_model=list[KeyOut], tags=["keys"], responses=ADMIN_RESPONSES, summary="List API keys")
+def keys(request: Request, _: Principal = Depends(admin_key)):
+    return [dataclasses.asdict(k) for k in list_keys(request.app.state.service.registry)]
+
+
+@router.post("/v1/keys", status_code=201, response_model=KeyCreated, tags=["keys"], responses=ADMIN_RESPONSES,
+             summary="Create an API key (shown once)")
+def new_key(request: Request, body: KeyCreate, _: Principal = Depends(admin_key)):
+    state = request.app.state.service
+    token, record = create_key(state.registry, body.kind, body.name)
+    state.keys.reload()
+    return {**dataclasses.asdict(record), "key": token}
+
+
+@router.delete("/v1/keys/{key_id}", status_code=204, tags=["keys"],
+               responses={**ADMIN_RESPONSES, 404: {"model": ErrorResponse, "description": "No such key."}},
+               summary="Revoke an API key")
+def delete_key(request: Request, key_id: str, _: Principal = Depends(admin_key)):
+    state = request.app.state.service
+    if key_id not in {k.key_id for k in list_keys(state.registry) if k.revoked_at is None}:
+        return error_response(404, detail("not_found", "key_id: no active key with this id", "key_id", key_id))
+    revoke_key(state.registry, key_id)
+    state.keys.reload()
+    return Response(status_code=204)
+
+
+@router.get("/healthz", response_model=Health, tags=["health"], summary="Liveness")
+async def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Health, tags=["health"], summary="Readiness: database and writer",
+            responses={503: {"model": ErrorResponse, "description": "Not ready."}})
+def readyz(request: Request):
+    state = request.app.state.service
+    try:
+        state.registry.query("SELECT 1")
+        ok = state.writer.alive
+    except Exception:
+        ok = False
+    if not ok:
+        return error_response(503, detail("unavailable", "not ready"))
+    return {"status": "ready"}

@@ -1,0 +1,128 @@
+"""Bandit weight updates: on a schedule inside the service, or on demand (admin route).
+
+The update itself is a callable ``update(registry, key) -> {variant: weight}``; by
+default ``promolab.bandit_update.update_weights`` (else ``promolab.adaptive.update_weights``),
+imported when first needed (if it
+does not exist yet, scheduled runs log once and skip; the admin route answers 503).
+If the callable returns weights without storing them, they are stored here with
+``Registry.record_weights`` so the weight history is always kept. The service's config
+(and so every client's next fetch) picks up the new weights at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Callable
+
+from promolab.errors import StateError
+from promolab.store import Registry
+
+log = logging.getLogger("promolab.service.scheduler")
+
+Update = Callable[[Registry, str], dict[str, float]]
+
+
+class UpdateUnavailable(Exception):
+    """No bandit update function is installed."""
+
+
+def default_update() -> Update | None:
+    """``promolab.bandit_update.update_weights``, else ``promolab.adaptive.update_weights``."""
+    try:
+        from promolab.bandit_update import update_weights  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from promolab.adaptive import update_weights
+        except ImportError:
+            return None
+    return update_weights
+
+
+def _policy_name(bandit) -> str:
+    policy = bandit.get("policy", "bandit") if isinstance(bandit, dict) else getattr(bandit, "policy", "bandit")
+    if isinstance(policy, dict):
+        policy = policy.get("name", "bandit")
+    return str(policy)
+
+
+def update_one(state, key: str, reason: str = "scheduled update") -> dict[str, float]:
+    """Run the bandit update of one running bandit experiment; store and serve its weights."""
+    registry: Registry = state.registry
+    experiment = registry.get_experiment(key)
+    if experiment.kind != "bandit":
+        raise StateError(f"experiment {key}: is an A/B test, not a bandit; it has no weights to update")
+    status = registry.status(key)
+    if status != "running":
+        raise StateError(f"experiment {key}: is {status}; only a running bandit is updated")
+    update = state.bandit_update or default_update()
+    if update is None:
+        raise UpdateUnavailable("no bandit update function (promolab.bandit_update.update_weights)")
+    result = update(registry, key)
+    result = getattr(result, "weights", result)  # a dict, or an object with .weights (WeightUpdate)
+    weights = {str(k): float(v) for k, v in dict(result).items()}
+    stored = registry.current_weights(key)
+    if set(stored) != set(weights) or any(not math.isclose(stored[k], weights[k], abs_tol=1e-12) for k in weights):
+        total = sum(weights.values())
+        normalised = {k: v / total for k, v in weights.items()} if total > 0 else weights
+        registry.record_weights(key, normalised, policy=_policy_name(experiment.bandit), reason=reason)
+    state.refresh()
+    return registry.current_weights(key)
+
+
+def update_all(state) -> dict[str, dict[str, float]]:
+    """Update every running bandit; one failing experiment does not stop the others."""
+    done = {}
+    for running in state.catalog.running:
+        if running.experiment.kind != "bandit":
+            continue
+        try:
+            done[running.key] = update_one(state, running.key)
+        except UpdateUnavailable:
+            raise
+        except Exception:
+            log.exception("bandit update of %s failed", running.key)
+    return done
+
+
+class BanditScheduler:
+    """A daemon thread running ``update_all`` every ``period`` seconds."""
+
+    def __init__(self, state, period: float):
+        if not period > 0:
+            raise ValueError("period must be > 0 seconds")
+        self.state = state
+        self.period = period
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="promolab-bandit-scheduler", daemon=True)
+        self._warned = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def run_once(self) -> dict[str, dict[str, float]]:
+        try:
+            done = update_all(self.state)
+        except UpdateUnavailable:
+            if not self._warned:
+                log.warning("bandit updates skipped: promolab.bandit_update.update_weights is not available yet")
+                self._warned = True
+            done = {}
+        self.runs += 1
+        if done:
+            log.info("bandit weights updated: %s", ", ".join(done))
+        return done
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("scheduled bandit update failed")

@@ -1,0 +1,48 @@
+"""promolab dashboard — entry point.
+
+    promolab dashboard [--db FILE]        # or: streamlit run dashboards/app.py -- --db FILE
+
+Pages are thin views over the ``promolab`` library; see ``dashboards/ui`` for data access,
+colours and charts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))  # makes ``ui`` importable from every page
+
+import streamlit as st  # noqa: E402
+
+from ui import data  # noqa: E402
+
+st.set_page_config(page_title="promolab", page_icon=":material/sell:", layout="wide")
+
+PAGES = {
+    "Experiments": [
+        st.Page(HERE / "app_pages/experiments.py", title="Experiments", icon=":material/list_alt:", url_path="experiments", default=True),
+        st.Page(HERE / "app_pages/report.py", title="Report", icon=":material/bar_chart:", url_path="report"),
+        st.Page(HERE / "app_pages/sequential.py", title="Sequential", icon=":material/timeline:", url_path="sequential"),
+        st.Page(HERE / "app_pages/bandit.py", title="Bandit", icon=":material/casino:", url_path="bandit"),
+    ],
+    "Plan and explore": [
+        st.Page(HERE / "app_pages/launch.py", title="Launch", icon=":material/rocket_launch:", url_path="launch"),
+        st.Page(HERE / "app_pages/simulation.py", title="Simulation lab", icon=":material/science:", url_path="simulation"),
+        st.Page(HERE / "app_pages/analyze.py", title="Analyze a file", icon=":material/upload_file:", url_path="analyze"),
+    ],
+}
+
+page = st.navigation(PAGES)
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>")
+
+path = data.db_path()
+with st.sidebar:
+    st.caption(f"Registry: `{path}`")
+    if st.button("Refresh data", icon=":material/refresh:", help="Re-read the registry (results are cached for a few minutes)."):
+        data.clear()
+        st.rerun()
+
+page.run()

@@ -1,0 +1,99 @@
+"""Bandit: allocation share over time (the stored weight history), cumulative reward and
+estimated regret, and the current weights (``Registry.weight_history`` / ``current_weights``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from promolab.errors import PromolabError
+from ui import charts, data, state
+from ui import format as fmt
+from ui.bandit import allocation_steps, arm_table, bandit_setting, regret_path, reward_metric
+from ui.colors import GOOD, NEUTRAL, variant_colors
+
+path = data.db_path()
+st.title("Bandit")
+
+bandits = [s for s in data.experiments(path) if s.kind == "bandit"]
+if not bandits:
+    st.info("No bandit experiment in this registry. Create one on the **Launch** page (kind = bandit), or "
+            "compare policies offline in the **Simulation lab**.")
+    st.stop()
+
+key = state.pick_experiment([s.key for s in bandits], "bandit", describe={s.key: s.name for s in bandits})
+experiment = data.experiment(path, key)
+summary = next(s for s in bandits if s.key == key)
+colors = variant_colors(experiment.variant_keys, experiment.control)
+policy = bandit_setting(experiment, "policy", "—")
+floor = bandit_setting(experiment, "floor")
+reward = reward_metric(experiment)
+reward_label = experiment.metric(reward).label
+st.caption(f"**{experiment.name}** · {summary.status} · policy **{policy}** · reward **{reward_label}** · "
+           f"{summary.exposures:,} users" + (f" · every arm keeps ≥ {floor:.0%} of traffic" if floor else ""))
+
+history = data.weight_history(path, key)
+weights = data.current_weights(path, key)
+try:
+    daily = data.bandit_timeline(path, key) if summary.exposures else pd.DataFrame()
+except PromolabError as exc:
+    st.error(str(exc))
+    daily = pd.DataFrame()
+
+c1, c2 = st.columns([3, 2])
+with c1:
+    if history.empty:
+        st.info("No weight updates stored yet: traffic follows the configured weights shown on the right.")
+    else:
+        until = daily.day.max() + pd.Timedelta(days=1) if len(daily) else None
+        wide = allocation_steps(history, until)[[v for v in experiment.variant_keys
+                                                 if v in set(history.variant_key)]]
+        st.plotly_chart(charts.allocation_area(wide, colors, f"Allocation over time ({len(history.updated_at.unique())} "
+                                                             "weight updates)"), key="bandit-allocation")
+with c2:
+    st.plotly_chart(charts.weight_bars({v: weights.get(v, 0.0) for v in experiment.variant_keys}, colors),
+                    key="bandit-weights")
+    if not history.empty:
+        last = history[history.updated_at == history.updated_at.max()].iloc[0]
+        st.caption(f"Last update {last.updated_at:%Y-%m-%d %H:%M} by **{last.policy}**"
+                   + (f": {last.reason}" if last.reason else ""))
+
+if daily.empty:
+    st.info("No exposures yet: reward and regret appear once users are assigned.")
+    st.stop()
+
+regret = regret_path(daily, list(experiment.variant_keys))
+arms = arm_table(daily, list(experiment.variant_keys), weights)
+best = regret.best_variant.iloc[-1]
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("Users", f"{int(regret.cumulative_users.iloc[-1]):,}")
+binary = experiment.metric(reward).kind == "binomial"
+k2.metric(f"Total reward ({reward_label})", fmt.num(regret.cumulative_reward.iloc[-1], 6))
+lost = "conversions" if binary else reward_label
+k3.metric(f"Estimated regret ({lost} lost)", fmt.num(regret.cumulative_regret.iloc[-1], 4),
+          help="Reward lost by sending users to arms other than the best so far (plug-in estimate).")
+k4.metric("Best arm so far", best, (fmt.pct(regret.best_mean.iloc[-1], 2) if binary else fmt.num(regret.best_mean.iloc[-1]))
+          + f" {reward_label.lower()} per user", delta_color="off", delta_arrow="off")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(charts.cumulative(regret, "day", "cumulative_reward", GOOD, "reward",
+                                      f"{reward_label} (cumulative)", "Cumulative reward"), key="bandit-reward")
+with c2:
+    st.plotly_chart(charts.cumulative(regret, "day", "cumulative_regret", NEUTRAL, "regret",
+                                      f"{lost} lost (cumulative)", "Estimated cumulative regret"),
+                    key="bandit-regret")
+st.caption("Estimated regret: every user sent to arm a counts μ̂(best) − μ̂(a), with μ̂ the arms' mean reward "
+           "so far. A good bandit's regret curve flattens as traffic moves to the best arm.")
+
+st.subheader("Arms")
+show = arms.assign(
+    users=arms.users.map(fmt.users), reward=arms.reward.map(lambda x: fmt.num(x, 6)),
+    mean_reward=arms.mean_reward.map((lambda x: fmt.pct(x, 2)) if binary else fmt.num), share_of_users=arms.share_of_users.map(fmt.pct),
+    current_weight=arms.current_weight.map(fmt.pct),
+).rename(columns={"reward": "total reward", "mean_reward": "mean reward", "share_of_users": "share of users",
+                  "current_weight": "current weight"})
+st.dataframe(show, hide_index=True, width="stretch")
+with st.expander("Weight history"):
+    st.dataframe(history, hide_index=True, width="stretch")
+st.caption(f"For significance of the arms' differences see the **Report** page (`promolab report {key} --json`).")

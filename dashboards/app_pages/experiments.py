@@ -1,0 +1,121 @@
+"""Experiments: every experiment in the registry with status, kind, days running, exposures,
+the primary-metric verdict and an SRM warning (``promolab experiment list --json`` and
+``promolab report KEY --json``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from promolab.errors import PromolabError
+from ui import data, state
+
+path = data.db_path()
+st.title("Experiments")
+
+try:
+    summaries = data.experiments(path)
+except PromolabError as exc:
+    st.error(f"Cannot read the registry {path}: {exc}")
+    st.stop()
+
+if not summaries:
+    st.info(f"No experiments in `{path}` yet. Run `promolab demo` for the Hillstrom example, "
+            "or create one on the **Launch** page.")
+    st.page_link("app_pages/launch.py", label="Launch an experiment", icon=":material/rocket_launch:")
+    st.stop()
+
+KIND = {"ab": "A/B", "bandit": "bandit"}
+
+
+def _days(summary) -> float | None:
+    """Days between launch and stop (or now), from the status history."""
+    if summary.launched_at is None:
+        return None
+    history = data.status_history(path, summary.key)
+    stopped = history[history.to_status == "stopped"].changed_at if not history.empty else pd.Series([], dtype=object)
+    end = stopped.iloc[0] if len(stopped) else datetime.now(timezone.utc).replace(tzinfo=None)
+    return round((pd.Timestamp(end) - pd.Timestamp(summary.launched_at)).total_seconds() / 86400, 1)
+
+
+def _row(s) -> dict:
+    row = {"key": s.key, "name": s.name, "kind": KIND.get(s.kind, s.kind), "status": s.status, "owner": s.owner,
+           "traffic": s.coverage * 100, "launched": s.launched_at, "days running": _days(s), "exposures": s.exposures,
+           "exposure dates": "", "verdict": "—", "SRM": ""}
+    lo, hi = data.exposure_window(path, s.key)
+    if lo is not None:
+        row["exposure dates"] = f"{lo:%Y-%m-%d}" + ("" if f"{hi:%Y-%m-%d}" == f"{lo:%Y-%m-%d}" else f" → {hi:%Y-%m-%d}")
+    if s.exposures:
+        try:
+            report = data.report(path, s.key)
+        except PromolabError as exc:
+            row["verdict"] = f"cannot analyse: {exc}"
+        else:
+            if s.kind == "bandit":
+                row["SRM"] = "n/a (adaptive)"
+            else:
+                row["SRM"] = "ok" if report.srm.ok else "mismatch"
+            row["verdict"] = (f"{report.verdict.decision}"
+                              + (f": {report.verdict.variant}" if report.verdict.variant else ""))
+    return row
+
+
+table = pd.DataFrame([_row(s) for s in summaries])
+
+c1, c2, c3 = st.columns([2, 2, 3])
+statuses = c1.multiselect("Status", ["draft", "running", "paused", "stopped"], key="filter-status",
+                          placeholder="all statuses")
+kinds = c2.multiselect("Kind", ["A/B", "bandit"], key="filter-kind", placeholder="all kinds")
+search = c3.text_input("Search key, name or owner", key="filter-search")
+shown = table
+if statuses:
+    shown = shown[shown.status.isin(statuses)]
+if kinds:
+    shown = shown[shown.kind.isin(kinds)]
+if search:
+    needle = search.lower()
+    shown = shown[shown[["key", "name", "owner"]].apply(lambda r: needle in " ".join(r).lower(), axis=1)]
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Experiments", len(table))
+m2.metric("Running", int((table.status == "running").sum()))
+m3.metric("Exposures", f"{int(table.exposures.sum()):,}")
+m4.metric("SRM warnings", int((table.SRM == "mismatch").sum()))
+
+if (shown.SRM == "mismatch").any():
+    st.error("Sample ratio mismatch in: " + ", ".join(shown.key[shown.SRM == "mismatch"])
+             + ". Their verdicts are blocked until the split is fixed.")
+
+st.caption(f"{len(shown)} of {len(table)} experiments. Select a row to open it.")
+selection = st.dataframe(
+    shown, hide_index=True, width="stretch", key="experiments-table", on_select="rerun",
+    selection_mode="single-row",
+    column_config={
+        "traffic": st.column_config.NumberColumn("traffic", format="%.0f %%"),
+        "launched": st.column_config.DatetimeColumn("launched", format="YYYY-MM-DD HH:mm"),
+        "days running": st.column_config.NumberColumn("days running", format="%.1f"),
+        "exposures": st.column_config.NumberColumn("exposures", format="localized"),
+    },
+)
+# A plain list too: readable without the grid, and what a screen reader or a test sees.
+st.markdown("  \n".join(f"`{r.key}` · {r.kind} · {r.status} · {r.exposures:,} exposures · {r.verdict}"
+                        for r in shown.itertuples()))
+
+rows = selection.selection.rows if selection and hasattr(selection, "selection") else []
+chosen = shown.key.iloc[rows[0]] if rows else None
+if chosen is None:
+    chosen = st.selectbox("Open experiment", list(shown.key), key="open-experiment") if len(shown) else None
+if chosen:
+    b1, b2, b3 = st.columns(3)
+    if b1.button("Report", icon=":material/bar_chart:", key="open-report", width="stretch"):
+        state.select(chosen)
+        st.switch_page("app_pages/report.py")
+    if b2.button("Sequential", icon=":material/timeline:", key="open-sequential", width="stretch"):
+        state.select(chosen)
+        st.switch_page("app_pages/sequential.py")
+    if b3.button("Bandit", icon=":material/casino:", key="open-bandit", width="stretch",
+                 disabled=table.set_index("key").kind.get(chosen) != "bandit"):
+        state.select(chosen)
+        st.switch_page("app_pages/bandit.py")

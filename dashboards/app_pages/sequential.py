@@ -1,0 +1,90 @@
+"""Sequential: the z-statistic over interim looks against group-sequential boundaries, and
+the always-valid p-value and confidence sequence over time (``promolab.stats.sequential``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from promolab.errors import PromolabError
+from ui import charts, data, state
+from ui import format as fmt
+from ui.colors import variant_colors
+from ui.sequential import SPENDINGS, sequential_metrics
+
+path = data.db_path()
+st.title("Sequential monitoring")
+st.caption("Peeking at a fixed-horizon test inflates false positives. Group-sequential boundaries spend α "
+           "across planned looks; the always-valid p-value and confidence sequence stay valid at any look.")
+
+summaries = [s for s in data.experiments(path) if s.exposures > 0]
+if not summaries:
+    st.info("No experiment with exposures yet.")
+    st.stop()
+
+key = state.pick_experiment([s.key for s in summaries], "sequential", describe={s.key: s.name for s in summaries})
+experiment = data.experiment(path, key)
+metrics = sequential_metrics(experiment)
+if not metrics:
+    st.warning("This experiment has no binomial or mean metric; sequential methods need one.")
+    st.stop()
+labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
+treatments = [v for v in experiment.variant_keys if v != experiment.control]
+
+c1, c2, c3, c4 = st.columns([3, 2, 1, 2])
+metric = c1.selectbox("Metric", metrics, format_func=lambda k: labels.get(k, k), key="seq-metric")
+treatment = c2.selectbox("Variant vs control", treatments, key="seq-treatment")
+planned = experiment.plan.looks or 5
+looks = c3.number_input("Looks", min_value=2, max_value=30, value=min(max(planned, 2), 30), step=1, key="seq-looks",
+                        help="Number of interim looks (the spec's analysis.looks when declared).")
+spending = c4.selectbox("α-spending", list(SPENDINGS), format_func=lambda s: SPENDINGS[s],
+                        index=list(SPENDINGS).index(experiment.plan.spending) if experiment.plan.spending in SPENDINGS
+                        else 0, key="seq-spending")
+
+try:
+    path_ = data.sequential_looks(path, key, metric, treatment, int(looks), spending)
+except PromolabError as exc:
+    st.error(str(exc))
+    st.stop()
+
+frame = path_.frame
+colors = variant_colors(experiment.variant_keys, experiment.control)
+color = colors[treatment]
+for note in path_.notes:
+    st.info(note)
+
+last = frame.iloc[-1]
+crossing = path_.first_crossing
+k1, k2, k3, k4 = st.columns(4)
+k1.metric("Looks", f"{len(frame)}", help="Looks with new users; empty periods are skipped.")
+k2.metric("z at the last look", f"{last.z:.2f}", f"boundary ±{last.boundary:.2f}", delta_color="off", delta_arrow="off")
+k3.metric("Always-valid p", fmt.pvalue(last.always_valid_p), f"α = {path_.alpha:g}", delta_color="off", delta_arrow="off")
+k4.metric("Boundary first crossed", "not crossed" if crossing is None else f"look {crossing}",
+          None if crossing is None else f"{int(frame.users[frame.look == crossing].iloc[0]):,} users",
+          delta_color="off", delta_arrow="off")
+if crossing is not None:
+    st.success(f"The group-sequential test ({SPENDINGS[spending]} spending) could have stopped at look {crossing} "
+               f"of {len(frame)}: {treatment} differs from {experiment.control} on {labels.get(metric, metric)}.")
+else:
+    st.info("No boundary crossed: under this design the test would keep running to the last look.")
+
+st.subheader("z-statistic against the group-sequential boundaries")
+st.plotly_chart(charts.z_path(frame, color, treatment, path_.alpha), key="seq-z")
+st.subheader("Always-valid inference")
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(charts.pvalue_path(frame, color, path_.alpha), key="seq-p")
+    st.caption(f"mSPRT (Johari et al. 2017) with mixing τ = 5 % of the control mean at the first look "
+               f"(τ² = {path_.tau2:.3g}); the p-value only goes down.")
+with c2:
+    st.plotly_chart(charts.interval_path(frame, color, path_.kind), key="seq-ci")
+    st.caption("Asymptotic confidence sequence (Waudby-Smith et al. 2023) vs the fixed-horizon CI, which is "
+               "only valid at one pre-planned look.")
+
+with st.expander("Numbers per look"):
+    show = frame[["look", "users", "information_fraction", "control_mean", "treatment_mean", "z", "boundary",
+                  "nominal_p", "crossed", "p_value", "always_valid_p", "cs_low", "cs_high"]]
+    st.dataframe(show, hide_index=True, width="stretch",
+                 column_config={"information_fraction": st.column_config.NumberColumn("information", format="%.2f"),
+                                "users": st.column_config.NumberColumn(format="localized")})
+    st.download_button("Download CSV", frame.drop(columns=["cut"]).to_csv(index=False),
+                       f"{key}-{metric}-{treatment}-looks.csv", "text/csv", key="seq-csv")

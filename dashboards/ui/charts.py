@@ -1,0 +1,269 @@
+"""plotly figure builders: every axis has a unit, every series a readable name, and a
+variant keeps its colour (``ui.colors``) on every page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.colors import BAD, BOUNDARY, GOOD, NEUTRAL, hex_to_rgba
+
+FONT = dict(size=14)
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+    """Common look: white template, readable font, legend above the plot and under the title."""
+    top = 50
+    if title:
+        kwargs["title"] = dict(text=f"<b>{title}</b>", x=0, xanchor="left", y=0.98, yanchor="top",
+                               font=dict(size=16))
+        top = 85 if kwargs.get("showlegend", True) else 60
+    fig.update_layout(template="plotly_white", height=height + (top - 50), font=FONT,
+                      margin=dict(l=10, r=10, t=top, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0), **kwargs)
+    return fig
+
+
+# -- report --------------------------------------------------------------------------------
+
+def forest(metrics: Sequence[Mapping], colors: Mapping[str, str], scale: str = "relative",
+           labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Lift of each treatment with its CI, one row per metric × variant (a forest plot).
+
+    ``metrics`` are the ``metrics`` entries of ``Report.to_dict()``. Filled diamonds are
+    significant after correction; the label is green when the change goes the metric's good
+    way, red when it goes the bad way, grey when not significant.
+    """
+    labels = labels or {}
+    rows = [m for m in metrics if any(v["lift"] for v in m["variants"])]
+    counts = [sum(1 for v in m["variants"] if v["lift"]) for m in rows]
+    row_px, title_px = 46, 64
+    total = sum(c * row_px + title_px for c in counts)
+    titles = []
+    for m in rows:
+        unit = "%" if scale == "relative" else ("pp" if m["kind"] == "binomial" else "units")
+        suffix = " (guardrail)" if m["guardrail"] else ""
+        titles.append(f"<b>{labels.get(m['name'], m['name'])}</b>{suffix} · lift vs control in {unit} · "
+                      f"{m['direction']} is better")
+    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=titles, row_heights=[c * row_px for c in counts],
+                        vertical_spacing=title_px / total if len(rows) > 1 else 0.0)
+    for i, m in enumerate(rows, start=1):
+        mult = 100.0 if scale == "relative" or m["kind"] == "binomial" else 1.0
+        unit = "%" if scale == "relative" else ("pp" if m["kind"] == "binomial" else "")
+        lows, highs = [0.0], [0.0]
+        for v in m["variants"]:
+            lift = v["lift"]
+            if not lift:
+                continue
+            if scale == "relative":
+                x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
+            else:
+                x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
+            x, lo, hi = x * mult, lo * mult, hi * mult
+            lows.append(lo)
+            highs.append(hi)
+            good = (lift["absolute"] > 0) == (m["direction"] == "increase")
+            color = colors.get(v["variant"], NEUTRAL)
+            verdict = (GOOD if good else BAD) if lift["significant"] else NEUTRAL
+            digits = ".1f" if mult == 100.0 else ".3g"
+            text = f"<b>{x:+{digits}}{unit}</b>  [{lo:+{digits}}, {hi:+{digits}}]"
+            fig.add_trace(go.Scatter(
+                x=[x], y=[v["variant"]], mode="markers", name=v["variant"], showlegend=False,
+                marker=dict(size=16, symbol="diamond", color=color if lift["significant"] else "white",
+                            line=dict(color=color, width=3)),
+                error_x=dict(type="data", symmetric=False, array=[hi - x], arrayminus=[x - lo], color=color,
+                             thickness=3, width=7),
+                hovertemplate=(f"{v['variant']}: %{{x:{digits}}}{unit}<br>CI [{lo:{digits}}, {hi:{digits}}]"
+                               f"<br>adjusted p {lift['p_value_adjusted']:.3g}<extra></extra>"),
+            ), row=i, col=1)
+            fig.add_trace(go.Scatter(x=[hi + 0.015 * (max(highs) - min(lows) or 1.0)], y=[v["variant"]], mode="text", text=[text], textposition="middle right",
+                                     textfont=dict(color=verdict, size=14), showlegend=False, hoverinfo="skip"),
+                          row=i, col=1)
+        span = max(max(highs) - min(lows), 1e-9)
+        fig.add_vline(x=0, line=dict(color="#444", width=1.5, dash="dot"), row=i, col=1)
+        fig.update_yaxes(autorange="reversed", row=i, col=1, tickfont=dict(size=14))
+        fig.update_xaxes(zeroline=False, ticksuffix=unit if unit != "" else None, row=i, col=1,
+                         range=[min(lows) - 0.06 * span, max(highs) + 0.55 * span])
+    fig = _layout(fig, height=int(total + 40), showlegend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_annotations(font_size=15, x=0, xanchor="left")
+    return fig
+
+
+def srm_bars(observed: Mapping[str, int], expected: Mapping[str, float], colors: Mapping[str, str]) -> go.Figure:
+    """Observed users per variant next to the users the configured weights predict."""
+    total = sum(observed.values())
+    wsum = sum(expected.values()) or 1.0
+    keys = list(observed)
+    fig = go.Figure()
+    fig.add_bar(x=keys, y=[observed[k] for k in keys], name="observed users",
+                marker_color=[colors.get(k, NEUTRAL) for k in keys])
+    fig.add_scatter(x=keys, y=[total * expected.get(k, 0) / wsum for k in keys], mode="markers",
+                    name="expected from weights", marker=dict(symbol="line-ew", size=40, line=dict(width=4, color=BAD)))
+    fig.update_yaxes(title="users")
+    return _layout(fig, 240, title="Users per variant: observed vs expected")
+
+
+# -- sequential ------------------------------------------------------------------------------
+
+def z_path(frame: pd.DataFrame, color: str, treatment: str, alpha: float) -> go.Figure:
+    """z-statistic at each look against the group-sequential efficacy boundaries (two-sided)."""
+    x = frame.information_fraction * 100
+    fig = go.Figure()
+    bound = frame.boundary.where(np.isfinite(frame.boundary))
+    fig.add_scatter(x=x, y=bound, mode="lines+markers", name="efficacy boundary (reject above)",
+                    line=dict(color=BOUNDARY, dash="dash", width=2.5))
+    fig.add_scatter(x=x, y=-bound, mode="lines+markers", name="efficacy boundary (reject below)",
+                    line=dict(color=BOUNDARY, dash="dash", width=2.5), showlegend=False)
+    from scipy.stats import norm
+
+    fixed = float(norm.isf(alpha / 2))
+    fig.add_hline(y=fixed, line=dict(color=NEUTRAL, dash="dot"),
+                  annotation_text=f"fixed-horizon z = {fixed:.2f}", annotation_position="bottom right")
+    fig.add_hline(y=-fixed, line=dict(color=NEUTRAL, dash="dot"))
+    fig.add_scatter(x=x, y=frame.z, mode="lines+markers", name=f"z of {treatment} vs control",
+                    line=dict(color=color, width=3), marker=dict(size=10),
+                    customdata=np.c_[frame.look, frame.users],
+                    hovertemplate="look %{customdata[0]}<br>%{customdata[1]:,} users<br>z = %{y:.2f}<extra></extra>")
+    crossed = frame[frame.crossed]
+    if len(crossed):
+        first = crossed.iloc[0]
+        fig.add_scatter(x=[first.information_fraction * 100], y=[first.z], mode="markers", name="first crossing",
+                        marker=dict(size=20, symbol="star", color=GOOD if first.z > 0 else BAD))
+    fig.update_xaxes(title="information (share of users at the last look, %)", ticksuffix="%", range=[0, 103])
+    fig.update_yaxes(title="z-statistic")
+    return _layout(fig, 420)
+
+
+def pvalue_path(frame: pd.DataFrame, color: str, alpha: float) -> go.Figure:
+    """Always-valid p-value (mSPRT) next to the naive fixed-horizon p-value, per look."""
+    x = frame.information_fraction * 100
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=frame.p_value, mode="lines+markers", name="naive p-value (invalid when peeking)",
+                    line=dict(color=NEUTRAL, dash="dot"))
+    fig.add_scatter(x=x, y=frame.always_valid_p, mode="lines+markers", name="always-valid p-value (mSPRT)",
+                    line=dict(color=color, width=3))
+    fig.add_hline(y=alpha, line=dict(color=BOUNDARY, dash="dash"), annotation_text=f"α = {alpha:g}")
+    fig.update_yaxes(type="log", title="p-value (log scale)", exponentformat="e")
+    fig.update_xaxes(title="information (share of users at the last look, %)", ticksuffix="%", range=[0, 103])
+    return _layout(fig, 380)
+
+
+def interval_path(frame: pd.DataFrame, color: str, kind: str) -> go.Figure:
+    """Absolute lift with the confidence sequence (always valid) and the fixed-horizon CI."""
+    mult, unit = (100.0, "pp") if kind == "binomial" else (1.0, "units")
+    x = frame.information_fraction * 100
+    fig = go.Figure()
+    fig.add_scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([frame.cs_high, frame.cs_low[::-1]]) * mult,
+                    fill="toself", mode="lines", fillcolor=hex_to_rgba(color, 0.18), line=dict(width=0),
+                    name="confidence sequence (always valid)", hoverinfo="skip")
+    fig.add_scatter(x=x, y=frame.abs_ci_high * mult, mode="lines", line=dict(color=NEUTRAL, dash="dot"),
+                    name="fixed-horizon CI")
+    fig.add_scatter(x=x, y=frame.abs_ci_low * mult, mode="lines", line=dict(color=NEUTRAL, dash="dot"),
+                    showlegend=False)
+    fig.add_scatter(x=x, y=frame.absolute * mult, mode="lines+markers", name="lift estimate",
+                    line=dict(color=color, width=3))
+    fig.add_hline(y=0, line=dict(color="#444", width=1))
+    fig.update_yaxes(title=f"lift vs control ({unit})")
+    fig.update_xaxes(title="information (share of users at the last look, %)", ticksuffix="%", range=[0, 103])
+    return _layout(fig, 380)
+
+
+# -- bandit ----------------------------------------------------------------------------------
+
+def allocation_area(wide: pd.DataFrame, colors: Mapping[str, str], title: str) -> go.Figure:
+    """Traffic share per variant over time, stacked to 100 %."""
+    fig = go.Figure()
+    for v in wide.columns:
+        fig.add_scatter(x=wide.index, y=wide[v] * 100, name=v, mode="lines", stackgroup="share",
+                        line=dict(color=colors.get(v, NEUTRAL), width=0.5, shape="hv"),
+                        fillcolor=hex_to_rgba(colors.get(v, NEUTRAL), 0.75),
+                        hovertemplate=f"{v}: %{{y:.1f}} %<extra></extra>")
+    fig.update_yaxes(title="share of traffic (%)", range=[0, 100], ticksuffix="%")
+    fig.update_xaxes(title="time")
+    fig = _layout(fig, 380, title=title, hovermode="x unified")
+    fig.update_layout(legend=dict(orientation="v", x=1.02, y=1, yanchor="top", traceorder="reversed"),
+                      margin=dict(t=60), height=380 + 10)
+    return fig
+
+
+def cumulative(frame: pd.DataFrame, x: str, y: str, color: str, name: str, ytitle: str, title: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=frame[x], y=frame[y], mode="lines+markers", name=name, line=dict(color=color, width=3))
+    fig.update_yaxes(title=ytitle, rangemode="tozero")
+    fig.update_xaxes(title="day")
+    return _layout(fig, 320, title=title, showlegend=False)
+
+
+def weight_bars(weights: Mapping[str, float], colors: Mapping[str, str]) -> go.Figure:
+    keys = list(weights)
+    fig = go.Figure(go.Bar(x=[weights[k] * 100 for k in keys], y=keys, orientation="h",
+                           marker_color=[colors.get(k, NEUTRAL) for k in keys],
+                           text=[f"{weights[k]:.1%}" for k in keys], textposition="auto"))
+    fig.update_xaxes(title="current share of traffic (%)", range=[0, 100], ticksuffix="%")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, 90 + 50 * len(keys), title="Current weights", showlegend=False)
+
+
+# -- simulation --------------------------------------------------------------------------------
+
+def regret_bands(summaries: Sequence, colors: Mapping[str, str], lai_robbins: np.ndarray | None = None,
+                 unit: str = "reward") -> go.Figure:
+    """Mean cumulative regret per policy with its 5–95 % band across runs."""
+    fig = go.Figure()
+    for s in summaries:
+        c = colors[s.policy]
+        x = np.asarray(s.users)
+        fig.add_scatter(x=np.r_[x, x[::-1]], y=np.r_[s.regret.high, s.regret.low[::-1]], fill="toself", mode="lines",
+                        fillcolor=hex_to_rgba(c, 0.15), line=dict(width=0), legendgroup=s.policy,
+                        showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=x, y=s.regret.mean, name=s.policy, mode="lines", legendgroup=s.policy,
+                        line=dict(color=c, width=3),
+                        hovertemplate=f"{s.policy}<br>%{{x:,}} users<br>regret %{{y:,.1f}}<extra></extra>")
+    if lai_robbins is not None:
+        fig.add_scatter(x=summaries[0].users, y=lai_robbins, name="Lai-Robbins lower bound", mode="lines",
+                        line=dict(color="#444", dash="dot"))
+    fig.update_xaxes(title="users per run")
+    fig.update_yaxes(title=f"cumulative regret ({unit})", rangemode="tozero")
+    return _layout(fig, 440, title="Cumulative regret: lower is better")
+
+
+def sim_allocation(summary, colors: Mapping[str, str]) -> go.Figure:
+    """Share of each window's users per arm, mean over runs, for one policy."""
+    fig = go.Figure()
+    x = np.asarray(summary.users)
+    for j, arm in enumerate(summary.arms):
+        fig.add_scatter(x=x, y=np.asarray(summary.allocation)[:, j] * 100, name=arm, mode="lines",
+                        stackgroup="a", line=dict(color=colors.get(arm, NEUTRAL), width=0.5),
+                        fillcolor=hex_to_rgba(colors.get(arm, NEUTRAL), 0.75))
+    fig.update_yaxes(title="share of users (%)", range=[0, 100], ticksuffix="%")
+    fig.update_xaxes(title="users per run")
+    fig = _layout(fig, 320, title=f"Allocation — {summary.policy}", hovermode="x unified")
+    fig.update_layout(legend=dict(orientation="h", y=-0.3, yanchor="top", traceorder="normal"))
+    return fig
+
+
+def p_best(summaries: Sequence, colors: Mapping[str, str], threshold: float) -> go.Figure:
+    fig = go.Figure()
+    for s in summaries:
+        fig.add_scatter(x=s.users, y=np.asarray(s.p_best) * 100, name=s.policy, mode="lines",
+                        line=dict(color=colors[s.policy], width=3))
+    fig.add_hline(y=threshold * 100, line=dict(color=NEUTRAL, dash="dot"),
+                  annotation_text=f"found the winner ({threshold:.0%})")
+    fig.update_yaxes(title="P(empirical best arm = true best) (%)", range=[0, 102], ticksuffix="%")
+    fig.update_xaxes(title="users per run")
+    return _layout(fig, 380, title="Best-arm identification")
+
+
+def discount_bars(summaries: Sequence, colors: Mapping[str, str]) -> go.Figure:
+    """Mean discount given away per run, per policy (the cost of exploring with coupons)."""
+    names = [s.policy for s in summaries]
+    values = [float(s.discount_spent.mean[-1]) for s in summaries]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=[colors[p] for p in names],
+                           text=[f"{v:,.0f}" for v in values], textposition="auto"))
+    fig.update_yaxes(title="discount per run (order-value units)", rangemode="tozero")
+    return _layout(fig, 380, title="Discount cost", showlegend=False)

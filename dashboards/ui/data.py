@@ -1,0 +1,201 @@
+"""Data access for the dashboard: the registry file, and every cached library call.
+
+This is the only module that uses Streamlit's caches. Cached functions take the registry
+path (a string) as their key, never the Registry object, and return plain dataclasses or
+frames; ``clear()`` drops everything after the dashboard writes to the registry.
+
+Which registry file: ``--db FILE`` after ``--`` on the ``streamlit run`` command line
+(``promolab dashboard`` passes it), else ``$PROMOLAB_DB``, else ``promolab-demo.duckdb`` if
+it exists, else ``promolab.duckdb`` — the same rule as ``promolab dashboard``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from promolab.analysis import Report, analyze_experiment, analyze_table
+from promolab.spec import Experiment
+from promolab.store import DB_ENV, DEFAULT_DB, ExperimentSummary, Registry
+
+DEMO_DB = "promolab-demo.duckdb"
+REPO = Path(__file__).resolve().parents[2]
+SIMULATIONS = REPO / "simulations"
+TTL = 300  # seconds; the dashboard is the registry's only writer while it runs
+
+
+def default_db_path() -> str:
+    """$PROMOLAB_DB, else promolab-demo.duckdb if it exists, else promolab.duckdb."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return env
+    return DEMO_DB if Path(DEMO_DB).exists() else DEFAULT_DB
+
+
+def db_from_argv(argv: Sequence[str]) -> str | None:
+    """``--db FILE`` or ``--db=FILE`` among the script arguments."""
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg == "--db" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--db="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def db_path() -> str:
+    """The registry file this dashboard shows (absolute path)."""
+    return str(Path(db_from_argv(sys.argv[1:]) or default_db_path()).resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def registry(path: str) -> Registry:
+    """The process's one connection to the registry file."""
+    return Registry.open(path)
+
+
+def clear() -> None:
+    """Forget cached results (after the dashboard wrote to the registry, or on Refresh)."""
+    st.cache_data.clear()
+
+
+# -- registry reads ----------------------------------------------------------------------
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def experiments(path: str) -> list[ExperimentSummary]:
+    """``promolab experiment list --json``."""
+    return registry(path).list_experiments()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def experiment(path: str, key: str) -> Experiment:
+    """The stored spec (``promolab experiment show KEY --json``)."""
+    return registry(path).get_experiment(key)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def status_history(path: str, key: str) -> pd.DataFrame:
+    rows = registry(path).status_history(key)
+    return pd.DataFrame([r.__dict__ for r in rows])
+
+
+@st.cache_data(ttl=TTL, show_spinner="Analysing…")
+def report(path: str, key: str, cuped: bool = True) -> Report:
+    """``promolab report KEY [--no-cuped] --json``."""
+    return analyze_experiment(registry(path), key, cuped=cuped)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def weight_history(path: str, key: str) -> pd.DataFrame:
+    """Stored bandit weights: updated_at, variant_key, weight, policy, reason."""
+    return registry(path).weight_history(key)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def current_weights(path: str, key: str) -> dict[str, float]:
+    return registry(path).current_weights(key)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def exposure_window(path: str, key: str) -> tuple[Any, Any]:
+    """First and last exposure time stamps of an experiment (None, None without exposures)."""
+    row = registry(path).query(
+        "SELECT MIN(first_exposed_at) AS lo, MAX(first_exposed_at) AS hi FROM exposures WHERE experiment_key = ?",
+        [key],
+    ).iloc[0]
+    return (None if pd.isna(row.lo) else row.lo, None if pd.isna(row.hi) else row.hi)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def daily_traffic(path: str) -> tuple[int | None, int]:
+    """Median users first exposed per day across the registry, and the number of days seen."""
+    frame = registry(path).query(
+        "SELECT CAST(first_exposed_at AS DATE) AS day, COUNT(DISTINCT user_id) AS users "
+        "FROM exposures GROUP BY 1"
+    )
+    if frame.empty:
+        return None, 0
+    return int(frame.users.median()), len(frame)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Computing the looks…")
+def sequential_looks(path: str, key: str, metric: str, treatment: str, looks: int, spending: str):
+    """The z-statistic path, GST boundaries and always-valid inference over looks."""
+    from ui.sequential import look_path
+
+    reg = registry(path)
+    return look_path(reg, reg.get_experiment(key), metric, treatment, looks, spending)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def bandit_timeline(path: str, key: str) -> pd.DataFrame:
+    """Per day and variant: users exposed and reward (the bandit's reward metric)."""
+    from ui.bandit import daily_rewards
+
+    reg = registry(path)
+    return daily_rewards(reg, reg.get_experiment(key))
+
+
+# -- files and simulations ---------------------------------------------------------------
+
+@st.cache_data(show_spinner="Analysing the file…", max_entries=20)
+def table_report(data: bytes, suffix: str, variant: str, control: str, metrics: tuple[str, ...],
+                 covariate: str | None, alpha: float, correction: str) -> Report:
+    """``promolab analyze-table FILE --variant … --control … --metric … --json``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        return analyze_table(path, variant, control, list(metrics), covariate=covariate, alpha=alpha,
+                             correction=correction)
+
+
+@st.cache_data(show_spinner=False, max_entries=20)
+def table_preview(data: bytes, suffix: str) -> pd.DataFrame:
+    """The first rows of an uploaded table, read by DuckDB like ``analyze-table`` does."""
+    import duckdb
+
+    from promolab.analysis.table import open_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        con = duckdb.connect()
+        try:
+            name = open_table(con, path, "preview")
+            return con.execute(f'SELECT * FROM "{name}" LIMIT 2000').df()
+        finally:
+            con.close()
+
+
+@st.cache_data(show_spinner=False)
+def sample_table() -> bytes:
+    """The bundled Hillstrom table as CSV bytes (an example file to analyse)."""
+    from promolab.demo import hillstrom_frame
+
+    return hillstrom_frame().to_csv(index=False).encode()
+
+
+def scenario_files() -> list[Path]:
+    return sorted(SIMULATIONS.glob("*.toml")) if SIMULATIONS.is_dir() else []
+
+
+@st.cache_data(show_spinner=False, max_entries=30)
+def simulate(toml_text: str, source: str, policies: tuple[str, ...], runs: int, seed: int | None):
+    """``promolab simulate FILE --policy … --runs N --json``: one summary per policy."""
+    import tomllib
+
+    from promolab.sim.grid import make_tasks, run_grid
+    from promolab.sim.scenario import parse_scenario
+
+    scenario = parse_scenario(tomllib.loads(toml_text), source=source)
+    if policies:
+        scenario = scenario.with_policies(list(policies))
+    summaries = run_grid(make_tasks([scenario], runs=runs, seed=seed))
+    return scenario, summaries

@@ -1,0 +1,50 @@
+"""Number formats a marketer reads at a glance."""
+
+from __future__ import annotations
+
+import math
+
+
+def is_num(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def pct(x: float | None, digits: int = 1, signed: bool = False) -> str:
+    """0.1234 → '12.3 %' (or '+12.3 %')."""
+    if not is_num(x):
+        return "—"
+    return f"{x * 100:+.{digits}f} %" if signed else f"{x * 100:.{digits}f} %"
+
+
+def pvalue(p: float | None) -> str:
+    if not is_num(p):
+        return "—"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    if not is_num(x):
+        return "—"
+    return f"{x:,.{digits}g}" if abs(x) < 1e5 else f"{x:,.0f}"
+
+
+def metric_value(x: float | None, kind: str) -> str:
+    """A variant mean: a rate for binomial metrics, a plain number otherwise."""
+    return pct(x, 2) if kind == "binomial" else num(x)
+
+
+def absolute_unit(kind: str) -> str:
+    """Unit of an absolute lift: percentage points for rates, the metric's unit otherwise."""
+    return "pp" if kind == "binomial" else "units"
+
+
+def absolute(x: float | None, kind: str, signed: bool = True) -> str:
+    if not is_num(x):
+        return "—"
+    if kind == "binomial":
+        return f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f} pp"
+    return f"{x:+,.4g}" if signed else f"{x:,.4g}"
+
+
+def users(n: float | None) -> str:
+    return "—" if not is_num(n) else f"{int(n):,}"

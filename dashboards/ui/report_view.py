@@ -1,0 +1,222 @@
+"""Draw a ``promolab.analysis.Report``: verdict first, SRM banner, headline numbers, forest
+plot, per-metric tables, guardrails, downloads.
+
+The report is drawn from ``Report.to_dict()`` serialised by the CLI's own JSON writer, so
+the page shows exactly what ``promolab report KEY --json`` (or ``analyze-table --json``)
+prints, and the JSON download is byte-for-byte that output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from promolab.analysis import Report
+from promolab.cli.output import to_json
+from ui import charts
+from ui import format as fmt
+
+VERDICT_ICONS = {"ship": ":material/rocket_launch:", "keep running": ":material/hourglass_top:",
+                 "stop": ":material/block:", "do not ship": ":material/do_not_disturb_on:",
+                 "investigate": ":material/report:"}
+
+
+def report_json(report: Report) -> str:
+    """The ``--json`` output of the report (NaN → null)."""
+    return to_json(report.to_dict())
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    return json.loads(report_json(report))
+
+
+def _flatten(prefix: str, value: Mapping[str, Any], out: dict[str, Any]) -> None:
+    for k, v in value.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            _flatten(name + ".", v, out)
+        else:
+            out[name] = v
+
+
+def report_rows(data: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per metric × variant with every field of the JSON report (nested keys dotted)."""
+    rows = []
+    for m in data["metrics"]:
+        for v in m["variants"]:
+            row: dict[str, Any] = {"experiment": data.get("experiment"), "metric": m["name"], "kind": m["kind"],
+                                   "direction": m["direction"], "guardrail": m["guardrail"],
+                                   "variant": v["variant"], "is_control": v["lift"] is None, "n": v["n"],
+                                   "mean": v["mean"]}
+            if v["lift"]:
+                _flatten("", v["lift"], row)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict_box(data: Mapping[str, Any]) -> None:
+    """The one-line decision; blocked (and replaced by the SRM banner) when SRM fails."""
+    srm, verdict = data["srm"], data["verdict"]
+    if not srm["ok"]:
+        observed = ", ".join(f"{k}: {v:,}" for k, v in srm["observed"].items())
+        st.error(
+            f"**Sample ratio mismatch — verdict blocked.** The users per variant ({observed}) do not match "
+            f"the configured split (χ² p = {fmt.pvalue(srm['p_value'])} < {srm['threshold']:g}). Assignment or "
+            "logging is broken, so no lift below can be trusted. Fix the split before deciding.",
+            icon=":material/report:",
+        )
+        return
+    icon = VERDICT_ICONS.get(verdict["decision"], ":material/info:")
+    text = f"**{verdict['decision'].upper()}** — {verdict['text']}"
+    if verdict["decision"] == "ship":
+        st.success(text, icon=icon)
+    elif verdict["decision"] == "keep running":
+        st.info(text, icon=icon)
+    else:
+        st.warning(text, icon=icon)
+
+
+def headline(data: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    """Primary metric per variant as big numbers: value, relative lift, chance to win."""
+    primary = next((m for m in data["metrics"] if not m["guardrail"]), None)
+    if primary is None:
+        return
+    st.markdown(f"**Primary metric: {labels.get(primary['name'], primary['name'])}** "
+                f"({primary['direction']} is better)")
+    cols = st.columns(len(primary["variants"]))
+    for col, v in zip(cols, primary["variants"]):
+        lift = v["lift"]
+        with col:
+            label = f"{v['variant']} (control)" if lift is None else v["variant"]
+            delta = None if lift is None else f"{fmt.pct(lift['relative'], signed=True)} vs control"
+            st.metric(label, fmt.metric_value(v["mean"], primary["kind"]), delta,
+                      delta_color="normal" if primary["direction"] == "increase" else "inverse",
+                      help=None if lift is None else
+                      f"{v['n']:,} users · chance to win {fmt.pct(lift['chance_to_win'])} · "
+                      f"adjusted p {fmt.pvalue(lift['p_value_adjusted'])}")
+            if lift is not None:
+                st.caption(f"chance to win **{fmt.pct(lift['chance_to_win'])}** · p adj "
+                           f"{fmt.pvalue(lift['p_value_adjusted'])}")
+            else:
+                st.caption(f"{v['n']:,} users")
+
+
+def _significance(lift: Mapping[str, Any], direction: str) -> str:
+    if not lift["significant"]:
+        return "not significant"
+    good = (lift["absolute"] > 0) == (direction == "increase")
+    return "better" if good else "worse"
+
+
+def metric_table(m: Mapping[str, Any]) -> pd.DataFrame:
+    """Readable per-variant table of one metric."""
+    rows = []
+    for v in m["variants"]:
+        lift = v["lift"]
+        row = {"variant": v["variant"] + (" (control)" if lift is None else ""), "users": fmt.users(v["n"]),
+               "mean": fmt.metric_value(v["mean"], m["kind"])}
+        if lift is None:
+            row.update({k: "" for k in ("absolute lift [CI]", "relative lift [CI]", "p-value", "adjusted p",
+                                        "chance to win", "expected loss", "result", "method")})
+        else:
+            row["absolute lift [CI]"] = (f"{fmt.absolute(lift['absolute'], m['kind'])} "
+                                         f"[{fmt.absolute(lift['abs_ci_low'], m['kind'])}, "
+                                         f"{fmt.absolute(lift['abs_ci_high'], m['kind'])}]")
+            row["relative lift [CI]"] = (f"{fmt.pct(lift['relative'], signed=True)} "
+                                         f"[{fmt.pct(lift['ci_low'], signed=True)}, {fmt.pct(lift['ci_high'], signed=True)}]")
+            row["p-value"] = fmt.pvalue(lift["p_value"])
+            row["adjusted p"] = fmt.pvalue(lift["p_value_adjusted"])
+            row["chance to win"] = fmt.pct(lift["chance_to_win"])
+            row["expected loss"] = fmt.absolute(lift["expected_loss"], m["kind"], signed=False)
+            row["result"] = _significance(lift, m["direction"])
+            method = lift["method"]
+            if lift.get("cuped"):
+                method += f" · CUPED on {lift['cuped'].get('covariate')} (variance −{fmt.pct(lift['cuped'].get('variance_reduction'))})"
+            row["method"] = method
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sequential_lines(m: Mapping[str, Any]) -> list[str]:
+    """The sequential read-out the report carries per lift (when the plan declares one)."""
+    out = []
+    for v in m["variants"]:
+        seq = (v["lift"] or {}).get("sequential")
+        if not isinstance(seq, dict):
+            continue
+        line = f"{v['variant']}: always-valid p {fmt.pvalue(seq.get('always_valid_p_value'))}"
+        if seq.get("boundary") is not None:
+            line += (f"; look {seq.get('look')}/{seq.get('looks')}: |z| = {abs(seq.get('z') or 0):.2f} vs boundary "
+                     f"{seq['boundary']:.3f}")
+        line += " — **crossed**" if seq.get("crossed") else " — not crossed"
+        out.append(line)
+    return out
+
+
+def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str, str] | None = None,
+                  key: str = "report", file_stem: str = "report") -> dict[str, Any]:
+    """Draw the whole report; returns its JSON dict."""
+    labels = labels or {}
+    data = report_dict(report)
+    verdict_box(data)
+    if data["srm"]["ok"]:
+        st.caption(f"Sample ratio OK (χ² p = {fmt.pvalue(data['srm']['p_value'])}): "
+                   + ", ".join(f"{k} {v:,}" for k, v in data["srm"]["observed"].items()) + " users.")
+    else:
+        st.plotly_chart(charts.srm_bars(data["srm"]["observed"], data["srm"]["expected"], colors), key=f"{key}-srm")
+    headline(data, labels)
+
+    st.subheader("Lift with confidence intervals")
+    scale = st.radio("Scale", ["relative (%)", "absolute"], horizontal=True, key=f"{key}-scale",
+                     help="Relative: treatment / control − 1. Absolute: treatment − control "
+                          "(percentage points for rates, the metric's unit for means).")
+    st.plotly_chart(charts.forest(data["metrics"], colors, "relative" if scale.startswith("rel") else "absolute",
+                                  labels), key=f"{key}-forest")
+    st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals. Filled diamonds are significant after "
+               f"{data['correction']} correction (α = {data['alpha']:g}); green = better, red = worse.")
+
+    primary = [m for m in data["metrics"] if not m["guardrail"]]
+    guardrails = [m for m in data["metrics"] if m["guardrail"]]
+    st.subheader("Metrics")
+    for m in primary:
+        _metric_section(m, labels)
+    st.subheader("Guardrails")
+    if not guardrails:
+        st.caption("No guardrail metrics declared for this analysis.")
+    for m in guardrails:
+        harmed = any(v["lift"] and v["lift"]["significant"]
+                     and (v["lift"]["absolute"] > 0) != (m["direction"] == "increase") for v in m["variants"])
+        (st.error if harmed else st.success)(
+            f"{labels.get(m['name'], m['name'])}: "
+            + ("a variant significantly harms this guardrail" if harmed else "no variant harms it"),
+            icon=":material/gpp_bad:" if harmed else ":material/verified_user:")
+        _metric_section(m, labels)
+    for note in data.get("notes") or []:
+        st.caption(f"Note: {note}")
+
+    st.subheader("Download")
+    c1, c2 = st.columns(2)
+    c1.download_button("Download CSV", report_rows(data).to_csv(index=False), f"{file_stem}.csv", "text/csv",
+                       key=f"{key}-csv", width="stretch")
+    c2.download_button("Download JSON", report_json(report), f"{file_stem}.json", "application/json",
+                       key=f"{key}-json", width="stretch")
+    return data
+
+
+def _metric_section(m: Mapping[str, Any], labels: Mapping[str, str]) -> None:
+    st.markdown(f"**{labels.get(m['name'], m['name'])}** · {m['kind']}, {m['direction']} is better")
+    st.dataframe(metric_table(m), hide_index=True, width="stretch")
+    for line in sequential_lines(m):
+        st.caption("Sequential: " + line)
+
+
+def variant_order(report: Report, spec_order: Sequence[str] | None = None) -> list[str]:
+    """Spec order when known, else control first then the others as the report lists them."""
+    present = [v.variant for v in report.metrics[0].variants] if report.metrics else []
+    if spec_order:
+        return [v for v in spec_order if v in present] + [v for v in present if v not in spec_order]
+    return [report.control] + [v for v in present if v != report.control]

@@ -1,0 +1,77 @@
+"""``promolab dashboard``: start the Streamlit dashboard (``dashboards/app.py``) on a registry.
+
+The registry file is passed to the app twice, as ``$PROMOLAB_DB`` and as ``--db FILE``
+after ``--`` on the ``streamlit run`` command line; without ``--db`` it is
+``$PROMOLAB_DB``, else ``promolab-demo.duckdb`` if it exists, else ``promolab.duckdb``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from promolab.cli.app import app, console
+from promolab.errors import InputError
+from promolab.store import DB_ENV, DEFAULT_DB
+
+DEMO_DB = "promolab-demo.duckdb"
+APP_ENV = "PROMOLAB_DASHBOARD_APP"
+
+
+def dashboard_db(db: Path | None) -> Path:
+    """--db, else $PROMOLAB_DB, else promolab-demo.duckdb if it exists, else promolab.duckdb."""
+    if db is not None:
+        return db.resolve()
+    env = os.environ.get(DB_ENV)
+    if env:
+        return Path(env).resolve()
+    return Path(DEMO_DB if Path(DEMO_DB).exists() else DEFAULT_DB).resolve()
+
+
+def app_path() -> Path:
+    """``dashboards/app.py`` of the source tree ($PROMOLAB_DASHBOARD_APP overrides)."""
+    candidates = [os.environ.get(APP_ENV), Path(__file__).resolve().parents[3] / "dashboards" / "app.py",
+                  Path.cwd() / "dashboards" / "app.py"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    raise InputError("dashboard app", str(candidates[1]),
+                     f"dashboards/app.py of a promolab checkout (or set ${APP_ENV})")
+
+
+def streamlit_command(db: Path, port: int, host: str, app_file: Path) -> list[str]:
+    """The ``streamlit run`` command line for the dashboard."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app_file),
+        "--server.port", str(port), "--server.address", host, "--server.headless", "true",
+        "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--theme.base", "light", "--client.toolbarMode", "minimal",
+        "--", "--db", str(db),
+    ]
+
+
+@app.command()
+def dashboard(
+    db: Annotated[Optional[Path], typer.Option("--db", help="Registry file (default: $PROMOLAB_DB, else "
+                                                             "promolab-demo.duckdb if present, else promolab.duckdb).")] = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (127.0.0.1 = this machine only).")] = "127.0.0.1",
+) -> None:
+    """Open the dashboard: reports, sequential monitoring, bandits, simulation lab, launch form."""
+    path = dashboard_db(db)
+    command = streamlit_command(path, port, host, app_path())
+    env = {**os.environ, DB_ENV: str(path)}
+    console.print(f"promolab dashboard on http://{host}:{port} — registry {path}")
+    if not path.exists():
+        console.print(f"(no registry at {path} yet: it is created empty; run `promolab demo` for example data)")
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, command, env)  # become the server: signals reach it directly
+    raise typer.Exit(subprocess.call(command, env=env))

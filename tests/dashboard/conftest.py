@@ -1,0 +1,125 @@
+"""Registries for the dashboard tests: the Hillstrom demo, a Thompson-sampling bandit with a
+stored weight history, and an A/B test with a broken split (sample ratio mismatch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promolab.demo import build_demo
+from promolab.spec import experiment_from_dict, load_experiment
+from promolab.store import Registry, events_batch, exposures_batch
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "dashboards" / "app.py"
+BANDIT_KEY = "coupon-bandit"
+SRM_KEY = "broken-split"
+
+
+def _spec(key: str, kind: str, variants: list[tuple[str, str]], bandit: dict | None = None) -> dict:
+    spec = {
+        "key": key, "name": f"{key} (test fixture)", "owner": "tests", "kind": kind, "control": variants[0][0],
+        "variants": [{"key": k, "name": n, "weight": 1} for k, n in variants],
+        "metrics": [{"key": "conversion", "name": "Ordered", "kind": "binomial", "event": "order"},
+                    {"key": "revenue", "name": "Revenue per user ($)", "kind": "mean", "event": "order"}],
+    }
+    if bandit is not None:
+        spec["bandit"] = bandit
+    return spec
+
+
+def bandit_spec(key: str = BANDIT_KEY):
+    """``experiments/coupon-bandit.toml`` (the spec the demo uses), else an equivalent inline spec."""
+    path = REPO / "experiments" / "coupon-bandit.toml"
+    if path.exists() and key == BANDIT_KEY:
+        return load_experiment(path)
+    arms = [("no-coupon", "No coupon"), ("pct10", "10 % off"), ("pct20", "20 % off"), ("free-shipping", "Free shipping")]
+    return experiment_from_dict(_spec(key, "bandit", arms, {"policy": "thompson", "reward": "conversion",
+                                                            "update_period_seconds": 86400, "floor": 0.05}))
+
+
+RATES = {"no-coupon": 0.030, "pct10": 0.045, "pct20": 0.055, "free-shipping": 0.040}
+
+
+def add_bandit(registry: Registry, key: str = BANDIT_KEY, days: int = 14, users_per_day: int = 400,
+               seed: int = 1) -> None:
+    """A coupon bandit run for ``days`` days: Thompson sampling on conversion, weights updated daily."""
+    spec = bandit_spec(key)
+    arms = list(spec.variant_keys)
+    rates = np.array([RATES.get(a, 0.035) for a in arms])
+    floor = spec.bandit.floor if spec.bandit is not None else 0.0
+    registry.create_experiment(spec, by="tests")
+    registry.set_status(key, "running", by="tests")
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-05-01")
+    k = len(arms)
+    weights = np.full(k, 1 / k)
+    wins, losses = np.ones(k), np.ones(k)
+    exposures, events = [], []
+    for day in range(days):
+        at = start + pd.Timedelta(days=day)
+        registry.record_weights(key, dict(zip(arms, map(float, weights))), policy="thompson",
+                                reason="daily update", at=at.to_pydatetime())
+        arm = rng.choice(k, size=users_per_day, p=weights)
+        converted = rng.random(users_per_day) < rates[arm]
+        for i in range(users_per_day):
+            user = f"b{day:02d}-{i:04d}"
+            ts = at + pd.Timedelta(minutes=int(i * 1440 / users_per_day))
+            exposures.append((user, arms[arm[i]], ts.isoformat()))
+            if converted[i]:
+                events.append((f"{key}-{user}", user, "order", float(rng.gamma(2.0, 30.0)),
+                               (ts + pd.Timedelta(minutes=30)).isoformat()))
+        np.add.at(wins, arm[converted], 1)
+        np.add.at(losses, arm[~converted], 1)
+        draws = rng.beta(wins, losses, size=(4000, k))
+        share = np.bincount(draws.argmax(axis=1), minlength=k) / 4000
+        weights = floor + (1 - k * floor) * share
+        weights = weights / weights.sum()
+    registry.record_exposures(key, exposures_batch(pd.DataFrame(exposures, columns=["user_id", "variant", "ts"])))
+    registry.ingest_events(events_batch(pd.DataFrame(events, columns=["event_id", "user_id", "event", "value", "ts"]),
+                                        source=key), source=key)
+
+
+def add_broken_split(registry: Registry, key: str = SRM_KEY) -> None:
+    """An A/B test configured 50/50 that received 1,000 vs 800 users: SRM must fail."""
+    registry.create_experiment(experiment_from_dict(_spec(key, "ab", [("control", "Control"),
+                                                                      ("coupon", "Coupon")])), by="tests")
+    registry.set_status(key, "running", by="tests")
+    rng = np.random.default_rng(3)
+    rows, events = [], []
+    for variant, n, rate in (("control", 1000, 0.05), ("coupon", 800, 0.07)):
+        for i in range(n):
+            user = f"s-{variant}-{i}"
+            rows.append((user, variant, "2024-06-01T10:00:00"))
+            if rng.random() < rate:
+                events.append((f"{key}-{user}", user, "order", 40.0, "2024-06-01T12:00:00"))
+    registry.record_exposures(key, exposures_batch(pd.DataFrame(rows, columns=["user_id", "variant", "ts"])))
+    registry.ingest_events(events_batch(pd.DataFrame(events, columns=["event_id", "user_id", "event", "value", "ts"]),
+                                        source=key), source=key)
+
+
+def build_dashboard_db(path: Path, broken_split: bool = True) -> Path:
+    """The demo registry plus a bandit (unless the demo already has ``coupon-bandit``)."""
+    registry = build_demo(path)
+    if BANDIT_KEY not in registry.experiment_keys():
+        add_bandit(registry)
+    if broken_split:
+        add_broken_split(registry)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dashboard_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry for in-process AppTest runs (stays open in this process)."""
+    return build_dashboard_db(tmp_path_factory.mktemp("dashboard") / "dashboard.duckdb")
+
+
+@pytest.fixture(scope="module")
+def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo registry (plus the bandit) for a dashboard server in another process: closed here."""
+    path = build_dashboard_db(tmp_path_factory.mktemp("browser") / "demo.duckdb", broken_split=False)
+    Registry.close_if_open(path)
+    return path

@@ -1,0 +1,317 @@
+"""Every dashboard page under Streamlit's AppTest: renders without exceptions, widgets change
+what is computed, the launch form names bad fields, the SRM banner blocks the verdict."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from promolab.cli.dashboard import dashboard_db, streamlit_command
+from promolab.store import Registry
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+BANDIT = "coupon-bandit"
+BROKEN = "broken-split"
+TIMEOUT = 60
+
+
+@pytest.fixture
+def app(dashboard_db: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh AppTest of the dashboard on the test registry; ``app("app_pages/x.py")`` opens a page."""
+    monkeypatch.setenv("PROMOLAB_DB", str(dashboard_db))
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+
+    def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        for k, v in (query or {}).items():
+            at.query_params[k] = v
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+# -- experiments ------------------------------------------------------------------------------
+
+def test_experiments_page_lists_every_experiment_with_verdict_and_srm(app):
+    at = app()  # the default page
+    listing = texts(at.markdown)
+    for key in ("hillstrom-email", BANDIT, BROKEN):
+        assert key in listing
+    assert "ship: mens-email" in listing
+    assert any(BROKEN in e.value and "mismatch" in e.value.lower() for e in at.error)
+
+
+def test_experiments_filters_change_the_list(app):
+    at = app()
+    at.multiselect(key="filter-kind").select("bandit").run()
+    listing = texts(at.markdown)
+    assert BANDIT in listing and "hillstrom-email" not in listing
+    at.multiselect(key="filter-kind").unselect("bandit").run()
+    at.text_input(key="filter-search").input("hillstrom").run()
+    listing = texts(at.markdown)
+    assert "hillstrom-email" in listing and BANDIT not in listing
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def test_report_shows_verdict_forest_and_tables(app):
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    assert "SHIP" in texts(at.success) and "mens-email" in texts(at.success)
+    assert charts(at) >= 1
+    assert not any("Sample ratio mismatch" in e.value for e in at.error)
+    assert len(at.dataframe) >= 3  # one table per metric
+    assert {b.label for b in at.get("download_button")} >= {"Download CSV", "Download JSON"}
+
+
+def test_report_cuped_toggle_changes_the_spend_analysis(app):
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    spend_on = at.dataframe[2].value
+    assert at.toggle(key="report-cuped").value is True
+    assert spend_on["method"].str.contains("CUPED").any()
+    at.toggle(key="report-cuped").set_value(False).run()
+    assert not at.exception
+    spend_off = at.dataframe[2].value
+    assert not spend_off["method"].str.contains("CUPED").any()
+    assert list(spend_on["absolute lift [CI]"]) != list(spend_off["absolute lift [CI]"])
+
+
+def test_report_scale_switch_redraws_the_forest_plot(app):
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    before = at.get("plotly_chart")[0].proto.spec
+    at.radio(key="report-scale").set_value("absolute").run()
+    assert not at.exception
+    assert at.get("plotly_chart")[0].proto.spec != before
+
+
+def test_srm_banner_blocks_the_verdict_on_an_unbalanced_split(app):
+    at = app("app_pages/report.py", {"experiment": BROKEN})
+    banner = texts(at.error)
+    assert "Sample ratio mismatch" in banner and "verdict blocked" in banner
+    assert not at.success  # no ship / keep running line while SRM fails
+    at.selectbox(key="pick-report").select("hillstrom-email").run()
+    assert "Sample ratio mismatch" not in texts(at.error)
+    assert "SHIP" in texts(at.success)
+
+
+# -- sequential -------------------------------------------------------------------------------
+
+def test_sequential_page_splits_a_single_day_by_hash_and_reacts_to_looks(app):
+    at = app("app_pages/sequential.py", {"experiment": "hillstrom-email"})
+    assert "hash of the user id" in texts(at.info)
+    assert charts(at) == 3
+    assert metric(at, "Looks") == "5"
+    at.number_input(key="seq-looks").set_value(8).run()
+    assert not at.exception
+    assert metric(at, "Looks") == "8"
+
+
+def test_sequential_page_uses_time_looks_when_exposures_span_days(app):
+    at = app("app_pages/sequential.py", {"experiment": BANDIT})
+    assert "equally spaced times" in texts(at.info)
+    before = metric(at, "z at the last look")
+    at.selectbox(key="seq-metric").select("revenue").run()
+    assert not at.exception
+    assert metric(at, "z at the last look") != before
+
+
+# -- bandit -----------------------------------------------------------------------------------
+
+def test_bandit_page_shows_allocation_reward_regret_and_weights(app, dashboard_db):
+    at = app("app_pages/bandit.py", {"experiment": BANDIT})
+    assert charts(at) == 4  # allocation, current weights, cumulative reward, regret
+    registry = Registry.open(dashboard_db)
+    users = registry.query("SELECT COUNT(*) AS n FROM exposures WHERE experiment_key = ?", [BANDIT]).n[0]
+    assert int(metric(at, "Users").replace(",", "")) == users
+    assert metric(at, "Best arm so far") in registry.get_experiment(BANDIT).variant_keys
+    assert len(at.dataframe[0].value) == len(registry.get_experiment(BANDIT).variants)
+
+
+# -- simulation lab ---------------------------------------------------------------------------
+
+def test_simulation_lab_runs_the_chosen_policies(app):
+    at = app("app_pages/simulation.py")
+    assert at.selectbox(key="sim-scenario").value == "coupons"
+    at.number_input(key="sim-runs-coupons").set_value(10).run()
+    at.button(key="sim-run").click().run()
+    assert not at.exception
+    assert "Lowest regret" in texts(at.success)
+    assert len(at.dataframe[0].value) == 3
+    assert charts(at) >= 5
+    at.multiselect(key="sim-policies-coupons").set_value(["thompson"]).run()
+    at.button(key="sim-run").click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value.policy) == ["thompson"]
+
+
+def test_simulation_lab_reports_an_invalid_edit(app):
+    at = app("app_pages/simulation.py")
+    text = at.text_area(key="sim-toml-coupons").value.replace("horizon = 50000", "horizon = -5")
+    at.text_area(key="sim-toml-coupons").input(text).run()
+    assert not at.exception
+    assert "horizon" in texts(at.error)
+
+
+# -- launch -----------------------------------------------------------------------------------
+
+def test_launch_form_names_the_bad_fields(app):
+    at = app("app_pages/launch.py")
+    at.text_input(key="launch-key").input("Bad Key!").run()
+    at.text_input(key="launch-v1-payload").input("{discount: oops").run()
+    at.text_input(key="launch-m0-event").input("").run()
+    at.button(key="launch-validate").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("key: got 'Bad Key!'") for e in errors), errors
+    assert any(e.startswith("variants[1].payload") for e in errors), errors
+    assert any(e.startswith("metrics[0].event") for e in errors), errors
+    assert any("3 problem(s)" in e for e in errors)
+    assert at.get("download_button")[0].proto.disabled
+
+
+def test_launch_form_creates_the_experiment(app, dashboard_db):
+    at = app("app_pages/launch.py")
+    at.text_input(key="launch-key").input("apptest-promo").run()
+    at.button(key="launch-create").click().run()
+    assert not at.exception
+    assert "Created **apptest-promo**" in texts(at.success)
+    assert "apptest-promo" in Registry.open(dashboard_db).experiment_keys()
+    at.button(key="launch-create").click().run()  # the same key again is refused next to the key
+    assert any(e.value.startswith("key: got 'apptest-promo'") for e in at.error)
+
+
+def test_launch_form_creates_a_bandit_and_checks_its_settings(app, dashboard_db):
+    at = app("app_pages/launch.py")
+    at.text_input(key="launch-key").input("apptest-bandit").run()
+    at.radio(key="launch-kind").set_value("bandit").run()
+    at.number_input(key="launch-floor").set_value(40.0).run()  # 3 arms cannot each keep 40 %
+    at.button(key="launch-validate").click().run()
+    assert not at.exception
+    assert any(e.value.startswith("bandit.floor") for e in at.error), [e.value for e in at.error]
+    at.number_input(key="launch-floor").set_value(5.0).run()
+    at.button(key="launch-create").click().run()
+    assert not at.exception
+    assert "Created **apptest-bandit**" in texts(at.success)
+    config = Registry.open(dashboard_db).get_experiment("apptest-bandit").bandit
+    assert (config.policy, config.reward, config.floor) == ("thompson", "conversion", 0.05)
+
+
+def test_launch_power_calculator_follows_traffic_and_effect(app):
+    at = app("app_pages/launch.py")
+    days = metric(at, "Days at current traffic")
+    at.number_input(key="launch-daily").set_value(1000).run()
+    fewer_users = metric(at, "Days at current traffic")
+    assert fewer_users != days
+    per_variant = metric(at, "Users per variant")
+    at.number_input(key="launch-mde").set_value(20.0).run()
+    assert int(metric(at, "Users per variant").replace(",", "")) < int(per_variant.replace(",", ""))
+
+
+# -- analyze a file ---------------------------------------------------------------------------
+
+def test_analyze_page_reports_the_sample_table(app):
+    at = app("app_pages/analyze.py")
+    assert "Upload a CSV" in texts(at.info)
+    at.toggle(key="analyze-sample").set_value(True).run()
+    assert not at.exception
+    assert "SHIP" in texts(at.success)
+    assert charts(at) >= 1
+    at.multiselect(key="analyze-metrics").set_value(["conversion"]).run()
+    assert not at.exception
+    assert len(at.dataframe) == 2  # preview + one metric table
+
+
+# -- command ----------------------------------------------------------------------------------
+
+def test_dashboard_command_passes_the_registry(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROMOLAB_DB", raising=False)
+    assert dashboard_db(None) == tmp_path / "promolab.duckdb"
+    (tmp_path / "promolab-demo.duckdb").touch()
+    assert dashboard_db(None) == tmp_path / "promolab-demo.duckdb"
+    monkeypatch.setenv("PROMOLAB_DB", str(tmp_path / "env.duckdb"))
+    assert dashboard_db(None) == tmp_path / "env.duckdb"
+    assert dashboard_db(Path("x.duckdb")) == tmp_path / "x.duckdb"
+    command = streamlit_command(tmp_path / "x.duckdb", 8600, "127.0.0.1", APP)
+    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[-3:] == ["--", "--db", str(tmp_path / "x.duckdb")]
+    assert command[command.index("--server.port") + 1] == "8600"
+
+
+# -- the numbers on screen are the CLI's ----------------------------------------------------------
+
+def _ui():
+    dashboards = str(APP.parent)
+    if dashboards not in sys.path:
+        sys.path.insert(0, dashboards)
+
+
+def assert_same(a, b, where="$"):
+    """Equal JSON, numbers to 1e-9 relative (DuckDB's parallel sums may differ in the last bit)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and not isinstance(a, bool):
+        assert b == pytest.approx(a, rel=1e-9, abs=1e-300), where
+    else:
+        assert a == b, where
+
+
+def test_report_download_is_the_cli_json(dashboard_db, capsys):
+    _ui()
+    from promolab.analysis import analyze_experiment
+    from promolab.cli import run
+    from ui.report_view import report_json, report_rows
+
+    capsys.readouterr()
+    assert run(["report", "hillstrom-email", "--db", str(dashboard_db), "--json"]) == 0
+    cli = capsys.readouterr().out.strip()
+    report = analyze_experiment(Registry.open(dashboard_db), "hillstrom-email")
+    assert_same(__import__("json").loads(report_json(report)), __import__("json").loads(cli))
+    rows = report_rows(__import__("json").loads(cli))
+    assert len(rows) == 9 and {"p_value_adjusted", "chance_to_win", "ci_low", "abs_ci_high"} <= set(rows.columns)
+
+
+def test_power_days_match_the_cli(capsys):
+    _ui()
+    import json
+
+    from promolab.cli import run
+    from promolab.stats import sample_size_proportion
+    from ui.launch import days_needed, parse_payload
+
+    capsys.readouterr()
+    assert run(["power", "--baseline", "0.03", "--mde", "0.1", "--variants", "3", "--daily-users", "1500",
+                "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    power = sample_size_proportion(0.03, 0.1, 0.05, 0.8, 3)
+    assert power.n_per_variant == cli["n_per_variant"]
+    assert days_needed(power.n_per_variant, [1, 1, 1], 3000, 50) == cli["days"]
+    assert days_needed(power.n_per_variant, [2, 1, 1], 3000, 50) > cli["days"]  # the small arms set the pace
+    assert parse_payload('{"discount_pct": 10}') == parse_payload("{discount_pct = 10}") == {"discount_pct": 10}
+    assert parse_payload("") == {}
+    with pytest.raises(ValueError):
+        parse_payload("[1, 2]")

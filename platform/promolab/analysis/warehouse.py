@@ -259,11 +259,14 @@ def read_stats_file(path: str | Path, metric_flags: Sequence[str] = (),
 
 def stats_file_report(path: str | Path, control: str | None = None, alpha: float | None = None,
                       correction: str | None = None, metric_flags: Sequence[str] = (),
-                      weights: Mapping[str, float] | None = None, experiment: "Experiment | None" = None):
+                      weights: Mapping[str, float] | None = None, experiment: "Experiment | None" = None,
+                      status: str = "running"):
     """The report of a per-variant sufficient-statistics file (same as ``report``/``analyze-table``).
 
     Precedence for control, alpha, correction and SRM weights: arguments, then the JSON
     header, then ``experiment``'s spec, then defaults (alpha 0.05, holm, equal weights).
+    With ``experiment`` its declared sequential plan applies as in ``report`` (``status``
+    is the experiment's registry status: a stopped experiment is at its final look).
     """
     from promolab.analysis.engine import stats_from_frame
     from promolab.analysis.report import build_report
@@ -283,10 +286,23 @@ def stats_file_report(path: str | Path, control: str | None = None, alpha: float
         alpha = data.alpha if data.alpha is not None else (experiment.plan.alpha if experiment else 0.05)
     if correction is None:
         correction = experiment.plan.correction if experiment else "holm"
-    kwargs = {}
+    kwargs: dict = {}
+    notes: tuple[str, ...] = ()
     if experiment is not None:
         names = {m.name for m in data.metrics}
         kwargs = {"guardrails": frozenset(m.key for m in experiment.guardrails if m.key in names),
                   "experiment": experiment.key,
                   "labels": {m.key: m.label for m in experiment.metrics + experiment.guardrails}}
-    return build_report(stats, data.metrics, control, weights, alpha, correction, **kwargs)
+        from promolab.analysis import engine as _engine
+
+        declared_plan = getattr(_engine, "_declared_plan", None)  # the spec's sequential plan, as in report
+        if declared_plan is not None:
+            plan, notes = declared_plan(experiment, sum(s.n for s in stats.values()), status)
+            if plan is not None:
+                kwargs["sequential"] = plan
+    report = build_report(stats, data.metrics, control, weights, alpha, correction, **kwargs)
+    if notes and hasattr(report, "notes"):
+        from dataclasses import replace
+
+        report = replace(report, notes=report.notes + tuple(notes))
+    return report

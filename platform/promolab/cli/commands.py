@@ -5,3 +5,4 @@ from promolab.cli import sequential  # noqa: F401
 from promolab.cli import simulate  # noqa: F401
 from promolab.cli import service as _service  # noqa: F401
 from promolab.cli import dashboard  # noqa: F401
+from promolab.cli import warehouse  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -23,6 +24,9 @@ from promolab.errors import InputError
 if TYPE_CHECKING:
     from promolab.store import Registry
 
+# pyspark 4.x warns on pandas 3 at import; promolab only collects rows, never toPandas().
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
 INSTALL_HINT = "pyspark installed: pip install 'promolab[spark]' (and Java 17 or 21)"
 NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "boolean", "decimal")
 LOG4J2 = """\
@@ -33,6 +37,9 @@ appender.console.name = stderr
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+# pyspark counts as a shell: Spark sets the root level to this logger's, announcing it unless equal
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
 """
 
 

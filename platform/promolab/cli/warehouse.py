@@ -1,0 +1,92 @@
+"""``promolab sql``, ``analyze-stats`` and ``export-parquet``: analysis where the data lives.
+
+Also the ``--engine`` / ``--spark-master`` / ``--data`` options that ``report`` and
+``analyze-table`` use (``resolve_engine`` turns them into an engine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from promolab.analysis.engines import resolve_engine  # noqa: F401  (re-exported for cli.analysis)
+from promolab.analysis.warehouse import DIALECTS, experiment_sql, export_parquet, stats_file_report
+from promolab.cli.app import app, console
+from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.output import print_json
+from promolab.cli.render import print_report
+from promolab.store import Registry
+
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help="Where the SQL runs: duckdb (embedded) | spark (pip install 'promolab[spark]').")]
+SparkMasterOption = Annotated[Optional[str], typer.Option(
+    "--spark-master", envvar="PROMOLAB_SPARK_MASTER", show_envvar=True,
+    help="Spark master URL (spark://host:7077, yarn, k8s://…, local[4]); default: Spark's own settings, "
+         "else local[2].")]
+DataOption = Annotated[Optional[str], typer.Option(
+    "--data", help="Folder or URI with Parquet exposures, events, user_attributes to read instead of the "
+                   "registry's tables.")]
+
+
+@app.command("sql")
+def sql_cmd(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    dialect: Annotated[str, typer.Option("--dialect", help=" | ".join(DIALECTS))] = "duckdb",
+    db: DbOption = None,
+    cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Include CUPED covariate sums.")] = True,
+    window_days: Annotated[Optional[int], typer.Option(
+        "--window-days", help="Count events until N days after first exposure (default: no end).")] = None,
+    schema: Annotated[Optional[str], typer.Option(
+        "--schema", help="Qualify exposures/events/user_attributes, e.g. analytics or project.dataset.")] = None,
+) -> None:
+    """Print the experiment's sufficient-statistics SQL for a warehouse.
+
+    Run it where the data lives, save its rows (one per variant) as CSV or JSON, and
+    feed them to ``promolab analyze-stats FILE --experiment KEY``.
+    """
+    experiment = Registry.open(db).get_experiment(key)
+    print(experiment_sql(experiment, dialect, cuped=cuped, window_days=window_days, schema=schema) + ";")
+
+
+@app.command("analyze-stats")
+def analyze_stats_cmd(
+    file: Annotated[Path, typer.Argument(help="Per-variant sufficient statistics, CSV or JSON.")],
+    control: Annotated[Optional[str], typer.Option("--control", help="The control variant.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", help="NAME:binomial | NAME:mean | NAME:ratio (optionally :decrease); repeatable. "
+                         "Default: the JSON 'metrics' header or --experiment's spec.")] = None,
+    experiment: Annotated[Optional[str], typer.Option(
+        "--experiment", help="Take metric kinds, control, weights, alpha and guardrails from this "
+                             "registry experiment.")] = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="Significance level (default 0.05).")] = None,
+    correction: Annotated[Optional[str], typer.Option("--correction", help="holm | bh | none")] = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The report from per-variant sufficient statistics computed elsewhere.
+
+    Columns: variant, n, and per metric M: M__sum, M__sum_sq; ratio metrics (y =
+    numerator, x = denominator) and CUPED metrics (x = covariate) add M__sum_x,
+    M__sum_x2, M__sum_xy. ``promolab sql`` prints a query producing exactly these.
+    """
+    registry = Registry.open(db) if experiment else None
+    spec = registry.get_experiment(experiment) if registry else None
+    result = stats_file_report(file, control=control, alpha=alpha, correction=correction,
+                               metric_flags=metric or (), experiment=spec,
+                               status=registry.status(experiment) if registry else "running")
+    print_json(result.to_dict()) if json_ else print_report(result)
+
+
+@app.command("export-parquet")
+def export_parquet_cmd(
+    out: Annotated[Path, typer.Argument(help="Folder to write exposures/events/user_attributes .parquet into.")],
+    experiment: Annotated[Optional[str], typer.Option(
+        "--experiment", help="Only this experiment's exposures and its users' events and attributes.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export the registry's exposures, events and attributes to Parquet (for Spark or a lake)."""
+    written = export_parquet(Registry.open(db), out, experiment)
+    for table, path in written.items():
+        console.print(f"{table}: {path}", highlight=False)

@@ -42,6 +42,24 @@ def hillstrom_spec() -> Experiment:
     return packaged_spec("hillstrom-email")
 
 
+# The demo's stated assumptions: sending an e-mail costs $0.01 (the data has no cost), the
+# report drills down by channel and new vs returning customers, spend is the revenue.
+EMAIL_COST = 0.01
+DEMO_SEGMENTS = ("channel", "newbie")
+
+
+def demo_spec() -> Experiment:
+    """Hillstrom's spec plus the demo's economics (per-e-mail cost) and drill-down columns."""
+    from dataclasses import replace
+
+    from promolab.spec.model import Economics
+
+    spec = hillstrom_spec()
+    variants = tuple(replace(v, cost={"per_user": EMAIL_COST}) if v.key != spec.control else v for v in spec.variants)
+    return replace(spec, variants=variants, plan=replace(spec.plan, segments=DEMO_SEGMENTS),
+                   economics=Economics(revenue="spend", buyers="conversion"))
+
+
 def hillstrom_batches(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(exposures, events, attributes) frames for the registry."""
     users = pd.Series([f"h{i:05d}" for i in range(len(frame))])
@@ -69,7 +87,7 @@ def build_demo(db: str | Path, progress: Callable[[str], None] = lambda _: None)
     for suffix in ("", ".wal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     registry = Registry.open(path)
-    spec = hillstrom_spec()
+    spec = demo_spec()
     progress("registering the experiment")
     registry.create_experiment(spec, by="demo")
     registry.set_status(spec.key, "running", by="demo", reason="Hillstrom campaign sent 2008-03-01")

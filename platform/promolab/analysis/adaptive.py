@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from promolab.analysis.report import Report, VariantStats, build_report
+from promolab.analysis.sections import guardrail_margins
 from promolab.analysis.sql import ColumnMetric, bandit_stats_sql, experiment_metrics
 from promolab.errors import InputError
 from promolab.spec import Experiment
@@ -113,7 +114,7 @@ def analyze_bandit(registry: Registry, key: str) -> Report:
     report = build_report(
         stats, metrics, experiment.control, expected_shares(registry, experiment, periods), experiment.plan.alpha,
         experiment.plan.correction, guardrails=frozenset(m.key for m in experiment.guardrails), experiment=key,
-        labels=labels, estimator=StratifiedEstimator(periods),
+        labels=labels, estimator=StratifiedEstimator(periods), margins=guardrail_margins(experiment),
     )
     notes = (ESTIMATOR_NOTE + f" ({len(periods.periods)} weight periods)",)
     if any(m.kind == "ratio" for m in metrics):

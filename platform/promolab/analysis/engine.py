@@ -13,6 +13,8 @@ from typing import Mapping, Sequence
 import duckdb
 import pandas as pd
 
+from typing import TYPE_CHECKING
+
 from promolab.analysis.engines import EngineLike, needed_tables, resolve_engine
 from promolab.analysis.report import Report, VariantStats, build_report
 from promolab.analysis.sequential import SequentialPlan
@@ -22,6 +24,10 @@ from promolab.errors import InputError
 from promolab.stats import JointStats, MeanStats
 from promolab.spec import Experiment
 from promolab.store import Registry
+
+if TYPE_CHECKING:
+    from promolab.analysis.economics import EconomicsConfig
+    from promolab.analysis.filtering import TableFilters
 
 
 def stats_from_frame(frame: pd.DataFrame, metrics: Sequence[ColumnMetric]) -> dict[str, VariantStats]:
@@ -53,14 +59,28 @@ def analyze_table(
     weights: Mapping[str, float] | None = None,
     sequential: SequentialPlan | None = None,
     engine: EngineLike = "duckdb",
+    *,
+    guardrails: Sequence[str] = (),
+    filters: "TableFilters | None" = None,
+    segments: Sequence[str] = (),
+    economics: "EconomicsConfig | None" = None,
+    compare_unfiltered: bool = False,
 ) -> Report:
     """Analyse a per-user CSV/Parquet table; SRM is checked against ``weights`` (default equal).
 
     ``engine``: "duckdb" (default), "spark", or an engine from ``resolve_engine``.
+    ``guardrails`` (``COL:kind[:direction][:margin]``), ``filters``, ``segments`` (columns),
+    ``economics`` and ``compare_unfiltered`` add the report sections of
+    ``promolab.analysis.sections`` (DuckDB only).
     """
     if not metrics:
         raise InputError("--metric", None, "at least one --metric COL:binomial|COL:mean|NUM/DEN:ratio")
     parsed = [parse_metric(m, covariate) if isinstance(m, str) else m for m in metrics]
+    if guardrails or (filters is not None and filters.active) or segments or economics is not None:
+        from promolab.analysis.sections import analyze_table_sections
+
+        return analyze_table_sections(path, variant, control, parsed, alpha, correction, weights, sequential,
+                                      guardrails, filters, segments, economics, compare_unfiltered)
     frame = resolve_engine(engine).table_stats(path, variant, control, parsed)
     stats = stats_from_frame(frame, parsed)
     expected = dict(weights) if weights else {v: 1.0 for v in stats}
@@ -68,7 +88,8 @@ def analyze_table(
 
 
 def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine: EngineLike = "duckdb",
-                       data: str | Path | None = None) -> Report:
+                       data: str | Path | None = None, *, filter_users: bool = True,
+                       compare_unfiltered: bool = False, segments: Sequence[str] = ()) -> Report:
     """The report of a registry experiment from its exposures and events.
 
     ``engine`` runs the SQL ("duckdb" default, "spark"); ``data`` is a folder or URI of
@@ -80,9 +101,17 @@ def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine:
         from promolab.analysis.adaptive import analyze_bandit
 
         return analyze_bandit(registry, key)
+    from promolab.analysis.filtering import analysis_ctes, filter_experiment
+    from promolab.analysis.sections import experiment_sections, guardrail_margins
+
     metrics = experiment_metrics(experiment, cuped)
-    sql = experiment_stats_sql(experiment, cuped)
-    frame = resolve_engine(engine).experiment_stats(registry, sql, data, needed_tables(sql))
+    runner = resolve_engine(engine)
+    query = lambda sql: runner.experiment_stats(registry, sql, data, needed_tables(sql))  # noqa: E731
+    rules = experiment.filtering if filter_users else None
+    ctes, filtering = filter_experiment(experiment, rules, query, cuped) if rules is not None else (None, None)
+    sql = (experiment_stats_sql(experiment, cuped) if ctes is None
+           else ctes + sufficient_stats_sql("analysis_users", "variant", metrics))
+    frame = query(sql)
     stats = stats_from_frame(frame, metrics)
     if not stats:
         raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
@@ -92,9 +121,17 @@ def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine:
     report = build_report(
         stats, metrics, experiment.control, weights, experiment.plan.alpha, experiment.plan.correction,
         guardrails=frozenset(m.key for m in experiment.guardrails), experiment=key, labels=labels,
-        sequential=plan,
+        sequential=plan, margins=guardrail_margins(experiment),
+        srm_counts=None if filtering is None else filtering.exposed,
     )
-    return replace(report, notes=report.notes + notes)
+    if filtering is not None and filtering.alert:
+        notes += (filtering.alert_text(),)
+    report = replace(report, notes=report.notes + notes, filtering=filtering)
+    report = experiment_sections(report, experiment, metrics, query, ctes or analysis_ctes(experiment, None, cuped)[0],
+                                 tuple(segments) or experiment.plan.segments)
+    if compare_unfiltered and rules is not None:
+        report = replace(report, unfiltered=analyze_experiment(registry, key, cuped, engine, data, filter_users=False))
+    return report
 
 
 def _declared_plan(experiment: Experiment, exposed: int, status: str) -> tuple[SequentialPlan | None, tuple[str, ...]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Protocol
 
+from promolab.analysis.guardrails import check_guardrails, failed_guardrails
 from promolab.analysis.sequential import SequentialPlan, always_valid_readout, gst_readout
 from promolab.analysis.sql import ColumnMetric
 from promolab.errors import InputError
@@ -102,6 +103,12 @@ class Report:
     verdict: Verdict
     experiment: str | None = None
     notes: tuple[str, ...] = ()
+    # issue 8 sections (promolab.analysis.guardrails / filtering / segments / economics)
+    guardrails: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # variant → GuardrailChecks
+    filtering: Any = None  # FilteringSummary
+    segments: tuple[Any, ...] = ()  # SegmentDrilldown per --segment column
+    economics: Any = None  # EconomicsResult
+    unfiltered: "Report | None" = None  # the same analysis without filtering (--no-filter)
 
     def metric(self, name: str) -> MetricResult:
         return next(m for m in self.metrics if m.name == name)
@@ -137,6 +144,11 @@ class Report:
             ],
             "verdict": asdict(self.verdict),
             "notes": list(self.notes),
+            "guardrails": {v: [c.to_dict() for c in checks] for v, checks in self.guardrails.items()},
+            "filtering": None if self.filtering is None else self.filtering.to_dict(),
+            "segments": [s.to_dict() for s in self.segments],
+            "economics": None if self.economics is None else self.economics.to_dict(),
+            "unfiltered": None if self.unfiltered is None else self.unfiltered.to_dict(),
         }
 
 
@@ -193,8 +205,13 @@ def build_report(
     labels: Mapping[str, str] | None = None,
     sequential: SequentialPlan | None = None,
     estimator: Estimator | None = None,
+    margins: Mapping[str, Any] | None = None,
+    srm_counts: Mapping[str, int] | None = None,
 ) -> Report:
     """Run every test, adjust p-values across variants × metrics, and decide.
+
+    ``margins`` (guardrail → ``guardrails.Margin``) adds non-inferiority tests; ``srm_counts``
+    checks the split on these counts instead (all exposed users when some were filtered out).
 
     ``estimator`` replaces the pooled tests and means where it has an answer (the
     period-stratified estimates of a bandit experiment).
@@ -213,7 +230,8 @@ def build_report(
     treatments = [v for v in stats if v != control]
     if not treatments:
         raise InputError("variants", sorted(stats), "a control and at least one other variant")
-    srm = srm_test({v: stats[v].n for v in stats}, {v: weights.get(v, 0.0) for v in stats})
+    counts = srm_counts if srm_counts is not None else {v: stats[v].n for v in stats}
+    srm = srm_test({v: counts[v] for v in stats}, {v: weights.get(v, 0.0) for v in stats})
 
     raw: dict[tuple[str, str], tuple[LiftResult, dict | None, float, float]] = {}
     for m in metrics:
@@ -251,8 +269,9 @@ def build_report(
             mean = estimator.mean(m, v) if estimator is not None else None
             rows.append(VariantResult(v, stats[v].n, _mean(m, s) if mean is None else mean, lift))
         results.append(MetricResult(m.name, m.kind, m.direction, m.name in guardrails, tuple(rows)))
-    verdict = decide(srm, results, control, labels or {})
-    return Report(control, alpha, correction, srm, tuple(results), verdict, experiment)
+    checks = check_guardrails(stats, metrics, control, guardrails, margins or {}, results, alpha, labels)
+    verdict = decide(srm, results, control, labels or {}, checks)
+    return Report(control, alpha, correction, srm, tuple(results), verdict, experiment, guardrails=checks)
 
 
 def _sequential(plan: SequentialPlan, raw: Mapping, stats: Mapping[str, VariantStats], control: str,
@@ -282,8 +301,13 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f} %"
 
 
-def decide(srm: SrmResult, metrics: list[MetricResult], control: str, labels: Mapping[str, str]) -> Verdict:
-    """SRM blocks everything; a harmed guardrail blocks a variant; then the primary metric."""
+def decide(srm: SrmResult, metrics: list[MetricResult], control: str, labels: Mapping[str, str],
+           guardrails: Mapping[str, Any] | None = None) -> Verdict:
+    """SRM blocks everything; a harmed guardrail blocks a variant; then the primary metric.
+
+    A variant failing a margin guardrail (non-inferiority not shown, ``guardrails``) is never
+    shipped; when no other variant wins, the verdict is "do not ship" whatever the primary says.
+    """
     if not srm.ok:
         return Verdict("investigate", None,
                        f"Sample ratio mismatch (p = {srm.p_value:.2g}): the split is broken, "
@@ -297,7 +321,15 @@ def decide(srm: SrmResult, metrics: list[MetricResult], control: str, labels: Ma
     }
     name = labels.get(primary.name, primary.name)
     treated = [v for v in primary.variants if v.lift is not None]
-    winners = [v for v in treated if v.lift.significant and _good(primary, v.lift) and v.variant not in harmed]
+    failed = failed_guardrails(guardrails or {})
+    winners = [v for v in treated if v.lift.significant and _good(primary, v.lift)
+               and v.variant not in harmed and v.variant not in failed]
+    if failed and not winners:
+        why = "; ".join(f"{v} fails {', '.join(labels.get(c.metric, c.metric) for c in cs)}"
+                        for v, cs in sorted(failed.items()))
+        return Verdict("do not ship", None,
+                       f"Do not ship: a guardrail is not shown to stay within its margin ({why}), "
+                       f"whatever {labels.get(primary.name, primary.name)} says.")
     if winners:
         sign = 1 if primary.direction == "increase" else -1
         best = max(winners, key=lambda v: sign * v.lift.relative)

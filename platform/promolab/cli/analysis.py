@@ -10,20 +10,29 @@ import typer
 from promolab.analysis import analyze_experiment, analyze_table
 from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app, console
-from promolab.cli.options import DbOption, JsonOption
+from promolab.analysis.engines import resolve_engine
+from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
 from promolab.errors import InputError
 from promolab.stats import mde_mean, mde_proportion, sample_size_mean, sample_size_proportion
 from promolab.store import Registry
 
+NoFilterOption = Annotated[bool, typer.Option(
+    "--no-filter", help="Also show the result without abuse/bot filtering, beside the filtered one.")]
+SegmentOption = Annotated[Optional[list[str]], typer.Option(
+    "--segment", help="Drill down by this attribute column (repeatable), p-values adjusted across segments.")]
+
 
 @app.command()
 def report(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
            json_: JsonOption = False,
-           cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Use declared covariates.")] = True) -> None:
+           cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Use declared covariates.")] = True,
+           no_filter: NoFilterOption = False, segment: SegmentOption = None,
+           engine: EngineOption = "duckdb", spark_master: SparkMasterOption = None, data: DataOption = None) -> None:
     """Significance report of a registry experiment."""
-    result = analyze_experiment(Registry.open(db), key, cuped=cuped)
+    result = analyze_experiment(Registry.open(db), key, cuped=cuped, compare_unfiltered=no_filter,
+                                segments=segment or (), engine=resolve_engine(engine, spark_master), data=data)
     print_json(result.to_dict()) if json_ else print_report(result)
 
 
@@ -43,11 +52,41 @@ def analyze_table_cmd(
         "--information-fraction", help="Share of the planned users observed so far (1 = final look).")] = 1.0,
     spending: Annotated[str, typer.Option("--spending", help="obf | pocock | hsd | power")] = "obf",
     json_: JsonOption = False,
+    no_filter: NoFilterOption = False,
+    segment: SegmentOption = None,
+    guardrail: Annotated[Optional[list[str]], typer.Option(
+        "--guardrail", help="COL:kind[:direction][:margin] guardrail, margin absolute or N% relative "
+                            "(e.g. refund:binomial:decrease:0.005); repeatable.")] = None,
+    flag: Annotated[Optional[list[str]], typer.Option("--flag", help="Exclude rows where this 0/1 column is 1.")] = None,
+    outlier: Annotated[Optional[list[str]], typer.Option(
+        "--outlier", help="Exclude rows whose robust z of ln(1 + COL) exceeds --outlier-z.")] = None,
+    shared: Annotated[Optional[list[str]], typer.Option(
+        "--shared", help="Exclude rows whose COL value (device, payment fingerprint) more than --max-accounts share.")] = None,
+    outlier_z: Annotated[float, typer.Option("--outlier-z", help="Robust z threshold for --outlier.")] = 5.0,
+    max_accounts: Annotated[int, typer.Option("--max-accounts", help="Accounts allowed per --shared value.")] = 3,
+    revenue: Annotated[Optional[str], typer.Option("--revenue", help="Revenue column: adds promotion economics.")] = None,
+    orders: Annotated[Optional[str], typer.Option("--orders", help="Orders column (for shipping cost).")] = None,
+    cost: Annotated[Optional[list[str]], typer.Option(
+        "--cost", help="VARIANT:key=value[,key=value] with keys discount_pct, shipping_cost, coupon_value, "
+                       "per_user; repeatable.")] = None,
+    margin_rate: Annotated[float, typer.Option("--margin-rate", help="Gross margin on revenue (1 = not stated).")] = 1.0,
+    engine: EngineOption = "duckdb",
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Analyse any exported per-user table."""
+    from promolab.analysis.economics import EconomicsConfig, parse_costs
+    from promolab.analysis.filtering import TableFilters
+
     plan = (SequentialPlan(sequential, looks, information_fraction, spending) if sequential is not None else None)
+    filters = TableFilters(tuple(flag or ()), tuple(outlier or ()), tuple(shared or ()), outlier_z, max_accounts)
+    if cost and revenue is None:
+        raise InputError("--cost", cost[0], "a --revenue column to price")
+    economics = (EconomicsConfig(revenue, orders, None, margin_rate, None, parse_costs(cost or []))
+                 if revenue is not None else None)
     result = analyze_table(file, variant, control, metric, covariate=covariate, alpha=alpha, correction=correction,
-                           sequential=plan)
+                           sequential=plan, guardrails=guardrail or (), filters=filters, segments=segment or (),
+                           economics=economics, compare_unfiltered=no_filter,
+                           engine=resolve_engine(engine, spark_master))
     print_json(result.to_dict()) if json_ else print_report(result)
 
 

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from promolab.analysis import Report
 from promolab.cli.app import console
+from promolab.cli.render_sections import print_sections_after, print_sections_before
 
 
 def _p(p: float) -> str:
@@ -32,6 +33,7 @@ def print_report(report: Report) -> None:
         console.print(f"[green]SRM ok[/green] (p = {_p(srm.p_value)}): {observed}")
     else:
         console.print(f"[bold red]SAMPLE RATIO MISMATCH[/bold red] (p = {_p(srm.p_value)}): {observed}")
+    print_sections_before(report)
     for m in report.metrics:
         kind = f"{m.kind}{', guardrail' if m.guardrail else ''}, {m.direction} is better"
         table = Table(title=f"{m.name} ({kind})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -55,6 +57,7 @@ def print_report(report: Report) -> None:
             seq = v.lift.extra.get("sequential") if v.lift is not None else None
             if seq:
                 console.print("  " + _sequential_line(v.variant, seq))
+    print_sections_after(report)
     colour = {"ship": "green", "stop": "red", "investigate": "bold red", "do not ship": "red"}.get(
         report.verdict.decision, "yellow")
     console.print(f"[{colour}]Verdict: {report.verdict.text}[/{colour}]")

@@ -11,24 +11,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from promolab.analysis.engines import resolve_engine  # noqa: F401  (re-exported for cli.analysis)
 from promolab.analysis.warehouse import DIALECTS, experiment_sql, export_parquet, stats_file_report
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
 from promolab.store import Registry
-
-EngineOption = Annotated[str, typer.Option(
-    "--engine", help="Where the SQL runs: duckdb (embedded) | spark (pip install 'promolab[spark]').")]
-SparkMasterOption = Annotated[Optional[str], typer.Option(
-    "--spark-master", envvar="PROMOLAB_SPARK_MASTER", show_envvar=True,
-    help="Spark master URL (spark://host:7077, yarn, k8s://…, local[4]); default: Spark's own settings, "
-         "else local[2].")]
-DataOption = Annotated[Optional[str], typer.Option(
-    "--data", help="Folder or URI with Parquet exposures, events, user_attributes to read instead of the "
-                   "registry's tables.")]
-
 
 @app.command("sql")
 def sql_cmd(
@@ -89,4 +77,4 @@ def export_parquet_cmd(
     """Export the registry's exposures, events and attributes to Parquet (for Spark or a lake)."""
     written = export_parquet(Registry.open(db), out, experiment)
     for table, path in written.items():
-        console.print(f"{table}: {path}", highlight=False)
+        console.print(f"{table}: {path}", highlight=False, soft_wrap=True)

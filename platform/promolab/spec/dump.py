@@ -63,6 +63,8 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         plan["looks"] = e.plan.looks
     if e.plan.target_users is not None:
         plan["target_users"] = e.plan.target_users
+    if e.plan.segments:
+        plan["segments"] = list(e.plan.segments)
     out["analysis"] = plan
     if e.bandit is not None:
         b = e.bandit

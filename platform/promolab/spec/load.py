@@ -184,8 +184,9 @@ def _filtering(p: _Problems, raw: Any) -> FilterRules | None:
     for name in ("max_events_per_day", "burst_orders", "refunds_after_coupon", "burst_seconds", "max_accounts"):
         if name in raw:
             v = raw[name]
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                p.add(f"filtering.{name}", v, "a whole number >= 1")
+            low = 2 if name == "burst_orders" else 1
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                p.add(f"filtering.{name}", v, f"a whole number >= {low}")
             else:
                 values[name] = v
     if "outlier_z" in raw:
@@ -341,7 +342,12 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
     if not isinstance(raw, dict):
         p.add("analysis", raw, "a table {alpha, correction, sequential, looks, spending}")
         return AnalysisPlan()
-    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users"}, "analysis.")
+    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users", "segments"},
+             "analysis.")
+    segments = raw.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(x, str) and x for x in segments):
+        p.add("analysis.segments", segments, "a list of user attribute names to drill down by")
+        segments = []
     alpha = _number(p, raw.get("alpha", 0.05), "analysis.alpha", "a number in (0, 1)", 0.0, 1.0,
                     lo_open=True, hi_open=True)
     correction = _choice(p, raw.get("correction", "holm"), "analysis.correction", CORRECTIONS)
@@ -360,7 +366,7 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
               "a group-sequential plan needs it to know the information fraction")
         target = None
     return AnalysisPlan(alpha=alpha or 0.05, correction=correction, sequential=sequential, looks=looks,
-                        spending=spending, target_users=target)
+                        spending=spending, target_users=target, segments=tuple(segments))
 
 
 def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int) -> BanditConfig | None:

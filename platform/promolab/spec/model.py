@@ -96,6 +96,7 @@ class AnalysisPlan:
     looks: int | None = None
     spending: str = "obf"
     target_users: int | None = None  # planned users: the information fraction is exposures / target
+    segments: tuple[str, ...] = ()  # attribute columns every report drills down by
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,131 @@
+"""Text output of the issue-8 report sections: filtering, guardrails, economics, segments,
+and the filtered-versus-unfiltered comparison (``--no-filter``)."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from promolab.analysis import Report
+from promolab.cli.app import console
+
+
+def _p(p: float) -> str:
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def _table(title: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    return table
+
+
+def print_filtering(report: Report) -> None:
+    f = report.filtering
+    if f is None:
+        return
+    variants = list(f.exposed)
+    table = _table("Abuse and bot filtering: users excluded per variant", ["rule"] + variants + ["imbalance p"])
+    for r in f.rules:
+        table.add_row(f"{r.rule} ({r.description})", *[f"{r.flagged[v]:,}" for v in variants], _p(r.p_value))
+    table.add_row("excluded (any rule)", *[f"{f.excluded[v]:,} ({f.excluded[v] / max(f.exposed[v], 1):.2%})"
+                                           for v in variants], _p(f.p_value), style="bold")
+    table.add_row("analysed", *[f"{f.kept[v]:,} of {f.exposed[v]:,}" for v in variants], "")
+    console.print(table)
+    if f.alert:
+        console.print(f"[bold red]ALERT: {f.alert_text()}[/bold red]")
+    for note in f.notes:
+        console.print(f"  note: {note}")
+
+
+def print_guardrails(report: Report) -> None:
+    if not report.guardrails:
+        return
+    console.print("[bold]Guardrails[/bold] (non-inferiority: the harmful end of the CI must stay inside the margin)")
+    for variant, checks in report.guardrails.items():
+        for c in checks:
+            mark = "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]"
+            console.print(f"  {variant}: {mark} {c.text}")
+
+
+def print_economics(report: Report) -> None:
+    e = report.economics
+    if e is None:
+        return
+    per = f"{e.per_users:,}"
+    table = _table(f"Promotion economics per {per} users (revenue: {e.revenue_metric}, margin rate {e.margin_rate:g}; "
+                   f"{1 - e.alpha:.0%} CI)", ["variant", "cost", "revenue", "promo cost", "incr. revenue [CI]",
+                                               "incr. margin [CI]", "break-even lift", "volume lift [CI]"])
+    for v in e.variants:
+        cost = ", ".join(f"{k}={x:g}" for k, x in v.cost.items()) or "none"
+        if v.incremental_revenue is None:
+            table.add_row(f"{v.variant} (ctl)", cost, f"{v.revenue.value:,.0f}", f"{v.promotion_cost.value:,.0f}",
+                          "", "", "", "")
+            continue
+        ir, im, vl = v.incremental_revenue, v.incremental_margin, v.volume_lift
+        style = "green" if im.ci_low > 0 else ("red" if im.ci_high < 0 else "")
+        table.add_row(
+            v.variant, cost, f"{v.revenue.value:,.0f}", f"{v.promotion_cost.value:,.0f}",
+            f"{ir.value:+,.0f} [{ir.ci_low:+,.0f}, {ir.ci_high:+,.0f}]",
+            f"{im.value:+,.0f} [{im.ci_low:+,.0f}, {im.ci_high:+,.0f}]",
+            "never" if v.break_even_lift is None else f"{v.break_even_lift * 100:+.1f} %",
+            f"{vl.value * 100:+.1f} % [{vl.ci_low * 100:+.1f}, {vl.ci_high * 100:+.1f}]", style=style)
+    console.print(table)
+    for note in e.notes:
+        console.print(f"  note: {note}")
+
+
+def print_segments(report: Report) -> None:
+    for d in report.segments:
+        table = _table(f"Segments by {d.column} ({d.correction} across {d.family_size} tests)",
+                       ["segment", "metric", "variant", "users", "mean", "rel lift [CI]", "p", "p adj"])
+        for s in d.segments:
+            for m in s.report.metrics:
+                if m.guardrail:
+                    continue
+                for v in m.variants:
+                    if v.lift is None:
+                        continue
+                    lf = v.lift
+                    style = ("green" if lf.significant and (lf.absolute > 0) == (m.direction == "increase")
+                             else "red" if lf.significant else "dim" if s.small else "")
+                    table.add_row(f"{s.value}{' (small)' if s.small else ''}", m.name, v.variant, f"{v.n:,}",
+                                  f"{v.mean:.4g}",
+                                  f"{lf.relative * 100:+.1f}% [{lf.ci_low * 100:+.1f}, {lf.ci_high * 100:+.1f}]",
+                                  _p(lf.p_value), _p(lf.p_value_adjusted), style=style)
+        console.print(table)
+        for w in d.warnings:
+            console.print(f"  [yellow]warning: {w}[/yellow]")
+
+
+def print_unfiltered(report: Report) -> None:
+    u = report.unfiltered
+    if u is None:
+        return
+    table = _table("Filtered vs unfiltered (--no-filter)", ["metric", "variant", "filtered lift [CI]", "p adj",
+                                                          "unfiltered lift [CI]", "p adj"])
+    for m in report.metrics:
+        other = u.metric(m.name)
+        for v in m.variants:
+            if v.lift is None:
+                continue
+            a, b = v.lift, other.variant(v.variant).lift
+            table.add_row(m.name, v.variant,
+                          f"{a.relative * 100:+.1f}% [{a.ci_low * 100:+.1f}, {a.ci_high * 100:+.1f}]",
+                          _p(a.p_value_adjusted),
+                          f"{b.relative * 100:+.1f}% [{b.ci_low * 100:+.1f}, {b.ci_high * 100:+.1f}]",
+                          _p(b.p_value_adjusted))
+    console.print(table)
+    console.print(f"  unfiltered verdict: {u.verdict.text}")
+
+
+def print_sections_before(report: Report) -> None:
+    print_filtering(report)
+
+
+def print_sections_after(report: Report) -> None:
+    print_guardrails(report)
+    print_economics(report)
+    print_segments(report)
+    print_unfiltered(report)

@@ -147,3 +147,44 @@ def test_cli_update_and_weights(registry: Registry) -> None:
     assert len(json.loads(out.output)) == 4
     out = runner.invoke(app, ["bandit", "update", "nope", "--db", path])
     assert out.exit_code == 2 and "experiment: got 'nope'" in out.output
+
+
+MARGIN_SPEC = SPEC_PATH.read_text().replace('reward = "conversion"', 'reward = "margin"').replace(
+    "params = { draws = 20000 }",
+    'params = { draws = 20000, prior = { model = "normal", mu = 0.0, kappa = 1.0, alpha = 1.0, beta = 20.0 } }'
+).replace('payload = { discount_pct = 20 }', 'payload = { discount_pct = 20 }\ncost = { discount_pct = 20 }').replace(
+    'payload = { discount_pct = 10 }', 'payload = { discount_pct = 10 }\ncost = { discount_pct = 10 }').replace(
+    'key = "coupon-bandit"', 'key = "margin-bandit"') + '\n[economics]\nrevenue = "revenue"\nmargin_rate = 0.35\n'
+
+
+def test_margin_reward_needs_prices_and_a_normal_model() -> None:
+    bare = SPEC_PATH.read_text().replace('reward = "conversion"', 'reward = "margin"')
+    with pytest.raises(SpecError, match="bandit.reward: got 'margin', expected variant costs"):
+        parse_experiment(bare)
+    beta = MARGIN_SPEC.replace(', prior = { model = "normal", mu = 0.0, kappa = 1.0, alpha = 1.0, beta = 20.0 }', "")
+    with pytest.raises(SpecError, match="models 0/1 rewards"):
+        parse_experiment(beta)
+
+
+def test_margin_reward_is_the_per_user_margin_after_discount(tmp_path: Path) -> None:
+    """Margin per user = 0.35·gross − discount, with gross = paid / (1 − d): checked by hand."""
+    from promolab.adaptive.update import reward_stats
+
+    reg = Registry.open(tmp_path / "margin.duckdb")
+    spec = parse_experiment(MARGIN_SPEC)
+    reg.create_experiment(spec)
+    reg.set_status(spec.key, "running")
+    users = [f"m{i}" for i in range(400)]
+    got = sticky_assign(reg, spec.key, users, at=T0)
+    paid = {u: 54.0 for u in users[::5]}
+    reg.ingest_events(events_batch(pd.DataFrame({"event_id": list(paid), "user_id": list(paid), "event": "order",
+                                                 "value": list(paid.values()), "ts": "2024-06-03T12:00:00"})))
+    stats = reward_stats(reg, spec.key)
+    discount = {"no-coupon": 0.0, "pct10": 0.10, "pct20": 0.20, "free-shipping": 0.0}
+    for variant, s in stats.items():
+        margins = [(0.35 * paid.get(u, 0.0) / (1 - discount[v]) - paid.get(u, 0.0) * (1 / (1 - discount[v]) - 1))
+                   for u, v in zip(users, got.variants) if v == variant]
+        assert s.n == len(margins)
+        assert s.sum == pytest.approx(sum(margins), rel=1e-9)
+        assert s.sum_sq == pytest.approx(sum(m * m for m in margins), rel=1e-9)
+    reg.close()

@@ -15,6 +15,8 @@ from datetime import datetime
 
 import numpy as np
 
+from promolab.analysis.economics import economics_sql, experiment_config
+from promolab.analysis.filtering import analysis_ctes
 from promolab.analysis.sql import experiment_metrics, per_user_ctes, sufficient_stats_sql
 from promolab.bandits import ArmState, make_policy
 from promolab.errors import InputError, StateError
@@ -33,15 +35,25 @@ class WeightUpdate:
 
 
 def reward_stats(registry: Registry, key: str) -> dict[str, MeanStats]:
-    """n, Σr, Σr² of the reward metric per variant (zero for variants with no users)."""
+    """n, Σr, Σr² of the reward per variant (zero for variants with no users).
+
+    The reward is a metric of the experiment, or ``margin``: the per-user margin after the
+    variant's promotion cost (``promolab.analysis.economics``).
+    """
     experiment = registry.get_experiment(key)
-    metric = next(m for m in experiment_metrics(experiment, cuped=False) if m.name == experiment.bandit.reward)
-    frame = registry.query(per_user_ctes(experiment) + sufficient_stats_sql("per_user_table", "variant", [metric]))
+    if experiment.bandit.reward == "margin":
+        ctes, _ = analysis_ctes(experiment, None, cuped=False)
+        frame = registry.query(economics_sql(ctes, "variant", experiment_config(experiment)))
+        column = "__margin"
+    else:
+        metric = next(m for m in experiment_metrics(experiment, cuped=False) if m.name == experiment.bandit.reward)
+        frame = registry.query(per_user_ctes(experiment) + sufficient_stats_sql("per_user_table", "variant", [metric]))
+        column = metric.name
     rows = {r["variant"]: r for r in frame.to_dict("records")}
     out = {}
     for v in experiment.variant_keys:
         r = rows.get(v)
-        out[v] = (MeanStats(int(r["n"]), float(r[f"{metric.name}__sum"]), float(r[f"{metric.name}__sum_sq"]))
+        out[v] = (MeanStats(int(r["n"]), float(r[f"{column}__sum"]), float(r[f"{column}__sum_sq"]))
                   if r else MeanStats(0, 0.0, 0.0))
     return out
 

@@ -32,6 +32,7 @@ from promolab.spec.model import (
     Variant,
 )
 
+MARGIN_REWARD = "margin"
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEY_EXPECTED = "a key of lowercase letters, digits, '-' or '_' (1-64 chars)"
 SEQUENTIAL_METHODS = ("gst", "msprt")
@@ -369,8 +370,12 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
                         spending=spending, target_users=target, segments=tuple(segments))
 
 
-def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int) -> BanditConfig | None:
-    """Validate [bandit]: the policy and its parameters through the bandit registry."""
+def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int,
+            priced: bool) -> BanditConfig | None:
+    """Validate [bandit]: the policy and its parameters through the bandit registry.
+
+    ``reward = "margin"`` optimises the per-user margin after promotion costs (needs
+    variant costs or [economics]; see ``promolab.analysis.economics``)."""
     from promolab.bandits import make_policy
 
     _unknown(p, raw, {"policy", "params", "reward", "update_period_seconds", "floor", "burn_in"}, "bandit.")
@@ -389,8 +394,14 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
                                   exc.expected, source=p.source))
     reward = raw.get("reward")
     by_key = {m.key: m for m in metrics}
-    if reward not in by_key or by_key[reward].kind == "ratio":
-        p.add("bandit.reward", reward, "the key of a binomial or mean metric of this experiment: "
+    if reward == MARGIN_REWARD:
+        if not priced:
+            p.add("bandit.reward", reward, "variant costs or an [economics] table to price the margin")
+        elif policy is not None and policy.bernoulli_only:
+            p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards "
+                  "(use a normal prior or ucb1 / epsilon-greedy for margin)")
+    elif reward not in by_key or by_key[reward].kind == "ratio":
+        p.add("bandit.reward", reward, "'margin' or the key of a binomial or mean metric of this experiment: "
               + ", ".join(m.key for m in metrics if m.kind != "ratio"))
     elif policy is not None and policy.bernoulli_only and by_key[reward].kind != "binomial":
         p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards")
@@ -435,7 +446,8 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         p.add("bandit", bandit, "a [bandit] table (policy, reward, update period) when kind = 'bandit'")
     if kind == "ab" and bandit is not None:
         p.add("bandit", bandit, "no [bandit] table unless kind = 'bandit'")
-    bandit_config = (_bandit(p, bandit, metrics, len(variants))
+    priced = isinstance(raw.get("economics"), dict) or any(v.cost for v in variants)
+    bandit_config = (_bandit(p, bandit, metrics, len(variants), priced)
                      if kind == "bandit" and isinstance(bandit, dict) else None)
     experiment = Experiment(
         key=key,

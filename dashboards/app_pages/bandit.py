@@ -1,5 +1,6 @@
-"""Bandit: allocation share over time (the stored weight history), cumulative reward and
-estimated regret, and the current weights (``Registry.weight_history`` / ``current_weights``)."""
+"""Bandit: allocation share over time (the stored weight history, ``promolab bandit weights
+--json``), cumulative reward and estimated regret, per-arm allocation and the current weights
+(``promolab.adaptive.regret``, ``promolab bandit regret KEY --json``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import streamlit as st
 from promolab.errors import PromolabError
 from ui import charts, data, state
 from ui import format as fmt
-from ui.bandit import allocation_steps, arm_table, bandit_setting, regret_path, reward_metric
+from ui.bandit import allocation_steps, bandit_setting, reward_metric
 from ui.colors import GOOD, NEUTRAL, variant_colors
 
 path = data.db_path()
@@ -35,17 +36,18 @@ st.caption(f"**{experiment.name}** · {summary.status} · policy **{policy}** ·
 history = data.weight_history(path, key)
 weights = data.current_weights(path, key)
 try:
-    daily = data.bandit_timeline(path, key) if summary.exposures else pd.DataFrame()
+    regret = data.bandit_regret(path, key)
 except PromolabError as exc:
     st.error(str(exc))
-    daily = pd.DataFrame()
+    st.stop()
+periods = regret.frame()
 
 c1, c2 = st.columns([3, 2])
 with c1:
     if history.empty:
         st.info("No weight updates stored yet: traffic follows the configured weights shown on the right.")
     else:
-        until = daily.day.max() + pd.Timedelta(days=1) if len(daily) else None
+        until = periods.start.max() + pd.Timedelta(days=1) if len(periods) else None
         wide = allocation_steps(history, until)[[v for v in experiment.variant_keys
                                                  if v in set(history.variant_key)]]
         st.plotly_chart(charts.allocation_area(wide, colors, f"Allocation over time ({len(history.updated_at.unique())} "
@@ -58,42 +60,47 @@ with c2:
         st.caption(f"Last update {last.updated_at:%Y-%m-%d %H:%M} by **{last.policy}**"
                    + (f": {last.reason}" if last.reason else ""))
 
-if daily.empty:
+if periods.empty:
     st.info("No exposures yet: reward and regret appear once users are assigned.")
     st.stop()
 
-regret = regret_path(daily, list(experiment.variant_keys))
-arms = arm_table(daily, list(experiment.variant_keys), weights)
-best = regret.best_variant.iloc[-1]
+best = regret.best_variant
 k1, k2, k3, k4 = st.columns(4)
-k1.metric("Users", f"{int(regret.cumulative_users.iloc[-1]):,}")
-binary = experiment.metric(reward).kind == "binomial"
-k2.metric(f"Total reward ({reward_label})", fmt.num(regret.cumulative_reward.iloc[-1], 6))
+k1.metric("Users", f"{regret.users:,}")
+binary = regret.reward_kind == "binomial"
+k2.metric(f"Total reward ({reward_label})", fmt.num(regret.total_reward, 6))
 lost = "conversions" if binary else reward_label
-k3.metric(f"Estimated regret ({lost} lost)", fmt.num(regret.cumulative_regret.iloc[-1], 4),
+k3.metric(f"Estimated regret ({lost} lost)", fmt.num(regret.total_regret, 4),
           help="Reward lost by sending users to arms other than the best so far (plug-in estimate).")
-k4.metric("Best arm so far", best, (fmt.pct(regret.best_mean.iloc[-1], 2) if binary else fmt.num(regret.best_mean.iloc[-1]))
+k4.metric("Best arm so far", best, (fmt.pct(regret.best_mean, 2) if binary else fmt.num(regret.best_mean))
           + f" {reward_label.lower()} per user", delta_color="off", delta_arrow="off")
 
 c1, c2 = st.columns(2)
 with c1:
-    st.plotly_chart(charts.cumulative(regret, "day", "cumulative_reward", GOOD, "reward",
+    st.plotly_chart(charts.cumulative(periods, "start", "cumulative_reward", GOOD, "reward",
                                       f"{reward_label} (cumulative)", "Cumulative reward"), key="bandit-reward")
 with c2:
-    st.plotly_chart(charts.cumulative(regret, "day", "cumulative_regret", NEUTRAL, "regret",
+    st.plotly_chart(charts.cumulative(periods, "start", "cumulative_regret", NEUTRAL, "regret",
                                       f"{lost} lost (cumulative)", "Estimated cumulative regret"),
                     key="bandit-regret")
 st.caption("Estimated regret: every user sent to arm a counts μ̂(best) − μ̂(a), with μ̂ the arms' mean reward "
            "so far. A good bandit's regret curve flattens as traffic moves to the best arm.")
 
 st.subheader("Arms")
+arms = regret.arm_frame()
+rate = (lambda x: fmt.pct(x, 2)) if binary else fmt.num
 show = arms.assign(
     users=arms.users.map(fmt.users), reward=arms.reward.map(lambda x: fmt.num(x, 6)),
-    mean_reward=arms.mean_reward.map((lambda x: fmt.pct(x, 2)) if binary else fmt.num), share_of_users=arms.share_of_users.map(fmt.pct),
-    current_weight=arms.current_weight.map(fmt.pct),
-).rename(columns={"reward": "total reward", "mean_reward": "mean reward", "share_of_users": "share of users",
+    mean_reward=arms.mean_reward.map(rate), gap=arms.gap.map(rate), regret=arms.regret.map(fmt.num),
+    share_of_users=arms.share_of_users.map(fmt.pct), current_weight=arms.current_weight.map(fmt.pct),
+).rename(columns={"reward": "total reward", "mean_reward": "mean reward", "gap": "gap to best",
+                  "regret": "estimated regret", "share_of_users": "share of users",
                   "current_weight": "current weight"})
 st.dataframe(show, hide_index=True, width="stretch")
+with st.expander(f"Reward, regret and users per arm by {regret.period}"):
+    per_period = periods.join(regret.allocation_frame().reset_index(drop=True).add_prefix("users: "))
+    st.dataframe(per_period, hide_index=True, width="stretch")
+    st.caption(f"The same numbers: `promolab bandit regret {key} --json`.")
 with st.expander("Weight history"):
     st.dataframe(history, hide_index=True, width="stretch")
 st.caption(f"For significance of the arms' differences see the **Report** page (`promolab report {key} --json`).")

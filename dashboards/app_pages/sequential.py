@@ -1,5 +1,6 @@
 """Sequential: the z-statistic over interim looks against group-sequential boundaries, and
-the always-valid p-value and confidence sequence over time (``promolab.stats.sequential``)."""
+the always-valid p-value and confidence sequence over time — all from
+``promolab.analysis.sequential_path`` (``promolab sequential KEY --looks K --json``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from promolab.errors import PromolabError
 from ui import charts, data, state
 from ui import format as fmt
 from ui.colors import variant_colors
-from ui.sequential import SPENDINGS, sequential_metrics
+from ui.sequential import SPENDINGS, look_frame
 
 path = data.db_path()
 st.title("Sequential monitoring")
@@ -23,10 +24,7 @@ if not summaries:
 
 key = state.pick_experiment([s.key for s in summaries], "sequential", describe={s.key: s.name for s in summaries})
 experiment = data.experiment(path, key)
-metrics = sequential_metrics(experiment)
-if not metrics:
-    st.warning("This experiment has no binomial or mean metric; sequential methods need one.")
-    st.stop()
+metrics = [m.key for m in experiment.metrics + experiment.guardrails]
 labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
 treatments = [v for v in experiment.variant_keys if v != experiment.control]
 
@@ -41,19 +39,20 @@ spending = c4.selectbox("α-spending", list(SPENDINGS), format_func=lambda s: SP
                         else 0, key="seq-spending")
 
 try:
-    path_ = data.sequential_looks(path, key, metric, treatment, int(looks), spending)
+    path_ = data.sequential_path(path, key, int(looks), spending)
+    comparison = path_.comparison(metric, treatment)
 except PromolabError as exc:
     st.error(str(exc))
     st.stop()
 
-frame = path_.frame
+frame = look_frame(path_, metric, treatment)
 colors = variant_colors(experiment.variant_keys, experiment.control)
 color = colors[treatment]
 for note in path_.notes:
     st.info(note)
 
 last = frame.iloc[-1]
-crossing = path_.first_crossing
+crossing = comparison.first_crossing
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("Looks", f"{len(frame)}", help="Looks with new users; empty periods are skipped.")
 k2.metric("z at the last look", f"{last.z:.2f}", f"boundary ±{last.boundary:.2f}", delta_color="off", delta_arrow="off")
@@ -73,18 +72,20 @@ st.subheader("Always-valid inference")
 c1, c2 = st.columns(2)
 with c1:
     st.plotly_chart(charts.pvalue_path(frame, color, path_.alpha), key="seq-p")
-    st.caption(f"mSPRT (Johari et al. 2017) with mixing τ = 5 % of the control mean at the first look "
-               f"(τ² = {path_.tau2:.3g}); the p-value only goes down.")
+    st.caption(f"mSPRT (Johari et al. 2017); the mixing variance τ² = {comparison.tau2:.3g} is fixed at the "
+               "first look (narrowest always-valid CI at the last look); the p-value is a running minimum.")
 with c2:
-    st.plotly_chart(charts.interval_path(frame, color, path_.kind), key="seq-ci")
+    st.plotly_chart(charts.interval_path(frame, color, comparison.kind), key="seq-ci")
     st.caption("Asymptotic confidence sequence (Waudby-Smith et al. 2023) vs the fixed-horizon CI, which is "
                "only valid at one pre-planned look.")
 
 with st.expander("Numbers per look"):
     show = frame[["look", "users", "information_fraction", "control_mean", "treatment_mean", "z", "boundary",
-                  "nominal_p", "crossed", "p_value", "always_valid_p", "cs_low", "cs_high"]]
+                  "nominal_p", "crossed", "p_value", "always_valid_p", "cs_abs_ci_low", "cs_abs_ci_high"]]
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={"information_fraction": st.column_config.NumberColumn("information", format="%.2f"),
                                 "users": st.column_config.NumberColumn(format="localized")})
-    st.download_button("Download CSV", frame.drop(columns=["cut"]).to_csv(index=False),
+    st.download_button("Download CSV", frame.to_csv(index=False),
                        f"{key}-{metric}-{treatment}-looks.csv", "text/csv", key="seq-csv")
+    st.caption(f"The same numbers: `promolab sequential {key} --looks {int(looks)} --spending {spending} "
+               f"--metric {metric} --json`.")

@@ -158,7 +158,7 @@ def interval_path(frame: pd.DataFrame, color: str, kind: str) -> go.Figure:
     mult, unit = (100.0, "pp") if kind == "binomial" else (1.0, "units")
     x = frame.information_fraction * 100
     fig = go.Figure()
-    fig.add_scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([frame.cs_high, frame.cs_low[::-1]]) * mult,
+    fig.add_scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([frame.cs_abs_ci_high, frame.cs_abs_ci_low[::-1]]) * mult,
                     fill="toself", mode="lines", fillcolor=hex_to_rgba(color, 0.18), line=dict(width=0),
                     name="confidence sequence (always valid)", hoverinfo="skip")
     fig.add_scatter(x=x, y=frame.abs_ci_high * mult, mode="lines", line=dict(color=NEUTRAL, dash="dot"),

@@ -126,21 +126,19 @@ def daily_traffic(path: str) -> tuple[int | None, int]:
 
 
 @st.cache_data(ttl=TTL, show_spinner="Computing the looks…")
-def sequential_looks(path: str, key: str, metric: str, treatment: str, looks: int, spending: str):
-    """The z-statistic path, GST boundaries and always-valid inference over looks."""
-    from ui.sequential import look_path
+def sequential_path(path: str, key: str, looks: int, spending: str):
+    """``promolab sequential KEY --looks K --spending S --json``: every variant × metric."""
+    from ui.sequential import sequential_path as compute
 
-    reg = registry(path)
-    return look_path(reg, reg.get_experiment(key), metric, treatment, looks, spending)
+    return compute(registry(path), key, looks, spending=spending)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def bandit_timeline(path: str, key: str) -> pd.DataFrame:
-    """Per day and variant: users exposed and reward (the bandit's reward metric)."""
-    from ui.bandit import daily_rewards
+def bandit_regret(path: str, key: str, period: str = "day"):
+    """``promolab bandit regret KEY --json``: reward, estimated regret and allocation per period."""
+    from ui.bandit import bandit_regret as compute
 
-    reg = registry(path)
-    return daily_rewards(reg, reg.get_experiment(key))
+    return compute(registry(path), key, period)
 
 
 # -- files and simulations ---------------------------------------------------------------

@@ -315,3 +315,75 @@ def test_power_days_match_the_cli(capsys):
     assert parse_payload("") == {}
     with pytest.raises(ValueError):
         parse_payload("[1, 2]")
+
+
+def _frame_with(at: AppTest, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+@pytest.mark.parametrize(("key", "metric_key"), [("hillstrom-email", None), (BANDIT, "revenue")])
+def test_sequential_page_shows_the_cli_json(app, dashboard_db, capsys, key, metric_key):
+    """Every number on the Sequential page is ``promolab sequential KEY --looks K --json``'s."""
+    import json
+
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/sequential.py", {"experiment": key})
+    if metric_key is not None:
+        at.selectbox(key="seq-metric").select(metric_key).run()
+    metric_key = at.selectbox(key="seq-metric").value
+    treatment = at.selectbox(key="seq-treatment").value
+    looks, spending = int(at.number_input(key="seq-looks").value), at.selectbox(key="seq-spending").value
+    capsys.readouterr()
+    assert run_cli(["sequential", key, "--looks", str(looks), "--spending", spending, "--metric", metric_key,
+                    "--db", str(dashboard_db), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    comparison = next(c for c in cli["comparisons"] if c["variant"] == treatment)
+    last = comparison["points"][-1]
+    assert metric(at, "Looks") == str(len(cli["looks"]))
+    assert metric(at, "z at the last look") == f"{last['z']:.2f}"
+    assert metric(at, "Always-valid p") == fmt.pvalue(last["always_valid_p"])
+    crossing = comparison["first_crossing"]
+    assert metric(at, "Boundary first crossed") == ("not crossed" if crossing is None else f"look {crossing}")
+    shown = _frame_with(at, "always_valid_p")
+    expected = {**{k: [lk[k] for lk in cli["looks"]] for k in ("look", "users", "information_fraction", "boundary",
+                                                               "nominal_p")},
+                **{k: [p[k] for p in comparison["points"]] for k in ("z", "p_value", "always_valid_p", "crossed",
+                                                                     "cs_abs_ci_low", "cs_abs_ci_high",
+                                                                     "control_mean", "treatment_mean")}}
+    for column, values in expected.items():
+        assert_same([None if isinstance(x, float) and x != x else x for x in shown[column].tolist()], values,
+                    column)
+
+
+def test_bandit_page_shows_the_cli_json(app, dashboard_db, capsys):
+    """Reward, regret, best arm and per-day allocation are ``promolab bandit regret KEY --json``'s."""
+    import json
+
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/bandit.py", {"experiment": BANDIT})
+    capsys.readouterr()
+    assert run_cli(["bandit", "regret", BANDIT, "--db", str(dashboard_db), "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert metric(at, "Users") == f"{cli['users']:,}"
+    assert metric(at, "Total reward (Ordered)") == fmt.num(cli["total_reward"], 6)
+    assert metric(at, "Estimated regret (conversions lost)") == fmt.num(cli["total_regret"], 4)
+    assert metric(at, "Best arm so far") == cli["best_variant"]
+    per_period = _frame_with(at, "cumulative_regret")
+    for column in ("users", "reward", "regret", "cumulative_users", "cumulative_reward", "cumulative_regret"):
+        assert_same(per_period[column].tolist(), [p[column] for p in cli["periods"]], column)
+    for v in cli["variants"]:
+        assert per_period[f"users: {v}"].tolist() == [p["allocation"][v] for p in cli["periods"]]
+    arms = _frame_with(at, "estimated regret")
+    assert arms["variant"].tolist() == [a["variant"] for a in cli["arms"]]
+    assert arms["users"].tolist() == [f"{a['users']:,}" for a in cli["arms"]]
+    assert arms["estimated regret"].tolist() == [fmt.num(a["regret"]) for a in cli["arms"]]
+
+
+def run_cli(argv: list[str]) -> int:
+    from promolab.cli import run
+
+    return run(argv)

@@ -394,3 +394,11 @@ def test_zero_control_mean_leaves_relative_lift_undefined(fn):
 def test_ratio_with_zero_control_numerator_has_no_relative_lift():
     r = ratio_test(JointStats(100, 0.0, 0.0, 10.0, 10.0, 0.0), GOOD_J)
     assert np.isnan(r.relative) and np.isfinite(r.absolute)
+
+
+def test_constant_values_have_zero_variance_despite_rounding():
+    """Σy² − (Σy)²/n of a constant 0.1 over many users is rounding noise, not variance."""
+    ys = np.full(21_307, 0.1)
+    s = MeanStats(len(ys), float(np.sum(ys)), float(np.sum(ys * ys)))
+    assert s.variance == 0.0
+    assert MeanStats(3, 6.0, 14.0).variance == pytest.approx(np.var([1, 2, 3], ddof=1))

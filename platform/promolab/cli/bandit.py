@@ -48,3 +48,32 @@ def weights(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbO
     for ts, row in wide.iterrows():
         table.add_row(str(ts), *(f"{w:.1%}" for w in row))
     console.print(table)
+
+
+@bandit_app.command("regret")
+def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
+           period: Annotated[str, typer.Option("--period", help="hour | day | week")] = "day",
+           json_: JsonOption = False) -> None:
+    """Reward, cumulative reward and plug-in estimated regret per period, and per-arm allocation."""
+    from promolab.adaptive.regret import bandit_regret
+
+    result = bandit_regret(Registry.open(db), key, period)
+    if json_:
+        print_json(result.to_dict())
+        return
+    table = Table(period, "users", *result.variants, "reward", "cum. reward", "est. regret", "cum. regret")
+    for p in result.periods:
+        table.add_row(f"{p.start:%Y-%m-%d %H:%M}" if period == "hour" else f"{p.start:%Y-%m-%d}", f"{p.users:,}",
+                      *(f"{p.share[v]:.0%}" for v in result.variants), f"{p.reward:.4g}",
+                      f"{p.cumulative_reward:.6g}", f"{p.regret:.4g}", f"{p.cumulative_regret:.4g}")
+    console.print(table)
+    arms = Table("variant", "users", "mean reward", "gap to best", "regret", "current weight")
+    for a in result.arms:
+        arms.add_row(a.variant, f"{a.users:,}", "" if a.mean_reward is None else f"{a.mean_reward:.4g}",
+                     "" if a.gap is None else f"{a.gap:.4g}", f"{a.regret:.4g}",
+                     "" if a.current_weight is None else f"{a.current_weight:.1%}")
+    console.print(arms)
+    console.print(f"{key}: reward {result.reward_metric}; best arm so far {result.best_variant}; "
+                  f"estimated regret {result.total_regret:.4g} over {result.users:,} users")
+    for note in result.notes:
+        console.print(f"note: {note}")

@@ -26,10 +26,17 @@ class MeanStats:
 
     @property
     def variance(self) -> float:
-        """Sample variance with ddof=1: (Σy² − n·ȳ²) / (n − 1)."""
+        """Sample variance with ddof=1: (Σy² − n·ȳ²) / (n − 1).
+
+        Σy² − (Σy)²/n cancels catastrophically when the spread is tiny next to the mean (a
+        cost every user pays alike); a result within rounding of Σy² (relative 1e-12) is 0.
+        """
         if self.n < 2:
             return 0.0
-        return max((self.sum_sq - self.sum * self.sum / self.n) / (self.n - 1), 0.0)
+        spread = self.sum_sq - self.sum * self.sum / self.n
+        if spread <= 1e-12 * abs(self.sum_sq):
+            return 0.0
+        return spread / (self.n - 1)
 
 
 @dataclass(frozen=True)

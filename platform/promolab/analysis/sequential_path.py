@@ -1,0 +1,358 @@
+"""The sequential path of a registry experiment: what each of K interim looks would have shown.
+
+Exposures are split into K looks and, at each look, the report's own SQL
+(``promolab.analysis.sql.experiment_stats_sql``, without CUPED) runs on the data
+available then. Per look and per variant × metric:
+
+* the fixed-horizon test of the report (z, p-value, lift and CIs);
+* the group-sequential efficacy boundary at that look's information fraction
+  (``promolab.stats.sequential.gst_look``: Lan-DeMets spending, earlier looks at their
+  observed fractions), and whether |z| crossed it;
+* the always-valid p-value of the mSPRT — the running minimum of 1/Λ over looks
+  (``always_valid_p_values``) with the mixing variance τ² fixed at the first look — and
+  its always-valid interval (running intersection);
+* the asymptotic confidence sequence on the absolute and relative lift (the same
+  formulas as the report's ``always_valid_readout``).
+
+How looks are made (``SequentialPath.split``):
+
+* ``"time"``: exposures spread over time; K equally spaced calendar cuts between the first
+  and last exposure. Look k sees users first exposed before cut k and their events before
+  cut k; the last look sees everything.
+* ``"hash"``: all exposures share one time stamp (e.g. Hillstrom's single campaign day):
+  users are ordered by md5 of their user id and split into K equal groups; look k sees the
+  first k groups with all their events.
+
+The information fraction of look k is its users over the users at the last look: the path
+is a retrospective view whose last look is the final analysis (all α spent). Looks with no
+new users, or with fewer than 2 users in some variant, are skipped.
+
+τ² (per variant × metric): unless given, ``tau2_for_horizon(V₁·t₁)`` — the report's rule
+(the narrowest always-valid CI at the horizon) applied once, at the first look, with V₁
+the variance of the lift estimate then; it is then held fixed, as the mSPRT requires. It
+depends only on the first look's variance (a nuisance parameter), not on the effect.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from promolab.analysis.engine import stats_from_frame
+from promolab.analysis.sql import experiment_metrics, experiment_stats_sql
+from promolab.errors import InputError
+from promolab.spec import Experiment
+from promolab.stats import LiftResult, proportion_test, ratio_test, welch_test
+from promolab.stats.sequential import gst_look, tau2_for_horizon
+from promolab.stats.sequential.confseq import DEFAULT_N_OPT, cs_halfwidth, rho_for_sample_size
+from promolab.stats.sequential.msprt import always_valid_p_values, log_mixture_likelihood_ratio, msprt_halfwidth
+from promolab.store import Registry
+
+SPENDINGS = {"obf": "O'Brien-Fleming", "pocock": "Pocock", "hsd": "Hwang-Shih-DeCani", "power": "power family"}
+SPLITS = ("time", "hash")
+
+
+@dataclass(frozen=True)
+class LookInfo:
+    """One look: its data cut, users, information fraction and group-sequential boundary."""
+
+    look: int
+    cut: datetime | None  # events and exposures before this time (None: all data)
+    users: int  # all exposed users in the look
+    information_fraction: float  # users / users at the last look
+    boundary: float  # two-sided efficacy boundary: reject at |z| >= boundary
+    nominal_p: float
+    alpha_spent: float  # cumulative, two-sided
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """One variant against the control on one metric at one look."""
+
+    look: int
+    control_n: int
+    treatment_n: int
+    control_mean: float
+    treatment_mean: float
+    z: float  # the report's test statistic (pooled z for proportions, Welch t for means)
+    p_value: float  # fixed-horizon, valid at one pre-planned look only
+    absolute: float
+    abs_ci_low: float
+    abs_ci_high: float
+    relative: float
+    ci_low: float
+    ci_high: float
+    crossed: bool  # |z| >= the look's boundary
+    always_valid_p: float  # running minimum of 1/Λ over looks (mSPRT)
+    always_valid_p_look: float  # min(1, 1/Λ) at this look alone
+    always_valid_ci_low: float  # always-valid CI on the difference, intersected over looks
+    always_valid_ci_high: float
+    cs_abs_ci_low: float  # asymptotic confidence sequence, absolute lift
+    cs_abs_ci_high: float
+    cs_rel_ci_low: float  # asymptotic confidence sequence, relative lift
+    cs_rel_ci_high: float
+
+
+@dataclass(frozen=True)
+class ComparisonPath:
+    """The path of one variant × metric over the looks."""
+
+    metric: str
+    kind: str
+    variant: str
+    tau2: float
+    points: tuple[PathPoint, ...]
+
+    @property
+    def first_crossing(self) -> int | None:
+        return next((p.look for p in self.points if p.crossed), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "kind": self.kind, "variant": self.variant, "tau2": self.tau2,
+                "first_crossing": self.first_crossing, "points": [asdict(p) for p in self.points]}
+
+
+@dataclass(frozen=True)
+class SequentialPath:
+    """Looks, and per variant × metric the z / boundary / always-valid path over them."""
+
+    experiment: str
+    control: str
+    split: str  # "time" | "hash"
+    looks_requested: int
+    alpha: float
+    spending: str
+    looks: tuple[LookInfo, ...]
+    comparisons: tuple[ComparisonPath, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def comparison(self, metric: str, variant: str) -> ComparisonPath:
+        for c in self.comparisons:
+            if c.metric == metric and c.variant == variant:
+                return c
+        raise InputError("metric/variant", f"{metric}/{variant}",
+                         "one of " + ", ".join(f"{c.metric}/{c.variant}" for c in self.comparisons))
+
+    def frame(self, metric: str, variant: str) -> pd.DataFrame:
+        """One row per look: the look's columns and the comparison's point."""
+        looks = pd.DataFrame([asdict(k) for k in self.looks])
+        points = pd.DataFrame([asdict(p) for p in self.comparison(metric, variant).points])
+        return looks.merge(points, on="look", how="inner")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``promolab sequential KEY --json`` (read by the dashboard)."""
+        return {
+            "experiment": self.experiment,
+            "control": self.control,
+            "split": self.split,
+            "looks_requested": self.looks_requested,
+            "alpha": self.alpha,
+            "spending": self.spending,
+            "looks": [{**asdict(k), "cut": None if k.cut is None else k.cut.isoformat()} for k in self.looks],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "notes": list(self.notes),
+        }
+
+
+# -- data per look ---------------------------------------------------------------------------
+
+def _load(registry: Registry, key: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    exposures = registry.query(
+        "SELECT experiment_key, user_id, variant_key, first_exposed_at, md5(user_id) AS h "
+        "FROM exposures WHERE experiment_key = ?", [key])
+    events = registry.query(
+        "SELECT e.user_id, e.event, e.value, e.ts FROM events e "
+        "JOIN exposures x ON x.user_id = e.user_id AND x.experiment_key = ?", [key])
+    # CUPED is off, so covariates are never read; the per-user SQL still names the table
+    attributes = registry.query("SELECT user_id, attribute, value_num, value_text FROM user_attributes WHERE false")
+    return exposures, events, attributes
+
+
+def hash_groups(user_ids: pd.Series, hashes: pd.Series, looks: int) -> np.ndarray:
+    """Group 0..K−1 of each user: users ordered by hash (then id) and cut into K equal groups."""
+    order = pd.DataFrame({"h": hashes.to_numpy(), "u": user_ids.to_numpy()}).sort_values(["h", "u"]).index
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order.to_numpy()] = np.arange(len(order))
+    return (rank * looks // max(len(order), 1)).astype(int)
+
+
+def _cuts(exposures: pd.DataFrame, looks: int) -> tuple[str, list[np.ndarray], list[pd.Timestamp | None]]:
+    """The split used, a mask of the exposures in each look, and each look's event cut-off."""
+    ts = exposures.first_exposed_at
+    if ts.nunique() < 2:
+        group = hash_groups(exposures.user_id, exposures.h, looks)
+        return "hash", [group <= k for k in range(looks)], [None] * looks
+    lo, hi = ts.min(), ts.max()
+    masks, cuts = [], []
+    for k in range(1, looks + 1):
+        if k == looks:
+            masks.append(np.ones(len(exposures), dtype=bool))
+            cuts.append(None)
+        else:
+            cut = lo + (hi - lo) * k / looks
+            masks.append((ts < cut).to_numpy())
+            cuts.append(cut)
+    return "time", masks, cuts
+
+
+def _test(kind: str, control, treatment, alpha: float) -> LiftResult:
+    if kind == "ratio":
+        return ratio_test(control, treatment, alpha)
+    if kind == "binomial":
+        return proportion_test(control, treatment, alpha)
+    return welch_test(control, treatment, alpha)
+
+
+def _finite(x: float) -> float:
+    return float(x) if math.isfinite(x) else float("nan")
+
+
+# -- the path --------------------------------------------------------------------------------
+
+def sequential_path(
+    registry: Registry,
+    key: str,
+    looks: int | None = None,
+    metric: str | None = None,
+    spending: str | None = None,
+    tau2: Mapping[tuple[str, str], float] | None = None,
+) -> SequentialPath:
+    """The sequential path of experiment ``key`` over ``looks`` looks (default: the spec's
+    ``analysis.looks``, else 5); ``metric`` restricts it to one metric; ``spending``
+    defaults to the spec's; ``tau2`` maps (metric, variant) to a fixed mixing variance."""
+    experiment: Experiment = registry.get_experiment(key)
+    if looks is None:
+        looks = experiment.plan.looks or 5
+    if isinstance(looks, bool) or not isinstance(looks, int) or looks < 2:
+        raise InputError("--looks", looks, "an integer >= 2")
+    spending = spending or experiment.plan.spending
+    if spending not in SPENDINGS:
+        raise InputError("--spending", spending, " | ".join(SPENDINGS))
+    metrics = experiment_metrics(experiment, cuped=False)
+    if metric is not None:
+        if metric not in [m.name for m in metrics]:
+            raise InputError("--metric", metric, "a metric of the experiment: " + ", ".join(m.name for m in metrics))
+        metrics = [m for m in metrics if m.name == metric]
+    alpha = experiment.plan.alpha
+    control = experiment.control
+    treatments = [v for v in experiment.variant_keys if v != control]
+
+    exposures, events, attributes = _load(registry, key)
+    if exposures.empty:
+        raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
+    split, masks, cuts = _cuts(exposures, looks)
+
+    sql = experiment_stats_sql(experiment, cuped=False)
+    kept: list[tuple[pd.Timestamp | None, int, dict]] = []
+    previous_n, skipped = -1, 0
+    con = duckdb.connect()
+    try:
+        con.register("user_attributes", attributes)
+        for mask, cut in zip(masks, cuts):
+            x = exposures.loc[mask, ["experiment_key", "user_id", "variant_key", "first_exposed_at"]]
+            if len(x) == previous_n:
+                skipped += 1
+                continue  # no new users since the last look: not a look
+            previous_n = len(x)
+            con.register("exposures", x)
+            con.register("events", events if cut is None else events[events.ts < cut])
+            stats = stats_from_frame(con.execute(sql).df(), metrics)
+            con.unregister("exposures")
+            con.unregister("events")
+            if any(v not in stats or stats[v].n < 2 for v in experiment.variant_keys):
+                skipped += 1
+                continue
+            kept.append((cut, len(x), stats))
+    finally:
+        con.close()
+    if len(kept) < 2:
+        raise InputError("--looks", looks, "enough exposures for at least two looks with users in every variant")
+
+    total = kept[-1][1]
+    fractions = [n / total for _, n, _ in kept]
+    look_infos = []
+    for k, ((cut, n, _), t) in enumerate(zip(kept, fractions), start=1):
+        g = gst_look(0.0, t, fractions[:k - 1], looks, alpha, spending)
+        look_infos.append(LookInfo(k, None if cut is None else pd.Timestamp(cut).to_pydatetime(), n, t,
+                                   float(g.boundary), float(g.nominal_p), float(g.alpha_spent)))
+
+    rho = rho_for_sample_size(DEFAULT_N_OPT, alpha)
+    comparisons = []
+    for m in metrics:
+        for v in treatments:
+            lifts = [_test(m.kind, s[control].metrics[m.name], s[v].metrics[m.name], alpha) for _, _, s in kept]
+            diff = np.array([lift.absolute for lift in lifts], float)
+            var = np.array([lift.se_absolute ** 2 for lift in lifts], float)
+            var = np.where(np.isfinite(var) & (var > 0), var, np.nan)
+            fixed = (tau2 or {}).get((m.name, v))
+            if fixed is None:
+                first = var[0] if np.isfinite(var[0]) else np.nan
+                fixed = tau2_for_horizon(first * fractions[0], alpha) if np.isfinite(first) else math.nan
+            fixed = float(fixed)
+            if math.isfinite(fixed) and fixed > 0:
+                running = always_valid_p_values(diff, var, fixed)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    log_lr = np.nan_to_num(log_mixture_likelihood_ratio(diff, var, fixed), nan=0.0, neginf=0.0)
+                single = np.minimum(1.0, np.exp(-log_lr))
+            else:
+                running = single = np.ones(len(kept))
+            lo_run, hi_run = -math.inf, math.inf
+            points = []
+            for (cut, n, s), look, lift, p_run, p_one, vk in zip(kept, look_infos, lifts, running, single, var):
+                c, t = s[control].metrics[m.name], s[v].metrics[m.name]
+                n_pair = s[control].n + s[v].n
+                if np.isfinite(vk) and math.isfinite(fixed) and fixed > 0:
+                    half = msprt_halfwidth(float(vk), fixed, alpha)
+                    lo_run, hi_run = max(lo_run, lift.absolute - half), min(hi_run, lift.absolute + half)
+                    cs_abs = float(cs_halfwidth(float(vk), n_pair, alpha, rho))
+                    cs_rel = float(cs_halfwidth(lift.se_relative ** 2, n_pair, alpha, rho))
+                else:
+                    cs_abs = cs_rel = math.inf
+                z = lift.statistic
+                points.append(PathPoint(
+                    look=look.look, control_n=int(c.n), treatment_n=int(t.n),
+                    control_mean=_finite(lift.control_mean), treatment_mean=_finite(lift.treatment_mean),
+                    z=float(z), p_value=float(lift.p_value), absolute=float(lift.absolute),
+                    abs_ci_low=float(lift.abs_ci_low), abs_ci_high=float(lift.abs_ci_high),
+                    relative=float(lift.relative), ci_low=float(lift.ci_low), ci_high=float(lift.ci_high),
+                    crossed=bool(math.isfinite(z) and abs(z) >= look.boundary),
+                    always_valid_p=float(p_run), always_valid_p_look=float(p_one),
+                    always_valid_ci_low=float(lo_run), always_valid_ci_high=float(hi_run),
+                    cs_abs_ci_low=float(lift.absolute - cs_abs), cs_abs_ci_high=float(lift.absolute + cs_abs),
+                    cs_rel_ci_low=float(lift.relative - cs_rel), cs_rel_ci_high=float(lift.relative + cs_rel),
+                ))
+            comparisons.append(ComparisonPath(m.name, m.kind, v, fixed, tuple(points)))
+
+    notes = [_split_note(split, len(look_infos))]
+    if skipped:
+        notes.append(f"{skipped} of {looks} looks skipped: no new users, or fewer than 2 users in some variant.")
+    notes += _caveats(experiment)
+    return SequentialPath(key, control, split, looks, alpha, spending, tuple(look_infos), tuple(comparisons),
+                          tuple(notes))
+
+
+def _split_note(split: str, looks: int) -> str:
+    if split == "hash":
+        return (f"All exposures share one time stamp, so the {looks} looks split the users into equal groups "
+                "ordered by a hash of the user id (look k = the first k groups, with all their events).")
+    return (f"{looks} looks at equally spaced times between the first and last exposure; "
+            "each look counts only the users exposed and the events before its cut-off.")
+
+
+def _caveats(experiment: Experiment) -> list[str]:
+    out = []
+    if experiment.kind == "bandit":
+        out.append("bandit experiment: the path uses pooled estimates; `promolab report` uses period-stratified "
+                   "ones, so the last look can differ from the report.")
+    if any(m.covariate for m in experiment.metrics + experiment.guardrails):
+        out.append("without CUPED: compare the last look with `promolab report --no-cuped`.")
+    if getattr(experiment, "filtering", None) is not None:
+        out.append("abuse/bot filtering is not applied per look: compare the last look with the report's "
+                   "unfiltered result (`promolab report --no-filter`).")
+    return out

@@ -1,0 +1,57 @@
+"""``promolab sequential KEY``: the z path over K looks against the group-sequential
+boundaries, with the always-valid p-value and confidence sequence (``analysis.sequential_path``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
+from promolab.cli.app import app, console
+from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.output import print_json
+from promolab.store import Registry
+
+
+def _tables(path: SequentialPath) -> list[Table]:
+    looks = {k.look: k for k in path.looks}
+    out = []
+    for c in path.comparisons:
+        crossing = c.first_crossing
+        table = Table(title=f"{c.metric}: {c.variant} vs {path.control} — "
+                            + ("boundary not crossed" if crossing is None else f"boundary crossed at look {crossing}"))
+        for col in ("look", "users", "info", "z", "boundary", "p (fixed)", "always-valid p", "CS on lift"):
+            table.add_column(col, justify="right")
+        for p in c.points:
+            k = looks[p.look]
+            table.add_row(str(p.look), f"{k.users:,}", f"{k.information_fraction:.2f}", f"{p.z:.3f}",
+                          f"±{k.boundary:.3f}", f"{p.p_value:.4g}", f"{p.always_valid_p:.4g}",
+                          f"[{p.cs_abs_ci_low:.4g}, {p.cs_abs_ci_high:.4g}]",
+                          style="bold" if p.crossed else None)
+        out.append(table)
+    return out
+
+
+@app.command("sequential")
+def sequential(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    looks: Annotated[Optional[int], typer.Option("--looks", help="Interim looks (default: the spec's, else 5).")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Only this metric (default: all).")] = None,
+    spending: Annotated[Optional[str], typer.Option(
+        "--spending", help="α-spending: " + " | ".join(SPENDINGS) + " (default: the spec's).")] = None,
+    db: DbOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """z path over K interim looks vs group-sequential boundaries, always-valid p and confidence sequence."""
+    result = sequential_path(Registry.open(db), key, looks, metric, spending)
+    if json_:
+        print_json(result.to_dict())
+        return
+    for table in _tables(result):
+        console.print(table)
+    console.print(f"α = {result.alpha:g}, {SPENDINGS[result.spending]} spending, {len(result.looks)} looks "
+                  f"({result.split} split).")
+    for note in result.notes:
+        console.print(f"note: {note}")

@@ -7,6 +7,7 @@ metric columns, binomial values outside {0, 1}, a control value absent from the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import duckdb
 
@@ -63,10 +64,9 @@ def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str
     return {r[0]: r[1] for r in rows}
 
 
-def check_table(con: duckdb.DuckDBPyConnection, relation: str, variant: str, control: str,
-                metrics: list[ColumnMetric], source: str) -> None:
-    """Raise InputError for the first problem in the table given the requested analysis."""
-    types = column_types(con, relation)
+def check_columns(types: Mapping[str, str], is_numeric: Callable[[str], bool], variant: str,
+                  metrics: Sequence[ColumnMetric], source: str) -> None:
+    """Every named column exists and every metric column is numeric (any engine's types)."""
     available = ", ".join(types)
 
     def need(column: str, flag: str) -> None:
@@ -79,14 +79,28 @@ def check_table(con: duckdb.DuckDBPyConnection, relation: str, variant: str, con
             if column is None:
                 continue
             need(column, "--covariate" if column == m.covariate else "--metric")
-            base = types[column].split("(")[0]
-            if base not in NUMERIC_TYPES and not base.startswith("DECIMAL"):
+            if not is_numeric(types[column]):
                 raise InputError(f"column {column}", types[column], "a numeric column")
+
+
+def non_binary_sql(relation: str, column: str) -> str:
+    """The first value of ``column`` that is neither 0 nor 1 (none for a valid binomial column)."""
+    return (f"SELECT {quote(column)} FROM {quote(relation)} WHERE {quote(column)} IS NOT NULL "
+            f"AND CAST({quote(column)} AS DOUBLE) NOT IN (0, 1) LIMIT 1")
+
+
+def _duckdb_numeric(type_name: str) -> bool:
+    base = type_name.split("(")[0]
+    return base in NUMERIC_TYPES or base.startswith("DECIMAL")
+
+
+def check_table(con: duckdb.DuckDBPyConnection, relation: str, variant: str, control: str,
+                metrics: list[ColumnMetric], source: str) -> None:
+    """Raise InputError for the first problem in the table given the requested analysis."""
+    check_columns(column_types(con, relation), _duckdb_numeric, variant, metrics, source)
+    for m in metrics:
         if m.kind == "binomial":
-            bad = first_row(con.execute(
-                f"SELECT {quote(m.column)} FROM {quote(relation)} "
-                f"WHERE {quote(m.column)} IS NOT NULL AND CAST({quote(m.column)} AS DOUBLE) NOT IN (0, 1) LIMIT 1"
-            ))
+            bad = first_row(con.execute(non_binary_sql(relation, m.column)))
             if bad is not None:
                 raise InputError(f"column {m.column}", bad[0], "only 0 or 1 in a binomial metric")
     present = first_row(con.execute(

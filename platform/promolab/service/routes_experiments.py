@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 
 from promolab.analysis import analyze_experiment
 from promolab.errors import InputError, PromolabError, SpecError, StateError
+from promolab.jsonable import to_plain
 from promolab.service.auth import Principal, admin_key
 from promolab.service.errors import ADMIN_RESPONSES, EXPERIMENT_RESPONSES, ApiError, ErrorResponse, not_found
 from promolab.service.scheduler import UpdateUnavailable, update_one
@@ -43,31 +41,9 @@ def _detail(state, key: str) -> dict[str, Any]:
             "history": [dataclasses.asdict(h) for h in reg.status_history(key)]}
 
 
-def _plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, (datetime, date)):
-        return obj.isoformat()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def report_json(report) -> dict[str, Any]:
     """Exactly what ``promolab report --json`` prints (NaN/inf as null)."""
-    return _finite(json.loads(json.dumps(report.to_dict(), default=_plain)))
+    return to_plain(report.to_dict())
 
 
 @router.get("", response_model=list[ExperimentSummaryOut], responses=ADMIN_RESPONSES, summary="List experiments")

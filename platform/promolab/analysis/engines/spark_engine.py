@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pandas as pd
 
 from promolab.analysis.engines import check_source_columns, parquet_location
-from promolab.analysis.sql import ColumnMetric, quote, sufficient_stats_sql
+from promolab.analysis.sql import ColumnMetric, sufficient_stats_sql
+from promolab.analysis.table import check_columns, non_binary_sql
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 INSTALL_HINT = "pyspark installed: pip install 'promolab[spark]' (and Java 17 or 21)"
-NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "boolean", "decimal")
+NUMERIC = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE", "BOOLEAN", "DECIMAL")  # Spark dtypes, upper-cased
 LOG4J2 = """\
 rootLogger.level = error
 rootLogger.appenderRef.stderr.ref = stderr
@@ -156,27 +157,15 @@ class SparkEngine:
         source = str(path)
         frame = self._read(source, "FILE")
         frame.createOrReplaceTempView("per_user_input")
-        types = dict(frame.dtypes)
-        available = ", ".join(types)
-
-        def need(column: str, flag: str) -> None:
-            if column not in types:
-                raise InputError(flag, column, f"a column of {source} ({available})")
-
-        need(variant, "--variant")
+        types = {name: t.upper() for name, t in frame.dtypes}
+        check_columns(types, lambda t: t.startswith(NUMERIC), variant, metrics, source)
         for m in metrics:
-            for column in (m.column, m.numerator, m.denominator, m.covariate):
-                if column is None:
-                    continue
-                need(column, "--covariate" if column == m.covariate else "--metric")
-                if not types[column].startswith(NUMERIC):
-                    raise InputError(f"column {column}", types[column].upper(), "a numeric column")
             if m.kind == "binomial":
-                bad = self.sql(f"SELECT {quote(m.column)} AS v FROM per_user_input WHERE {quote(m.column)} IS NOT NULL "
-                               f"AND CAST({quote(m.column)} AS DOUBLE) NOT IN (0, 1) LIMIT 1")
+                bad = self.sql(non_binary_sql("per_user_input", m.column))
                 if len(bad):
-                    raise InputError(f"column {m.column}", bad.iloc[0, 0].item() if hasattr(bad.iloc[0, 0], "item")
-                                     else bad.iloc[0, 0], "only 0 or 1 in a binomial metric")
+                    value = bad.iloc[0, 0]
+                    raise InputError(f"column {m.column}", value.item() if hasattr(value, "item") else value,
+                                     "only 0 or 1 in a binomial metric")
         stats = self.sql(sufficient_stats_sql("per_user_input", variant, list(metrics)))
         values = [str(v) for v in stats["variant"]]
         if control not in values:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import _same, child_duckdb, generate, machine  # noqa: E402
+from child import run_child  # noqa: E402
 
 METRICS = ["conversion", "revenue", "orders", "refund"]
 
@@ -74,14 +74,6 @@ def child_pandas(events: str, exposures: str) -> dict:
             "users": int(rows["n"].sum()), "rows": rows.to_dict("list")}
 
 
-def run_child(kind: str, events: Path, exposures: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(events), str(exposures)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -93,8 +85,8 @@ def main() -> None:
         return
     print(f"machine: {machine()}")
     events, exposures = generate(args.events)
-    duck = run_child("duckdb", events, exposures)
-    pand = run_child("pandas", events, exposures)
+    duck = run_child(__file__, "duckdb", events, exposures)
+    pand = run_child(__file__, "pandas", events, exposures)
     same = _same(duck["rows"], pand["rows"])
     print(f"{args.events:,} events, {duck['users']:,} users, per-user then per-variant sufficient statistics\n")
     print("| engine | first run s | warm s | peak RSS MiB |")

@@ -21,10 +21,12 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from child import run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench-data"
@@ -111,14 +113,6 @@ def child_spark(events: str, exposures: str) -> dict:
             "users": int(rows["n"].sum()), "rows": rows.to_dict("list")}
 
 
-def run_child(kind: str, events: Path, exposures: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(events), str(exposures)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = "?"
@@ -160,13 +154,13 @@ def main() -> None:
         events, exposures = generate(n)
         gen_s = time.perf_counter() - t
         size_mb = (events.stat().st_size + exposures.stat().st_size) / 2**20
-        r = run_child("duckdb", events, exposures)
+        r = run_child(__file__, "duckdb", events, exposures)
         table.append((n, r["users"], size_mb, gen_s, r["cold_s"], r["warm_s"], r["peak_rss_mb"]))
         print(f"  {n:>12,} events: {r['users']:,} users, {size_mb:,.0f} MiB Parquet (generated in {gen_s:.1f} s), "
               f"DuckDB cold {r['cold_s']:.2f} s, warm {r['warm_s']:.2f} s, peak RSS {r['peak_rss_mb']:,.0f} MiB",
               flush=True)
         if n == args.sizes[0] and not args.no_spark:
-            s = run_child("spark", events, exposures)
+            s = run_child(__file__, "spark", events, exposures)
             same = _same(r["rows"], s["rows"])
             spark_row = (n, s["jvm_start_s"], s["cold_s"], s["warm_s"], r["warm_s"], same)
             print(f"  Spark local[2] on the same {n:,} events: JVM start {s['jvm_start_s']:.1f} s, "

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import duckdb
 import pandas as pd
-
-from typing import TYPE_CHECKING
 
 from promolab.analysis.engines import EngineLike, needed_tables, resolve_engine
 from promolab.analysis.report import Report, VariantStats, build_report
 from promolab.analysis.sequential import SequentialPlan
 from promolab.analysis.sql import ColumnMetric, experiment_metrics, experiment_stats_sql, sufficient_stats_sql
-from promolab.analysis.table import check_table, open_table, parse_metric
+from promolab.analysis.table import parse_metric
 from promolab.errors import InputError
-from promolab.stats import JointStats, MeanStats
 from promolab.spec import Experiment
+from promolab.stats import JointStats, MeanStats
 from promolab.store import Registry
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Path, Request
 
 from promolab.analysis import analyze_experiment
-from promolab.errors import InputError, PromolabError, SpecError, StateError
+from promolab.errors import InputError, PromolabError
 from promolab.jsonable import to_plain
 from promolab.service.auth import Principal, admin_key
 from promolab.service.errors import ADMIN_RESPONSES, EXPERIMENT_RESPONSES, ApiError, ErrorResponse, not_found

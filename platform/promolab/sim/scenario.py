@@ -111,16 +111,20 @@ _ARM_DEFAULTS = {"discount": 0.0, "fatigue": 0.0, "weekend": 1.0}
 _TOP = set(_INTS) | set(_FLOATS) | {"name", "description", "reward", "arms", "policies"}
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file; errors name the file, field and value."""
+def read_scenario_toml(path: str | Path) -> dict[str, Any]:
+    """The parsed TOML of a scenario file; a missing or malformed file is named."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise InputError("file", str(path), "an existing scenario TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError("toml", str(exc), "valid TOML", source=str(path)) from None
-    return parse_scenario(data, source=str(path))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file; errors name the file, field and value."""
+    return parse_scenario(read_scenario_toml(path), source=str(path))
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:

@@ -27,7 +27,6 @@ log with a segment column.
 
 from __future__ import annotations
 
-import tomllib
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,7 +42,7 @@ from promolab.sim.logged import LoggedData
 from promolab.sim.metrics import Band
 from promolab.sim.ope import doubly_robust, ips, snips
 from promolab.sim.replay import PolicyEvaluation, ReplayResult, _mean_estimate, replay
-from promolab.sim.scenario import Scenario, parse_scenario
+from promolab.sim.scenario import Scenario, parse_scenario, read_scenario_toml
 from promolab.sim.simulate import checkpoint_steps
 
 
@@ -64,14 +63,7 @@ class SegmentedScenario:
 
 
 def load_segmented_scenario(path: str | Path) -> SegmentedScenario:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("file", str(path), "an existing scenario TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("toml", str(exc), "valid TOML", source=str(path)) from None
-    return parse_segmented_scenario(data, source=str(path))
+    return parse_segmented_scenario(read_scenario_toml(path), source=str(path))
 
 
 def parse_segmented_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> SegmentedScenario:

@@ -1,5 +1,7 @@
 """Report: per metric and variant the mean, lift with CI (forest plot), p-values, chance to
-win, the verdict, SRM and guardrails — ``promolab report KEY [--no-cuped] --json``."""
+win, the verdict, SRM, guardrail margins, abuse filtering (and the unfiltered result),
+promotion economics and a segment drill-down — ``promolab report KEY [--no-cuped]
+[--no-filter] [--segment COL] --json``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import streamlit as st
 from promolab.errors import PromolabError
 from ui import data, state
 from ui.colors import variant_colors
-from ui.report_view import render_report, variant_order
+from ui.report_view import report_dict, render_report, variant_order
+from ui.sections import kinds, segment_panel
+
+MAX_SEGMENT_VALUES = 20  # free attributes with more distinct values (ids, amounts) are not offered
 
 path = data.db_path()
 st.title("Report")
@@ -33,8 +38,10 @@ summary = next(s for s in summaries if s.key == key)
 st.caption(f"**{experiment.name}** · {summary.status} · {summary.exposures:,} users · control **{experiment.control}**"
            + (f" · {experiment.hypothesis}" if experiment.hypothesis else ""))
 
+# the "Show unfiltered" toggle sits in the filtering panel below; its value picks the library call
+show_unfiltered = bool(st.session_state.get("report-unfiltered", False)) and experiment.filtering is not None
 try:
-    report = data.report(path, key, cuped)
+    report = data.report(path, key, cuped, show_unfiltered)
 except PromolabError as exc:
     st.error(str(exc))
     st.stop()
@@ -45,7 +52,40 @@ if experiment.kind == "bandit":
 
 colors = variant_colors(variant_order(report, experiment.variant_keys), experiment.control)
 labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
-render_report(report, colors, labels, key="report", file_stem=f"{key}-report{'' if cuped else '-no-cuped'}")
 
-# Segment drill-down (a later issue) goes here: same report, filtered by a user attribute.
-st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'} --json`")
+
+def drilldown(shown: dict) -> None:
+    """Segment drill-down: the plan's segment columns, or any other stored attribute."""
+    st.subheader("Segment drill-down")
+    if experiment.kind == "bandit":
+        st.caption("Segment drill-down is for A/B experiments; a bandit's per-segment policies are on the "
+                   "Simulation lab (`promolab simulate-segments`).")
+        return
+    plan = list(experiment.plan.segments)
+    values = data.attribute_values(path, key)
+    free = [a for a, n in values.items() if a not in plan and 1 < n <= MAX_SEGMENT_VALUES]
+    options = plan + free
+    if not options:
+        st.caption("No user attributes are stored for this experiment's users, so there is nothing to drill "
+                   "down by.")
+        return
+    column = st.selectbox("Drill down by", options, key="report-segment",
+                          format_func=lambda c: f"{c} (plan)" if c in plan else c,
+                          help="The spec's segment columns first, then any other stored user attribute with at "
+                               f"most {MAX_SEGMENT_VALUES} values. p-values are adjusted across all segments of "
+                               "the column.")
+    drill = next((d for d in shown["segments"] if d["column"] == column), None)
+    if drill is None:
+        try:
+            drill = report_dict(data.segment_report(path, key, column, cuped))["segments"][0]
+        except PromolabError as exc:
+            st.error(str(exc))
+            return
+    segment_panel(drill, colors, labels, kinds(shown), key="report")
+    st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'} --segment {column} --json`")
+
+
+render_report(report, colors, labels, key="report", file_stem=f"{key}-report{'' if cuped else '-no-cuped'}",
+              unfiltered_toggle=experiment.kind != "bandit", after=drilldown)
+st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'}{' --no-filter' if show_unfiltered else ''}"
+           " --json`")

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ui.colors import BAD, BOUNDARY, GOOD, NEUTRAL, hex_to_rgba
+from ui.format import money
 
 FONT = dict(size=14)
 
@@ -267,3 +268,226 @@ def discount_bars(summaries: Sequence, colors: Mapping[str, str]) -> go.Figure:
                            text=[f"{v:,.0f}" for v in values], textposition="auto"))
     fig.update_yaxes(title="discount per run (order-value units)", rangemode="tozero")
     return _layout(fig, 380, title="Discount cost", showlegend=False)
+
+
+# -- report sections (issue 8): guardrail margins, segments, economics, filtered vs unfiltered ----
+
+def intervals(groups: Sequence[Mapping], title: str | None = None, row_px: int = 46) -> go.Figure:
+    """Point estimates with intervals in stacked panels, the forest plot's look.
+
+    ``groups``: ``{"title", "rows", "unit", "lines"}``; each row ``{"label", "x", "lo", "hi", "color",
+    "filled", "text", "text_color", "hover", "symbol"}`` (``lo``/``hi`` may equal ``x`` for a one-sided
+    or missing side); ``lines``: ``[{"x", "color", "dash", "text"}]`` vertical reference lines (0, a
+    margin, a break-even lift). x values are already in display units; ``unit`` is the tick suffix
+    (or ``"$"``, drawn as a prefix).
+    """
+    groups = [g for g in groups if g["rows"]]
+    counts = [len(dict.fromkeys(r["label"] for r in g["rows"])) for g in groups]
+    title_px = 64
+    total = sum(c * row_px + title_px for c in counts) or row_px
+    fig = make_subplots(rows=max(len(groups), 1), cols=1, subplot_titles=[g["title"] for g in groups] or None,
+                        row_heights=[c * row_px for c in counts] or None,
+                        vertical_spacing=title_px / total if len(groups) > 1 else 0.0)
+    for i, g in enumerate(groups, start=1):
+        lows = [min(r["lo"], r["x"]) for r in g["rows"]] + [ln["x"] for ln in g.get("lines", [])]
+        highs = [max(r["hi"], r["x"]) for r in g["rows"]] + [ln["x"] for ln in g.get("lines", [])]
+        span = max(max(highs) - min(lows), 1e-9)
+        for r in g["rows"]:
+            color = r.get("color", NEUTRAL)
+            fig.add_trace(go.Scatter(
+                x=[r["x"]], y=[r["label"]], mode="markers", showlegend=False, name=r["label"],
+                marker=dict(size=16 if r.get("symbol", "diamond") == "diamond" else 12, symbol=r.get("symbol", "diamond"),
+                            color=color if r.get("filled", True) else "white", line=dict(color=color, width=3)),
+                error_x=dict(type="data", symmetric=False, array=[r["hi"] - r["x"]], arrayminus=[r["x"] - r["lo"]],
+                             color=color, thickness=3, width=7),
+                hovertemplate=r.get("hover", r["label"]) + "<extra></extra>",
+            ), row=i, col=1)
+            if r.get("text"):
+                fig.add_trace(go.Scatter(x=[max(r["hi"], r["x"]) + 0.015 * span], y=[r["label"]], mode="text",
+                                         text=[r["text"]], textposition="middle right", hoverinfo="skip",
+                                         textfont=dict(color=r.get("text_color", NEUTRAL), size=14), showlegend=False),
+                              row=i, col=1)
+        for ln in g.get("lines", []):
+            note = dict(annotation_text=ln["text"], annotation_position="bottom right",
+                        annotation_font=dict(color=ln.get("color", "#444"), size=12)) if ln.get("text") else {}
+            fig.add_vline(x=ln["x"], line=dict(color=ln.get("color", "#444"), width=1.5 if ln.get("dash") else 2,
+                                               dash=ln.get("dash", "dot")), row=i, col=1, **note)
+        unit = g.get("unit", "")
+        fig.update_yaxes(autorange="reversed", row=i, col=1, tickfont=dict(size=14))
+        fig.update_xaxes(zeroline=False, row=i, col=1, range=[min(lows) - 0.06 * span, max(highs) + 0.6 * span],
+                         tickprefix="$" if unit == "$" else None,
+                         ticksuffix=unit if unit not in ("", "$") else None)
+    fig = _layout(fig, height=int(total + 40), title=title, showlegend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=90 if title else 40, b=10))
+    fig.update_annotations(selector=dict(xref="paper"), font_size=15, x=0, xanchor="left")
+    return fig
+
+
+def _scaled(kind: str, relative: bool) -> tuple[float, str, str]:
+    """(multiplier, tick suffix, number format) of a lift in display units."""
+    if relative:
+        return 100.0, "%", "+.1f"
+    if kind == "binomial":
+        return 100.0, " pp", "+.2f"
+    return 1.0, "", "+.4g"
+
+
+def guardrail_margins(guardrails: Mapping[str, Sequence[Mapping]], colors: Mapping[str, str],
+                      kinds: Mapping[str, str], labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Per guardrail, per variant: the estimate and its one-sided bound on the harmful side against
+    the non-inferiority margin (red dashed line). Passes when the bound stays on the safe side."""
+    labels = labels or {}
+    by_metric: dict[str, list[tuple[str, Mapping]]] = {}
+    for variant, checks in guardrails.items():
+        for c in checks:
+            if c.get("bound") is not None:
+                by_metric.setdefault(c["metric"], []).append((variant, c))
+    groups = []
+    for metric, items in by_metric.items():
+        c0 = items[0][1]
+        mult, unit, f = _scaled(kinds.get(metric, "mean"), c0["margin_type"] == "relative")
+        worse = "higher" if c0["direction"] == "decrease" else "lower"
+        rows = []
+        for variant, c in items:
+            x, b = c["estimate"] * mult, c["bound"] * mult
+            rows.append(dict(label=variant, x=x, lo=min(x, b), hi=max(x, b), color=colors.get(variant, NEUTRAL),
+                             filled=True, text_color=GOOD if c["passed"] else BAD,
+                             text=f"<b>{'pass' if c['passed'] else 'FAIL'}</b>  bound {b:{f}}{unit}",
+                             hover=(f"{variant}: estimate {x:{f}}{unit}<br>one-sided bound {b:{f}}{unit}"
+                                    f"<br>margin {c['threshold'] * mult:{f}}{unit}<br>one-sided p {c['p_value']:.3g}")))
+        groups.append(dict(
+            title=(f"<b>{labels.get(metric, metric)}</b> · change vs control ({unit.strip() or 'units'}) · "
+                   f"{worse} is worse"),
+            rows=rows, unit=unit,
+            lines=[dict(x=0.0, color="#444"),
+                   dict(x=c0["threshold"] * mult, color=BAD, dash="dash",
+                        text=f"margin {c0['threshold'] * mult:{f}}{unit}")]))
+    return intervals(groups)
+
+
+def money_forest(econ: Mapping, colors: Mapping[str, str]) -> go.Figure:
+    """Incremental revenue, promotion cost and margin per 1,000 users vs the control, in $ with CIs."""
+    per = econ.get("per_users", 1000)
+    treated = [v for v in econ["variants"] if v.get("incremental_revenue")]
+    groups = []
+    for field, name, good_up in (("incremental_revenue", "Incremental revenue", True),
+                                 ("incremental_cost", "Incremental promotion cost", None),
+                                 ("incremental_margin", "Incremental margin", True)):
+        rows = []
+        for v in treated:
+            iv = v[field]
+            ok = good_up and iv["ci_low"] > 0
+            bad = good_up and iv["ci_high"] < 0
+            rows.append(dict(label=v["variant"], x=iv["value"], lo=iv["ci_low"], hi=iv["ci_high"],
+                             color=colors.get(v["variant"], NEUTRAL), filled=bool(ok or bad) or good_up is None,
+                             text_color=GOOD if ok else BAD if bad else NEUTRAL,
+                             text=f"<b>{money(iv['value'])}</b>  [{money(iv['ci_low'])}, {money(iv['ci_high'])}]",
+                             hover=(f"{v['variant']}: {money(iv['value'])} per {per:,} users"
+                                    f"<br>CI [{money(iv['ci_low'])}, {money(iv['ci_high'])}]")))
+        groups.append(dict(title=f"<b>{name}</b> · $ per {per:,} users vs {econ['control']}", rows=rows, unit="$",
+                           lines=[dict(x=0.0, color="#444")]))
+    return intervals(groups)
+
+
+def break_even(econ: Mapping, colors: Mapping[str, str]) -> go.Figure:
+    """Observed volume lift (gross value, with CI) against the lift each variant needs to break even."""
+    rows, lines = [], [dict(x=0.0, color="#444")]
+    for v in econ["variants"]:
+        vol = v.get("volume_lift")
+        if not vol:
+            continue
+        be = v.get("break_even_lift")
+        x, lo, hi = vol["value"] * 100, vol["ci_low"] * 100, vol["ci_high"] * 100
+        if be is None:
+            verdict, color = "never breaks even", BAD
+        else:
+            verdict, color = ((f"above break-even {be * 100:+.1f}%", GOOD) if vol["ci_low"] > be
+                              else (f"below break-even {be * 100:+.1f}%", BAD) if vol["ci_high"] < be
+                              else (f"break-even {be * 100:+.1f}% inside the CI", NEUTRAL))
+        rows.append(dict(label=v["variant"], x=x, lo=lo, hi=hi, color=colors.get(v["variant"], NEUTRAL),
+                         text=f"<b>{x:+.1f}%</b> [{lo:+.1f}, {hi:+.1f}] · {verdict}", text_color=color,
+                         hover=f"{v['variant']}: volume lift {x:+.1f}%<br>CI [{lo:+.1f}, {hi:+.1f}]"))
+        if be is not None:
+            rows.append(dict(label=v["variant"], x=be * 100, lo=be * 100, hi=be * 100,
+                             color=BAD, symbol="line-ns", filled=True,
+                             hover=f"{v['variant']}: break-even lift {be * 100:+.1f}%"))
+    groups = [dict(title="<b>Volume lift vs break-even lift</b> · gross value per user vs control (%)",
+                   rows=rows, unit="%", lines=lines)]
+    return intervals(groups)
+
+
+def segment_forest(drill: Mapping, metric: str, colors: Mapping[str, str], scale: str = "relative",
+                   kind: str = "mean", label: str | None = None) -> go.Figure:
+    """One row per segment × treatment: lift with CI; filled when significant after the correction
+    across the column's segments; small segments drawn open with a "small" tag."""
+    rows = []
+    mult, unit, f = _scaled(kind, scale == "relative")
+    direction = "increase"
+    for s in drill["segments"]:
+        m = next((x for x in s["metrics"] if x["name"] == metric), None)
+        if m is None:
+            continue
+        direction = m["direction"]
+        for v in m["variants"]:
+            lift = v["lift"]
+            if not lift:
+                continue
+            if scale == "relative":
+                x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
+            else:
+                x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
+            x, lo, hi = x * mult, lo * mult, hi * mult
+            good = (lift["absolute"] > 0) == (m["direction"] == "increase")
+            tag = " (small)" if s["small"] else ""
+            rows.append(dict(
+                label=f"{s['value']} · {v['variant']}", x=x, lo=lo, hi=hi, color=colors.get(v["variant"], NEUTRAL),
+                filled=bool(lift["significant"]),
+                text_color=(GOOD if good else BAD) if lift["significant"] else NEUTRAL,
+                text=f"<b>{x:{f}}{unit}</b> [{lo:{f}}, {hi:{f}}] · p adj {lift['p_value_adjusted']:.2g}{tag}",
+                hover=(f"{drill['column']} = {s['value']} · {v['variant']}<br>{v['n']:,} users<br>"
+                       f"lift {x:{f}}{unit} [{lo:{f}}, {hi:{f}}]<br>p {lift['p_value']:.3g} · "
+                       f"adjusted p {lift['p_value_adjusted']:.3g}")))
+    title = (f"<b>{label or metric}</b> by {drill['column']} · lift vs control in {unit.strip() or 'units'} · "
+             f"{direction} is better · p adjusted ({drill['correction']}) across {drill['family_size']} tests")
+    return intervals([dict(title=title, rows=rows, unit=unit, lines=[dict(x=0.0, color="#444")])], row_px=40)
+
+
+def filtered_vs_unfiltered(filtered: Sequence[Mapping], unfiltered: Sequence[Mapping], colors: Mapping[str, str],
+                           labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Relative lift per metric and variant with abuse filtering (filled diamond) and without (open circle)."""
+    labels = labels or {}
+    other = {m["name"]: m for m in unfiltered}
+    groups = []
+    for m in filtered:
+        u = other.get(m["name"])
+        if u is None:
+            continue
+        rows = []
+        for v in m["variants"]:
+            if not v["lift"]:
+                continue
+            w = next(x for x in u["variants"] if x["variant"] == v["variant"])["lift"]
+            for name, lift, symbol in (("filtered", v["lift"], "diamond"), ("unfiltered", w, "circle")):
+                x, lo, hi = lift["relative"] * 100, lift["ci_low"] * 100, lift["ci_high"] * 100
+                rows.append(dict(label=f"{v['variant']} · {name}", x=x, lo=lo, hi=hi,
+                                 color=colors.get(v["variant"], NEUTRAL), filled=name == "filtered", symbol=symbol,
+                                 text=f"<b>{x:+.1f}%</b> [{lo:+.1f}, {hi:+.1f}] · p adj {lift['p_value_adjusted']:.2g}",
+                                 text_color=NEUTRAL,
+                                 hover=f"{v['variant']} ({name}): {x:+.1f}% [{lo:+.1f}, {hi:+.1f}]"))
+        groups.append(dict(title=f"<b>{labels.get(m['name'], m['name'])}</b> · relative lift (%) · filtered vs unfiltered",
+                           rows=rows, unit="%", lines=[dict(x=0.0, color="#444")]))
+    return intervals(groups, row_px=36)
+
+
+def exclusions(filtering: Mapping, colors: Mapping[str, str]) -> go.Figure:
+    """Share of each variant's exposed users excluded, per rule (grouped bars)."""
+    fig = go.Figure()
+    rules = [r for r in filtering["rules"] if sum(r["excluded"].values())] or filtering["rules"]
+    names = [r["rule"] for r in rules] + ["any rule"]
+    for v, exposed in filtering["exposed"].items():
+        counts = [r["excluded"].get(v, 0) for r in rules] + [filtering["excluded"].get(v, 0)]
+        fig.add_bar(x=names, y=[100 * c / max(exposed, 1) for c in counts], name=v,
+                    marker_color=colors.get(v, NEUTRAL), customdata=counts,
+                    hovertemplate=f"{v}: %{{customdata:,}} users (%{{y:.2f}} %)<extra></extra>")
+    fig.update_yaxes(title="users excluded (% of exposed)", ticksuffix="%", rangemode="tozero")
+    return _layout(fig, 320, title="Users excluded per rule and variant", barmode="group")

@@ -87,9 +87,27 @@ def status_history(path: str, key: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner="Analysing…")
-def report(path: str, key: str, cuped: bool = True) -> Report:
-    """``promolab report KEY [--no-cuped] --json``."""
-    return analyze_experiment(registry(path), key, cuped=cuped)
+def report(path: str, key: str, cuped: bool = True, unfiltered: bool = False) -> Report:
+    """``promolab report KEY [--no-cuped] [--no-filter] --json``: with ``unfiltered`` the report also
+    carries the analysis of every exposed user (abuse filtering off) in ``unfiltered``."""
+    return analyze_experiment(registry(path), key, cuped=cuped, compare_unfiltered=unfiltered)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Drilling down…")
+def segment_report(path: str, key: str, column: str, cuped: bool = True) -> Report:
+    """``promolab report KEY [--no-cuped] --segment COLUMN --json`` (its ``segments`` entry)."""
+    return analyze_experiment(registry(path), key, cuped=cuped, segments=(column,))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def attribute_values(path: str, key: str) -> dict[str, int]:
+    """User attributes stored for an experiment's exposed users → their number of distinct values
+    (the columns a report can drill down by)."""
+    frame = registry(path).query(
+        "SELECT a.attribute, COUNT(DISTINCT COALESCE(a.value_text, CAST(a.value_num AS VARCHAR))) AS n "
+        "FROM user_attributes a WHERE a.user_id IN (SELECT user_id FROM exposures WHERE experiment_key = ?) "
+        "GROUP BY 1 ORDER BY 1", [key])
+    return {str(a): int(n) for a, n in zip(frame["attribute"], frame["n"])}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -48,3 +48,11 @@ def absolute(x: float | None, kind: str, signed: bool = True) -> str:
 
 def users(n: float | None) -> str:
     return "—" if not is_num(n) else f"{int(n):,}"
+
+
+def money(x: float | None, signed: bool = True) -> str:
+    """Dollars with thousands separators: +$1,234 (cents below $100)."""
+    if not is_num(x):
+        return "—"
+    sign = ("−" if x < 0 else "+") if signed else ("−" if x < 0 else "")
+    return f"{sign}${abs(x):,.2f}" if abs(x) < 100 else f"{sign}${abs(x):,.0f}"

@@ -9,7 +9,7 @@ prints, and the JSON download is byte-for-byte that output.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,7 @@ import streamlit as st
 
 from promolab.analysis import Report
 from promolab.cli.output import to_json
-from ui import charts
+from ui import charts, sections
 from ui import format as fmt
 
 VERDICT_ICONS = {"ship": ":material/rocket_launch:", "keep running": ":material/hourglass_top:",
@@ -58,8 +58,9 @@ def report_rows(data: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict_box(data: Mapping[str, Any]) -> None:
-    """The one-line decision; blocked (and replaced by the SRM banner) when SRM fails."""
+def verdict_box(data: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> None:
+    """The one-line decision; blocked (and replaced by the SRM banner) when SRM fails. "Do not
+    ship" is a red box that names each failed guardrail with its bound against the margin."""
     srm, verdict = data["srm"], data["verdict"]
     if not srm["ok"]:
         observed = ", ".join(f"{k}: {v:,}" for k, v in srm["observed"].items())
@@ -72,8 +73,17 @@ def verdict_box(data: Mapping[str, Any]) -> None:
         return
     icon = VERDICT_ICONS.get(verdict["decision"], ":material/info:")
     text = f"**{verdict['decision'].upper()}** — {verdict['text']}"
-    if verdict["decision"] == "ship":
+    failed = sections.failed_guardrails(data)
+    if verdict["decision"] == "do not ship":
+        kinds = sections.kinds(data)
+        lines = [sections.check_line(v, c, kinds.get(c["metric"], "mean"), labels or {})
+                 for v, cs in failed.items() for c in cs]
+        st.error(f"### {verdict['decision'].upper()}\n{verdict['text']}"
+                 + "".join(f"\n- {line}" for line in lines), icon=icon)
+    elif verdict["decision"] == "ship":
         st.success(text, icon=icon)
+        for v, cs in failed.items():  # another variant won; this one is blocked by its guardrails
+            st.caption(f"{v} is blocked: fails " + ", ".join((labels or {}).get(c["metric"], c["metric"]) for c in cs))
     elif verdict["decision"] == "keep running":
         st.info(text, icon=icon)
     else:
@@ -158,11 +168,18 @@ def sequential_lines(m: Mapping[str, Any]) -> list[str]:
 
 
 def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str, str] | None = None,
-                  key: str = "report", file_stem: str = "report") -> dict[str, Any]:
-    """Draw the whole report; returns its JSON dict."""
+                  key: str = "report", file_stem: str = "report", unfiltered_toggle: bool = False,
+                  after: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Draw the whole report; returns its JSON dict.
+
+    ``unfiltered_toggle`` draws the "Show unfiltered" toggle (key ``{key}-unfiltered``) in the
+    filtering panel; the caller reads it to ask for ``compare_unfiltered``. ``after`` draws extra
+    sections (the segment drill-down) before the downloads.
+    """
     labels = labels or {}
     data = report_dict(report)
-    verdict_box(data)
+    verdict_box(data, labels)
+    sections.imbalance_banner(data)
     if data["srm"]["ok"]:
         st.caption(f"Sample ratio OK (χ² p = {fmt.pvalue(data['srm']['p_value'])}): "
                    + ", ".join(f"{k} {v:,}" for k, v in data["srm"]["observed"].items()) + " users.")
@@ -187,7 +204,13 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
     st.subheader("Guardrails")
     if not guardrails:
         st.caption("No guardrail metrics declared for this analysis.")
+    sections.guardrail_panel(data, colors, labels, key)
+    with_margin = {c["metric"] for cs in (data.get("guardrails") or {}).values() for c in cs
+                   if c.get("bound") is not None}
     for m in guardrails:
+        if m["name"] in with_margin:  # the non-inferiority panel above already says pass / fail
+            _metric_section(m, labels)
+            continue
         harmed = any(v["lift"] and v["lift"]["significant"]
                      and (v["lift"]["absolute"] > 0) != (m["direction"] == "increase") for v in m["variants"])
         (st.error if harmed else st.success)(
@@ -195,6 +218,11 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
             + ("a variant significantly harms this guardrail" if harmed else "no variant harms it"),
             icon=":material/gpp_bad:" if harmed else ":material/verified_user:")
         _metric_section(m, labels)
+    if data.get("filtering") or unfiltered_toggle:
+        sections.filtering_panel(data, colors, labels, key, unfiltered_toggle and bool(data.get("filtering")))
+    sections.economics_panel(data, colors, key)
+    if after is not None:
+        after(data)
     for note in data.get("notes") or []:
         st.caption(f"Note: {note}")
 

@@ -1,5 +1,6 @@
 """Registries for the dashboard tests: the Hillstrom demo, a Thompson-sampling bandit with a
-stored weight history, and an A/B test with a broken split (sample ratio mismatch)."""
+stored weight history, an A/B test with a broken split (sample ratio mismatch), and the
+checkout-coupon experiment with planted abusers and a refund guardrail that fails."""
 
 from __future__ import annotations
 
@@ -101,13 +102,16 @@ def add_broken_split(registry: Registry, key: str = SRM_KEY) -> None:
                                         source=key), source=key)
 
 
-def build_dashboard_db(path: Path, broken_split: bool = True) -> Path:
-    """The demo registry plus a bandit (unless the demo already has ``coupon-bandit``)."""
+def build_dashboard_db(path: Path, broken_split: bool = True, checkout: bool | None = None) -> Path:
+    """The demo registry plus a bandit (unless the demo already has ``coupon-bandit``); with
+    ``broken_split`` an SRM fixture and (unless ``checkout`` is False) the checkout-coupon fixture."""
     registry = build_demo(path)
     if BANDIT_KEY not in registry.experiment_keys():
         add_bandit(registry)
     if broken_split:
         add_broken_split(registry)
+    if checkout if checkout is not None else broken_split:
+        add_checkout_coupon(registry)
     return path
 
 
@@ -123,3 +127,67 @@ def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = build_dashboard_db(tmp_path_factory.mktemp("browser") / "demo.duckdb", broken_split=False)
     Registry.close_if_open(path)
     return path
+
+
+# -- checkout coupon: planted abuse in one arm and a refund guardrail that fails ------------------
+
+CHECKOUT_KEY = "checkout-coupon"
+CHECKOUT_RATES = {"no-coupon": (0.05, 0.010), "pct10": (0.09, 0.035), "free-shipping": (0.055, 0.004)}
+# planted abusers per variant: bots (60 page views in a day), order bursts, coupon-refund abusers
+CHECKOUT_ABUSE = {"no-coupon": (1, 0, 0), "pct10": (12, 8, 10), "free-shipping": (1, 1, 0)}
+
+
+def add_checkout_coupon(registry: Registry, users_per_variant: int = 2000, seed: int = 8) -> dict[str, list[str]]:
+    """``experiments/checkout-coupon.toml`` run to its end: 10 % off converts better but raises refunds
+    beyond the 0.5-point margin (verdict "do not ship"), and coupon abusers crowd into pct10 (the
+    imbalance alert fires). Returns the planted abusers per variant."""
+    spec = load_experiment(REPO / "experiments" / "checkout-coupon.toml")
+    registry.create_experiment(spec, by="tests")
+    registry.set_status(spec.key, "running", by="tests")
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2024-07-01")
+    exposures, events, attrs = [], [], []
+    planted: dict[str, list[str]] = {v: [] for v in spec.variant_keys}
+
+    def ev(user: str, event: str, ts: pd.Timestamp, value: float = 1.0) -> None:
+        events.append((f"co-{len(events)}", user, event, value, ts.isoformat()))
+
+    for variant in spec.variant_keys:
+        conv, refund = CHECKOUT_RATES[variant]
+        bots, bursts, refunders = CHECKOUT_ABUSE[variant]
+        for i in range(users_per_variant):
+            user = f"co-{variant}-{i:05d}"
+            at = t0 + pd.Timedelta(minutes=int(rng.integers(0, 14 * 1440)))
+            exposures.append((user, variant, at.isoformat()))
+            attrs.append({"user_id": user, "device_id": f"dev-{user}", "payment_fingerprint": f"pay-{user}",
+                          "country": "US" if rng.random() < 0.7 else "CA",
+                          "device": "mobile" if rng.random() < 0.6 else "desktop"})
+            if rng.random() < conv:
+                order = at + pd.Timedelta(minutes=int(rng.integers(5, 600)))
+                if variant == "pct10":
+                    ev(user, "coupon", order - pd.Timedelta(minutes=1))
+                ev(user, "order", order, float(rng.gamma(2.0, 35.0)))
+            if rng.random() < refund:
+                ev(user, "refund", at + pd.Timedelta(days=2))
+            kind = ("bot" if i < bots else "burst" if i < bots + bursts
+                    else "refunder" if i < bots + bursts + refunders else None)
+            if kind is None:
+                continue
+            planted[variant].append(user)
+            if kind == "bot":
+                for s in range(60):
+                    ev(user, "view", at + pd.Timedelta(minutes=s))
+            elif kind == "burst":
+                for s in range(3):
+                    ev(user, "order", at + pd.Timedelta(seconds=10 * s), 50.0)
+            else:
+                ev(user, "coupon", at)
+                for d in range(3):
+                    ev(user, "order", at + pd.Timedelta(days=d, hours=1), 40.0)
+                    ev(user, "refund", at + pd.Timedelta(days=d, hours=6))
+    registry.record_exposures(spec.key, exposures_batch(pd.DataFrame(exposures, columns=["user_id", "variant", "ts"])))
+    registry.ingest_events(events_batch(pd.DataFrame(events, columns=["event_id", "user_id", "event", "value", "ts"]),
+                                        source=spec.key), source=spec.key)
+    registry.set_attributes(pd.DataFrame(attrs))
+    registry.set_status(spec.key, "stopped", by="tests", reason="test window over")
+    return planted

@@ -387,3 +387,190 @@ def run_cli(argv: list[str]) -> int:
     from promolab.cli import run
 
     return run(argv)
+
+
+# -- issue 8 sections: guardrail margins, abuse filtering, segments, promotion economics ----------
+
+CHECKOUT = "checkout-coupon"
+
+
+def cli_json(dashboard_db, capsys, *args: str) -> dict:
+    import json
+
+    capsys.readouterr()
+    assert run_cli(["report", *args, "--db", str(dashboard_db), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def chart_titled(at: AppTest, text: str) -> dict:
+    return next(s for s in chart_specs(at)
+                if any(text in (a.get("text") or "") for a in s["layout"].get("annotations", [])))
+
+
+def test_report_sections_render_on_the_demo(app):
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    assert "SHIP" in texts(at.success)
+    headers = texts(at.subheader)
+    for title in ("Guardrails", "Abuse and bot filtering", "Promotion economics", "Segment drill-down"):
+        assert title in headers, headers
+    assert "No filtering rules declared" in texts(at.caption)
+    assert not [t for t in at.toggle if t.key == "report-unfiltered"]  # nothing to compare without rules
+    assert at.selectbox(key="report-segment").value == "channel"  # the plan's first segment column
+    assert at.selectbox(key="report-segment").options[:3] == ["channel (plan)", "newbie (plan)", "history_segment"]
+    chart_titled(at, "Incremental revenue")
+    chart_titled(at, "Volume lift vs break-even lift")
+    chart_titled(at, "by channel")
+    assert not at.warning  # every Hillstrom channel is large
+
+
+def test_segment_selector_changes_the_drilldown(app, dashboard_db, capsys):
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    seg = _frame_with(at, "SRM p")
+    assert set(seg["segment"]) == {"Multichannel", "Phone", "Web"}
+    at.selectbox(key="report-segment").select("newbie").run()
+    assert not at.exception
+    assert set(_frame_with(at, "SRM p")["segment"]) == {"0", "1"}
+    chart_titled(at, "by newbie")
+    # a free attribute (not in the plan): a new library call, the CLI's --segment
+    at.selectbox(key="report-segment").select("history_segment").run()
+    assert not at.exception
+    shown = _frame_with(at, "SRM p")
+    cli = cli_json(dashboard_db, capsys, "hillstrom-email", "--segment", "history_segment")["segments"][0]
+    assert set(shown["segment"]) == {s["value"] for s in cli["segments"]}
+    metric_key = at.selectbox(key="report-seg-metric").value
+    for s in cli["segments"]:
+        m = next(x for x in s["metrics"] if x["name"] == metric_key)
+        for v in m["variants"]:
+            if v["lift"]:
+                row = shown[(shown.segment == s["value"]) & (shown.variant == v["variant"])].iloc[0]
+                assert row["adjusted p"] == fmt.pvalue(v["lift"]["p_value_adjusted"])
+                assert row["users"] == f"{v['n']:,}"
+    assert any(s["small"] for s in cli["segments"]) == any(shown["small"] == "small")
+    assert "family_size" in cli and f"across {cli['family_size']} tests" in texts(at.caption)
+    at.selectbox(key="report-seg-metric").select("spend").run()
+    assert not at.exception
+    assert "Spend per customer" in str(chart_titled(at, "by history_segment")["layout"]["annotations"])
+
+
+def test_small_segments_are_flagged(app):
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    at.selectbox(key="report-segment").select("history_segment").run()  # "$1,000 +" has ~420 users per arm
+    assert not at.exception
+    shown = _frame_with(at, "SRM p")
+    small = set(shown.loc[shown["small"] == "small", "segment"])
+    assert small == {"7) $1,000 +"}
+    assert "history_segment = 7) $1,000 +: small segment" in texts(at.warning)
+    fig = chart_titled(at, "by history_segment")
+    labels = [t["text"][0] for t in fig["data"] if t.get("mode") == "text"]
+    assert sum("(small)" in t for t in labels) == 2  # both e-mails in the small segment
+    assert any(not t["marker"]["color"] == "white" for t in fig["data"] if t.get("mode") == "markers")
+
+
+def test_incremental_spend_of_the_mens_email_is_the_cli_json(app, dashboard_db, capsys):
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
+    cli = cli_json(dashboard_db, capsys, "hillstrom-email")["economics"]
+    mens = next(v for v in cli["variants"] if v["variant"] == "mens-email")
+    spend = mens["incremental_revenue"]
+    assert spend["ci_low"] > 0
+    assert metric(at, "mens-email · incr. revenue") == fmt.money(spend["value"])
+    assert metric(at, "mens-email · incr. margin") == fmt.money(mens["incremental_margin"]["value"])
+    table = _frame_with(at, "incremental revenue [CI]")
+    row = table[table.variant == "mens-email"].iloc[0]
+    assert row["incremental revenue [CI]"] == (f"{fmt.money(spend['value'])} [{fmt.money(spend['ci_low'])}, "
+                                               f"{fmt.money(spend['ci_high'])}]")
+    assert row["break-even lift"] == fmt.pct(mens["break_even_lift"], signed=True)
+    # the chart plots the JSON's numbers themselves, in $ per 1,000 users
+    fig = chart_titled(at, "Incremental revenue")
+    point = next(t for t in fig["data"] if t.get("y") == ["mens-email"] and t.get("mode") == "markers")
+    assert point["x"][0] == pytest.approx(spend["value"], rel=1e-9)
+    assert point["error_x"]["array"][0] == pytest.approx(spend["ci_high"] - spend["value"], rel=1e-9)
+    assert fig["layout"]["xaxis"]["tickprefix"] == "$"
+    assert "$ per 1,000 users" in str(fig["layout"]["annotations"])
+
+
+def test_checkout_coupon_failed_guardrail_says_do_not_ship(app, dashboard_db, capsys):
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/report.py", {"experiment": CHECKOUT})
+    cli = cli_json(dashboard_db, capsys, CHECKOUT)
+    assert cli["verdict"]["decision"] == "do not ship"
+    errors = [e.value for e in at.error]
+    verdict = errors[0]  # the verdict comes first, in red
+    assert "DO NOT SHIP" in verdict and cli["verdict"]["text"] in verdict
+    pct10 = cli["guardrails"]["pct10"][0]
+    assert not pct10["passed"] and cli["guardrails"]["free-shipping"][0]["passed"]
+    bound = fmt.absolute(pct10["bound"], "binomial")
+    assert f"**pct10** · FAILS **Refunded**: upper bound {bound}" in verdict
+    assert f"the margin {fmt.absolute(pct10['threshold'], 'binomial')}" in verdict
+    assert "**free-shipping** · passes **Refunded**" in texts(at.success)
+    assert not any("SHIP" in s.value for s in at.success)
+    checks = _frame_with(at, "harmful-side bound")
+    assert list(checks.result) == ["pass" if cli["guardrails"][v][0]["passed"] else "FAIL" for v in checks.variant]
+    chart_titled(at, "higher is worse")  # the margin chart
+
+
+def test_checkout_coupon_abuse_filtering_and_unfiltered_toggle(app, dashboard_db, capsys):
+    at = app("app_pages/report.py", {"experiment": CHECKOUT})
+    cli = cli_json(dashboard_db, capsys, CHECKOUT)["filtering"]
+    assert cli["imbalance"]["alert"] and cli["excluded"]["pct10"] >= 25
+    errors = texts(at.error)
+    assert "Abuse filter imbalance" in errors and "Imbalanced exclusions" in errors
+    assert cli["alert"] in errors
+    table = _frame_with(at, "imbalance p")
+    for r in cli["rules"]:
+        row = table[table.rule == r["rule"]].iloc[0]
+        for v, n in r["excluded"].items():
+            assert row[v].startswith(f"{n:,} (")
+    kept = table[table.rule == "analysed"].iloc[0]
+    assert kept["pct10"] == f"{cli['kept']['pct10']:,} of {cli['exposed']['pct10']:,}"
+    assert "Filtered vs unfiltered" not in texts(at.markdown)
+
+    toggle = at.toggle(key="report-unfiltered")
+    assert toggle.value is False
+    toggle.set_value(True).run()
+    assert not at.exception
+    assert "Filtered vs unfiltered" in texts(at.markdown)
+    full = cli_json(dashboard_db, capsys, CHECKOUT, "--no-filter")
+    both = _frame_with(at, "unfiltered lift [CI]")
+    row = both[(both.metric == "Ordered") & (both.variant == "pct10")].iloc[0]
+    unfiltered_n = next(v["n"] for v in full["unfiltered"]["metrics"][0]["variants"] if v["variant"] == "pct10")
+    filtered_n = next(v["n"] for v in full["metrics"][0]["variants"] if v["variant"] == "pct10")
+    assert row["users (unfiltered)"] == f"{unfiltered_n:,}" and row["users (filtered)"] == f"{filtered_n:,}"
+    assert unfiltered_n > filtered_n
+    assert full["unfiltered"]["verdict"]["text"] in texts(at.caption)
+    chart_titled(at, "filtered vs unfiltered")
+    at.toggle(key="report-unfiltered").set_value(False).run()
+    assert "Filtered vs unfiltered" not in texts(at.markdown)
+
+
+def test_checkout_coupon_economics_and_free_attribute_drilldown(app, dashboard_db, capsys):
+    _ui()
+    from ui import format as fmt
+
+    at = app("app_pages/report.py", {"experiment": CHECKOUT})
+    cli = cli_json(dashboard_db, capsys, CHECKOUT)["economics"]
+    for v in cli["variants"]:
+        if v["incremental_margin"]:
+            assert metric(at, f"{v['variant']} · incr. margin") == fmt.money(v["incremental_margin"]["value"])
+    # checkout-coupon's plan has no segment columns: the selector offers the stored attributes with few
+    # values, not per-user ids like device_id
+    options = at.selectbox(key="report-segment").options
+    assert set(options) == {"country", "device"}
+    before = set(_frame_with(at, "SRM p")["segment"])
+    at.selectbox(key="report-segment").select("device" if at.selectbox(key="report-segment").value == "country"
+                                              else "country").run()
+    assert not at.exception
+    assert set(_frame_with(at, "SRM p")["segment"]) != before

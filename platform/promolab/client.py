@@ -16,6 +16,18 @@ the service stores each (source, event id) once and each user's first exposure o
 
 The client and the service build their state from the same config document with the
 same function (``promolab.service.evaluate``), so they assign every user identically.
+
+Sticky assignment: a user keeps the variant of their first exposure when weights change
+(a bandit update, a ramp). The client keeps its own first-exposure map
+(``promolab.service.sticky.StickyMap``, ~9 bytes per user once compacted) for the users
+*it* has assigned, and answers them from it before hashing into the current weights, so
+for those users it agrees with the service and with ``promolab.adaptive.sticky_assign``.
+The service is authoritative for users first seen elsewhere (another client, another
+process, ``POST /v1/assign``): this client does not know their stored variant, and after
+a weight change it may hash them into a different one; when that matters, assign such
+users with ``POST /v1/assign`` (or keep one client per user population). Maps live as
+long as the client (they survive config refreshes, so a paused and resumed experiment
+keeps its users).
 """
 
 from __future__ import annotations
@@ -32,7 +44,8 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from promolab.service.evaluate import Running, evaluate, evaluate_each, running_from_config
+from promolab.service.evaluate import Running, evaluate, evaluate_one, running_from_config
+from promolab.service.sticky import StickyMap
 
 log = logging.getLogger("promolab.client")
 
@@ -83,7 +96,8 @@ class PromolabClient:
         self._etag: str | None = None
         self._running: dict[str, Running] = {}
         self._payloads: dict[str, tuple[dict[str, Any], ...]] = {}
-        self._exposed: set[tuple[str, str]] = set()
+        self._sticky: dict[str, StickyMap] = {}  # experiment → first variant of users assigned here
+        self._sticky_lock = threading.Lock()
         self._queue: deque[dict[str, Any]] = deque()
         self._cond = threading.Condition()
         self._in_flight = 0
@@ -124,18 +138,42 @@ class PromolabClient:
         """The user's assignments in one or all running experiments (absent: not in it)."""
         chosen = [self._running[experiment]] if experiment in self._running else (
             [] if experiment is not None else list(self._running.values()))
-        out = {}
+        user_id = str(user_id)
+        found: list[tuple[Running, int, bool]] = []
         for running in chosen:
-            value = evaluate_each(running, [user_id], [attributes])[0]
-            if isinstance(value, Exception):
-                raise value
+            m = self._sticky.get(running.key)
+            value = m.get(user_id) if m is not None else None
+            if value is not None:
+                found.append((running, value, False))
+                continue
+            value = evaluate_one(running, user_id, attributes)  # may raise InputError
             if value >= 0:
-                out[running.key] = Assignment(running.key, running.experiment.variants[value].key,
-                                              self._payloads[running.key][value])
-        if self.track_exposures:
-            for a in out.values():
-                self._expose(a.experiment, user_id, a.variant)
+                found.append((running, value, True))
+        out = {}
+        for running, value, new in found:
+            if new:
+                value, new = self._remember(running, user_id, value)
+            variant = running.experiment.variants[value].key
+            out[running.key] = Assignment(running.key, variant, self._payloads[running.key][value])
+            if new and self.track_exposures:
+                self._expose(running.key, user_id, variant)
         return out
+
+    def _map(self, running: Running) -> StickyMap:
+        m = self._sticky.get(running.key)
+        if m is None:
+            m = self._sticky.setdefault(running.key, StickyMap(len(running.experiment.variants)))
+        return m
+
+    def _remember(self, running: Running, user_id: str, value: int) -> tuple[int, bool]:
+        """(the user's first variant, whether it is ``value`` stored just now)."""
+        with self._sticky_lock:
+            m = self._map(running)
+            stored = m.get(user_id)
+            if stored is not None:
+                return stored, False
+            m.setdefault(user_id, value)
+            return value, True
 
     def variant(self, experiment: str, user_id: str, attributes: Mapping[str, Any] | None = None) -> str | None:
         """The variant key for one user, or None (not in the experiment / not running)."""
@@ -148,24 +186,28 @@ class PromolabClient:
         running = self._running.get(experiment)
         if running is None:
             return [None] * len(user_ids)
-        idx = evaluate(running, list(user_ids), attributes)
+        ids = [str(u) for u in user_ids]
+        idx = evaluate(running, ids, attributes).tolist()
         keys = running.experiment.variant_keys
-        out = [None if i < 0 else keys[i] for i in idx.tolist()]
+        new: list[tuple[str, str]] = []
+        with self._sticky_lock:
+            m = self._map(running)
+            for j, u in enumerate(ids):
+                stored = m.get(u)
+                if stored is not None:
+                    idx[j] = stored
+                elif idx[j] >= 0:
+                    m.setdefault(u, idx[j])
+                    new.append((u, keys[idx[j]]))
         if self.track_exposures:
-            for u, v in zip(user_ids, out):
-                if v is not None:
-                    self._expose(experiment, u, v)
-        return out
+            for u, v in new:
+                self._expose(experiment, u, v)
+        return [None if i < 0 else keys[i] for i in idx]
 
     # -- events -------------------------------------------------------------------------
 
     def _expose(self, experiment: str, user_id: str, variant: str) -> None:
-        key = (experiment, user_id)
-        if key in self._exposed:
-            return
-        if len(self._exposed) > 1_000_000:
-            self._exposed.clear()
-        self._exposed.add(key)
+        """Queue a first exposure (called once per user and experiment, by the sticky map)."""
         event_id = "x:" + hashlib.sha1(f"{experiment}\x00{user_id}".encode()).hexdigest()
         self._enqueue({"type": "exposure", "event_id": event_id, "user_id": user_id, "experiment": experiment,
                        "variant": variant, "ts": _iso(datetime.now(timezone.utc))})

@@ -104,7 +104,9 @@ def assign_one(
     attributes: Mapping[str, Any] | None = None,
     weights: Sequence[float] | None = None,
 ) -> str | None:
-    """Variant key for one user, or None; the same computation as :func:`assign`."""
-    batch = None if attributes is None else {k: [v] for k, v in attributes.items()}
-    index = int(assign(experiment, [user_id], batch, weights)[0])
+    """Variant key for one user, or None; the same answer as :func:`assign`, computed by
+    the scalar path (``promolab.assign.scalar``: xxhash and dict targeting, no numpy)."""
+    from promolab.assign.scalar import assign_index  # scalar imports this module
+
+    index = assign_index(experiment, user_id, attributes, weights)
     return None if index < 0 else experiment.variant_keys[index]

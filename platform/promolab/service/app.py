@@ -1,8 +1,9 @@
 """The FastAPI application: ``create_app(db_path)``; run it with ``promolab serve``.
 
 One process owns the DuckDB file: one connection (``Registry.open``), one writer thread
-with group commit, an in-memory catalog of experiments for assignment, and optionally a
-bandit scheduler. Run ONE uvicorn worker per database file (DuckDB has one writer);
+with group commit, an in-memory catalog of experiments for assignment with each
+experiment's first-exposure map (sticky assignment), and optionally a bandit scheduler.
+``POST /v1/assign`` is served by a lean ASGI path (``fastpath``) in front of FastAPI. Run ONE uvicorn worker per database file (DuckDB has one writer);
 scale out with more files or with local evaluation in the clients.
 """
 
@@ -15,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from promolab.service import errors
-from promolab.service.batcher import AssignBatcher
+from promolab.service.fastpath import FastAssign
 from promolab.service.routes_assign import router as assign_router
 from promolab.service.routes_events import router as events_router
 from promolab.service.routes_experiments import router as experiments_router
@@ -101,6 +102,19 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
+class ServiceApp(FastAPI):
+    """FastAPI, with ``POST /v1/assign`` answered by :class:`FastAssign` when it can."""
+
+    fast: FastAssign | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        fast = self.fast
+        if fast is not None and scope["type"] == "http" and scope["path"] == "/v1/assign" \
+                and scope["method"] == "POST":
+            return await fast(scope, receive, send, super().__call__)
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     db_path: str | os.PathLike | None = None,
     *,
@@ -108,11 +122,13 @@ def create_app(
     bandit_update: BanditUpdate | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     close_registry: bool = True,
+    fast_assign: bool = True,
 ) -> FastAPI:
     """The service on the registry at ``db_path`` (default: $PROMOLAB_DB or ./promolab.duckdb).
 
     ``bandit_period``: seconds between scheduled bandit updates (None: no schedule).
     ``bandit_update``: the update function (default ``promolab.bandit_update.update_weights``).
+    ``fast_assign``: serve ``POST /v1/assign`` by the lean ASGI path (False: FastAPI only).
     """
 
     @asynccontextmanager
@@ -121,7 +137,6 @@ def create_app(
         writer = Writer(registry)
         writer.start()
         state = ServiceState(registry, writer, bandit_update)
-        state.batcher = AssignBatcher(state)
         state.scheduler = None
         if bandit_period:
             state.scheduler = BanditScheduler(state, bandit_period)
@@ -130,18 +145,22 @@ def create_app(
         if not len(state.keys):
             log.warning("no API keys in %s: create one with `promolab keys create --kind admin --db %s`",
                         registry.path, registry.path)
-        log.info("promolab service on %s: %d experiments, %d running", registry.path,
-                 len(state.catalog.statuses), len(state.catalog.running))
+        log.info("promolab service on %s: %d experiments, %d running; first-exposure maps: %d users, ~%.1f MB",
+                 registry.path, len(state.catalog.statuses), len(state.catalog.running), state.sticky.users,
+                 state.sticky.nbytes / 2**20)
+        if fast_assign:
+            app.fast = FastAssign(state, max_body_bytes)
         try:
             yield
         finally:
+            app.fast = None
             if state.scheduler is not None:
                 state.scheduler.stop()
             writer.stop()
             if close_registry:
                 registry.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="promolab",
         version=API_VERSION,
         description=DESCRIPTION,

@@ -10,6 +10,12 @@ Attribute semantics (both sides): a user whose attributes lack a targeting attri
 hold null for it, is not eligible for that experiment (as ``promolab.assign.targeting``
 says); users are evaluated in batches, and a batch whose attribute types cannot be
 compared with a rule falls back to one user at a time so the error names that user.
+One user is evaluated by :func:`evaluate_one` on the scalar path
+(``promolab.assign.scalar``, precompiled once per running experiment and weights), which
+gives the answers of the vectorised path for a batch of one.
+
+Both sides then consult a first-exposure map (``promolab.service.sticky``) before these
+functions: a user keeps the variant of their first exposure when weights change.
 
 This module must not import FastAPI: the client imports it.
 """
@@ -20,11 +26,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from promolab.assign import assign
+from promolab.assign.scalar import ScalarExperiment, compile_experiment
 from promolab.errors import InputError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
 
@@ -42,9 +50,14 @@ class Running:
     def key(self) -> str:
         return self.experiment.key
 
-    @property
+    @cached_property
     def needed(self) -> frozenset[str]:
         return frozenset(r.attribute for r in self.experiment.targeting)
+
+    @cached_property
+    def scalar(self) -> ScalarExperiment:
+        """The experiment and weights precompiled for one-user evaluation (computed once)."""
+        return compile_experiment(self.experiment, self.weights)
 
 
 def config_document(experiments: Sequence[tuple[Experiment, Mapping[str, float] | None]]) -> dict[str, Any]:
@@ -82,6 +95,15 @@ def _evaluate(running: Running, user_ids: Sequence[str], attributes: Sequence[Ma
     columns = {k: [attributes[i][k] for i in keep] for k in needed}
     out[keep] = assign(running.experiment, [user_ids[i] for i in keep], columns, running.weights)
     return out
+
+
+def evaluate_one(running: Running, user_id: str, attributes: Mapping[str, Any] | None) -> int:
+    """Variant index for one user (-1: not in it): ``evaluate_each(running, [u], [a])[0]``
+    on the scalar path. Raises ``InputError`` where that would return one."""
+    needed = running.needed
+    if needed and (attributes is None or any(attributes.get(k) is None for k in needed)):
+        return -1
+    return running.scalar.index(user_id, attributes)
 
 
 def evaluate(

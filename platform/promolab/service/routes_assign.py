@@ -1,8 +1,14 @@
 """``POST /v1/assign`` and ``POST /v1/assign/batch``: which variant each user sees.
 
-Assignment runs in memory (a pure function of the cached running experiments), single
-requests are micro-batched on the event loop, and the exposures are handed to the writer
-without waiting for their commit, so an assign never waits on the database.
+Assignment runs in memory: a user's first-exposure variant if they have one, else the
+hash into the cached running experiments' current weights (``promolab.service.assigner``);
+exposures are buffered for the writer without waiting for their commit, so an assign
+never waits on the database.
+
+``POST /v1/assign`` is normally answered by the lean ASGI path in
+``promolab.service.fastpath`` (same answers, no FastAPI/pydantic per request); the route
+below documents it in the OpenAPI schema and answers every request the lean path hands
+over (anything it does not accept as plainly valid, so errors are FastAPI's own).
 """
 
 from __future__ import annotations
@@ -13,20 +19,20 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from promolab.errors import InputError
 from promolab.service.auth import Principal, sdk_key
-from promolab.service.batcher import evaluate_items, record_exposures
+from promolab.service.assigner import assign_user, assign_users
 from promolab.service.errors import ERROR_RESPONSES, ErrorResponse, not_found
 from promolab.service.schemas import AssignBatchRequest, AssignBatchResponse, AssignRequest, AssignResponse
 
 router = APIRouter(prefix="/v1", tags=["assign"])
-
 RESPONSES = {**ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "No such experiment."}}
 
 
-def _payloads(catalog, user_id: str, result) -> dict:
-    return {"user_id": user_id, "assignments": [
-        {"experiment": key, "variant": catalog.experiments[key].variants[i].key, "payload": catalog.payloads[key][i]}
-        for key, i in result
-    ]}
+
+def response_body(catalog, user_id: str, result) -> bytes:
+    """The JSON of one user's answer, from the catalog's pre-encoded assignment entries."""
+    fragments = catalog.fragments
+    return b"".join((b'{"user_id":', json.dumps(user_id).encode(), b',"assignments":[',
+                     b",".join(fragments[key][i] for key, i in result), b"]}"))
 
 
 def _attr_error(exc: InputError, prefix: str) -> InputError:
@@ -46,10 +52,10 @@ async def assign(body: AssignRequest, request: Request, _: Principal = Depends(s
     if body.experiment is not None and body.experiment not in catalog.statuses:
         raise not_found("experiment", body.experiment)
     try:
-        result = await state.batcher.assign(body.user_id, body.attributes, body.experiment, body.track)
+        result = assign_user(state, catalog, body.user_id, body.attributes, body.experiment, body.track)
     except InputError as exc:
         raise _attr_error(exc, "") from None
-    return Response(json.dumps(_payloads(catalog, body.user_id, result)), media_type="application/json")
+    return Response(response_body(catalog, body.user_id, result), media_type="application/json")
 
 
 @router.post("/assign/batch", response_model=AssignBatchResponse, responses=RESPONSES,
@@ -60,11 +66,11 @@ async def assign_batch(body: AssignBatchRequest, request: Request, _: Principal 
     catalog = state.catalog
     if body.experiment is not None and body.experiment not in catalog.statuses:
         raise not_found("experiment", body.experiment)
-    results = evaluate_items(state, [(u.user_id, u.attributes, body.experiment) for u in body.users])
+    results = assign_users(state, catalog, [(u.user_id, u.attributes) for u in body.users], body.experiment,
+                           body.track)
     for i, res in enumerate(results):
         if isinstance(res, InputError):
             raise _attr_error(res, f"users[{i}].")
-    if body.track:
-        record_exposures(state, [(u.user_id, res) for u, res in zip(body.users, results)])
-    out = {"results": [_payloads(catalog, u.user_id, res) for u, res in zip(body.users, results)]}
-    return Response(json.dumps(out), media_type="application/json")
+    body_out = b'{"results":[' + b",".join(response_body(catalog, u.user_id, res)
+                                          for u, res in zip(body.users, results)) + b"]}"
+    return Response(body_out, media_type="application/json")

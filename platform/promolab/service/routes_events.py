@@ -1,4 +1,11 @@
-"""``POST /v1/events``: exposures, conversions and orders in batches, acknowledged after commit."""
+"""``POST /v1/events``: exposures, conversions and orders in batches, acknowledged after commit.
+
+Exposures also feed the first-exposure maps that keep assignment sticky: an exposure of
+a user the service already knows (assigned here, or ingested before) is not inserted - a
+user's first exposure is the one stored - and the others enter the map when the batch is
+queued (and leave it again if the batch is not stored), so the map and the
+``exposures`` table agree on every user's variant.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +30,13 @@ RESPONSES = {
 }
 
 
-def build_tables(batch: EventBatch, catalog) -> tuple[pa.Table | None, pa.Table | None]:
-    """Arrow tables for the writer; raise ApiError naming the first bad exposure."""
+def build_tables(batch: EventBatch, catalog, sticky=None,
+                 fresh: list | None = None) -> tuple[pa.Table | None, pa.Table | None]:
+    """Arrow tables for the writer; raise ApiError naming the first bad exposure.
+
+    With ``sticky`` (the first-exposure maps), exposures of users already in a map are
+    left out, one row per (experiment, user) is kept (the earliest, as the writer's
+    INSERT keeps), and ``fresh`` receives (map, user, variant index) for the others."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     src = batch.source
     ev_id, ev_user, ev_name, ev_value, ev_ts = [], [], [], [], []
@@ -60,6 +72,8 @@ def build_tables(batch: EventBatch, catalog) -> tuple[pa.Table | None, pa.Table 
                 raise ApiError(422, "invalid_input", f"events[{i}].variant: got {e.variant!r}",
                                f"events[{i}].variant", e.variant, "one of " + ", ".join(variants))
             x_key.append(e.experiment), x_user.append(e.user_id), x_var.append(e.variant), x_ts.append(ts)
+    if x_key and sticky is not None:
+        x_key, x_user, x_var, x_ts = _first_exposures(x_key, x_user, x_var, x_ts, catalog, sticky, fresh)
     events = exposures = None
     if ev_id:
         events = pa.table({"source": pa.array([src] * len(ev_id), pa.string()), "event_id": ev_id, "user_id": ev_user,
@@ -72,6 +86,26 @@ def build_tables(batch: EventBatch, catalog) -> tuple[pa.Table | None, pa.Table 
     return events, exposures
 
 
+def _first_exposures(keys, users, variants, times, catalog, sticky, fresh):
+    first: dict[tuple[str, str], int] = {}
+    for i, (k, u) in enumerate(zip(keys, users)):
+        j = first.get((k, u))
+        if j is None or times[i] < times[j]:
+            first[(k, u)] = i
+    kept = []
+    for (k, u), i in first.items():
+        m = sticky.get(k)
+        if m is None:
+            kept.append(i)
+        elif m.get(u) is None:
+            kept.append(i)
+            if fresh is not None:
+                fresh.append((m, u, catalog.experiments[k].variant_keys.index(variants[i])))
+    kept.sort()
+    return ([keys[i] for i in kept], [users[i] for i in kept], [variants[i] for i in kept],
+            [times[i] for i in kept])
+
+
 @router.post("/events", response_model=IngestResponse, responses=RESPONSES, summary="Ingest a batch of events")
 async def ingest(batch: EventBatch, request: Request, _: Principal = Depends(sdk_key)) -> IngestResponse:
     """Up to 10,000 events. The batch is validated whole (one bad event rejects it,
@@ -79,13 +113,21 @@ async def ingest(batch: EventBatch, request: Request, _: Principal = Depends(sdk
     Retrying a batch is safe: events are unique on (source, event_id), exposures on
     (experiment, user)."""
     state = request.app.state.service
-    events, exposures = build_tables(batch, state.catalog)
+    fresh: list = []
+    events, exposures = build_tables(batch, state.catalog, state.sticky, fresh)
     try:
         future = state.writer.submit(events, exposures)
     except (Overloaded, WriterStopped) as exc:
         raise ApiError(503, "unavailable", f"writer busy ({exc}); retry the same batch", "events",
                        headers={"Retry-After": "1"}) from None
-    written = await asyncio.wrap_future(future)
+    for m, user_id, index in fresh:  # before any await: assigns from now on see these users
+        m.setdefault(user_id, index)
+    try:
+        written = await asyncio.wrap_future(future)
+    except BaseException:
+        for m, user_id, _ in fresh:  # not stored: a retry must be able to store them
+            m.discard(user_id)
+        raise
     rows = (events.num_rows if events is not None else 0)
     return IngestResponse(received=len(batch.events), inserted_events=written.events,
                           inserted_exposures=written.exposures, duplicates=rows - written.events)

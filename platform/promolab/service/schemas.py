@@ -67,7 +67,9 @@ class AssignRequest(BaseModel):
     user_id: Id
     attributes: Attributes | None = None
     experiment: ExperimentKey | None = None
-    track: bool = Field(True, description="Record the exposure of each assignment (asynchronously, within ms).")
+    track: bool = Field(True, description=(
+        "Record the exposure of each assignment (asynchronously: buffered, committed within about 0.1 s). "
+        "An exposed user keeps this variant when weights change."))
 
 
 class UserIn(BaseModel):

@@ -11,10 +11,18 @@ committed (DuckDB writes the WAL on commit; a SIGKILL after the ack loses nothin
 - Per job, one INSERT per table, so each request learns how many of its rows were new.
 - A group whose transaction fails is retried one job per transaction, so one bad job
   cannot fail (or half-write) the others; the failing job's future gets the exception.
-- Exposures recorded by the assign routes are fire-and-forget jobs (no future): they
-  are coalesced into one INSERT per group.
+- Exposures recorded by the assign routes are fire-and-forget: ``record_exposure``
+  appends one tuple to a buffer under a lock (O(1), no Arrow, no job object) and puts a
+  wake-up token in the queue only when the buffer was empty. The writer lingers up to
+  ``exposure_linger`` seconds (default 100 ms) for more, unless a job that waits for its
+  commit arrives, then turns the whole buffer into one Arrow table and one INSERT, in
+  the same transaction as the group's other jobs. Exposures are thus coalesced into a
+  few commits per second whatever the assign rate, and an acknowledged batch never
+  waits for the linger.
 - Back-pressure: ``submit`` raises :class:`Overloaded` when more than ``max_pending_rows``
-  rows wait; the route turns that into 503 + Retry-After.
+  rows wait; the route turns that into 503 + Retry-After. Past ``max_pending_rows``
+  buffered exposures (the database cannot keep up), further exposures are dropped and
+  counted in ``exposures_dropped`` (logged), rather than growing memory without bound.
 """
 
 from __future__ import annotations
@@ -78,13 +86,19 @@ class Job:
 
 
 _STOP = object()
+_EXPOSED = object()  # wake-up token: buffered exposures are waiting
 
 
 class Writer:
-    def __init__(self, registry: Registry, max_group_rows: int = 250_000, max_pending_rows: int = 2_000_000):
+    def __init__(self, registry: Registry, max_group_rows: int = 250_000, max_pending_rows: int = 2_000_000,
+                 exposure_linger: float = 0.1):
         self.registry = registry
         self.max_group_rows = max_group_rows
         self.max_pending_rows = max_pending_rows
+        self.exposure_linger = exposure_linger
+        self._buffer: list[tuple[str, str, str, int]] = []  # (experiment, user, variant, ts in µs)
+        self._buffer_lock = threading.Lock()
+        self.exposures_dropped = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -113,7 +127,7 @@ class Writer:
 
     @property
     def pending_rows(self) -> int:
-        return self._pending
+        return self._pending + len(self._buffer)
 
     # -- submitting ----------------------------------------------------------------------
 
@@ -132,11 +146,43 @@ class Writer:
         self._enqueue(job)
         return job.future
 
+    def record_exposure(self, experiment: str, user_id: str, variant: str, ts_us: int) -> None:
+        """Buffer one first exposure without waiting for its commit (assign routes); O(1)."""
+        if not self._accepting:
+            raise WriterStopped("the writer is not running")
+        with self._buffer_lock:
+            buffer = self._buffer
+            if len(buffer) >= self.max_pending_rows:
+                self.exposures_dropped += 1
+                if self.exposures_dropped % 10_000 == 1:
+                    log.warning("writer: %d exposures waiting; %d dropped so far", len(buffer), self.exposures_dropped)
+                return
+            buffer.append((experiment, user_id, variant, ts_us))
+            wake = len(buffer) == 1
+        if wake:
+            self._queue.put(_EXPOSED)
+
     def record_exposures(self, exposures: pa.Table) -> None:
-        """Queue exposures without waiting for their commit (assign routes)."""
+        """Queue a table of exposures without waiting for their commit."""
         self._enqueue(Job(None, exposures, None))
 
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything queued or buffered before this call is committed."""
+        future = self.submit(None, None)
+        future.result(timeout)
+
     # -- the thread ----------------------------------------------------------------------
+
+    def _take_buffer(self) -> pa.Table | None:
+        with self._buffer_lock:
+            rows, self._buffer = self._buffer, []
+        if not rows:
+            return None
+        keys, users, variants, ts = zip(*rows)
+        n = len(rows)
+        return pa.table({"experiment_key": pa.array(keys, pa.string()), "user_id": pa.array(users, pa.string()),
+                         "variant": pa.array(variants, pa.string()), "ts": pa.array(ts, pa.timestamp("us")),
+                         "source": pa.array(["assign"] * n, pa.string())}, schema=EXPOSURE_SCHEMA)
 
     def _run(self) -> None:
         stopping = False
@@ -144,19 +190,33 @@ class Writer:
             job = self._queue.get()
             if job is _STOP:
                 break
-            group = [job]
-            rows = job.rows
+            group: list[Job] = []
+            rows = 0
+            # only buffered exposures so far: linger for more (an acked job ends the wait)
+            deadline = time.monotonic() + (self.exposure_linger if job is _EXPOSED else 0.0)
+            if job is not _EXPOSED:
+                group.append(job)
+                rows = job.rows
             while rows < self.max_group_rows:
+                wait = deadline - time.monotonic()
                 try:
-                    nxt = self._queue.get_nowait()
+                    nxt = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is _STOP:
                     stopping = True
                     break
+                if nxt is _EXPOSED:
+                    continue
                 group.append(nxt)
                 rows += nxt.rows
-            self._commit_group(group)
+                if nxt.future is not None:
+                    deadline = 0.0
+            buffered = self._take_buffer()
+            if buffered is not None:
+                group.insert(0, Job(None, buffered, None))
+            if group:
+                self._commit_group(group)
             with self._pending_lock:
                 self._pending -= rows
         # drain whatever was queued after the stop marker (stop() waits for it)
@@ -166,8 +226,11 @@ class Writer:
                 nxt = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if nxt is not _STOP:
+            if nxt is not _STOP and nxt is not _EXPOSED:
                 rest.append(nxt)
+        buffered = self._take_buffer()
+        if buffered is not None:
+            rest.insert(0, Job(None, buffered, None))
         if rest:
             self._commit_group(rest)
 

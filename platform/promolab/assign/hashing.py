@@ -7,8 +7,8 @@ passes SMHasher), it has a public spec and a library in every language, and it n
 only 64-bit multiply/rotate/xor, which numpy runs over whole arrays. Cryptographic hashes
 (MD5, SHA) add nothing here (nobody attacks a promo split) and cost far more.
 
-This is a bit-exact port of the reference algorithm (``xxhash.xxh64_intdigest``; that
-package is only a test dependency), vectorised: ids are encoded once as UTF-8 into
+This is a bit-exact port of the reference algorithm (``xxhash.xxh64_intdigest``, which
+the scalar path for one user in ``promolab.assign.scalar`` calls directly), vectorised: ids are encoded once as UTF-8 into
 zero-padded 64-bit words, grouped by byte length, and for each length the XXH64 rounds
 run on all ids of that length at once, in cache-sized blocks (numpy uint64 arithmetic
 wraps modulo 2**64, as the algorithm requires). A salt is not copied in front of every

@@ -16,6 +16,15 @@ from ui.format import money
 FONT = dict(size=14)
 
 
+
+def _lift_point(lift: dict, scale: str, mult: float) -> tuple[float, float, float]:
+    """(estimate, CI low, CI high) of a lift on the relative or absolute scale, times ``mult``."""
+    if scale == "relative":
+        x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
+    else:
+        x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
+    return x * mult, lo * mult, hi * mult
+
 def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
     """Common look: white template, readable font, legend above the plot and under the title."""
     top = 50
@@ -60,11 +69,7 @@ def forest(metrics: Sequence[Mapping], colors: Mapping[str, str], scale: str = "
             lift = v["lift"]
             if not lift:
                 continue
-            if scale == "relative":
-                x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
-            else:
-                x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
-            x, lo, hi = x * mult, lo * mult, hi * mult
+            x, lo, hi = _lift_point(lift, scale, mult)
             lows.append(lo)
             highs.append(hi)
             good = (lift["absolute"] > 0) == (m["direction"] == "increase")
@@ -432,11 +437,7 @@ def segment_forest(drill: Mapping, metric: str, colors: Mapping[str, str], scale
             lift = v["lift"]
             if not lift:
                 continue
-            if scale == "relative":
-                x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
-            else:
-                x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
-            x, lo, hi = x * mult, lo * mult, hi * mult
+            x, lo, hi = _lift_point(lift, scale, mult)
             good = (lift["absolute"] > 0) == (m["direction"] == "increase")
             tag = " (small)" if s["small"] else ""
             rows.append(dict(

@@ -24,7 +24,6 @@ weights, coverage, layers and targeting rules.
 from __future__ import annotations
 
 import math
-import operator
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,21 +32,13 @@ from typing import Any, Callable
 from xxhash import xxh64_intdigest
 
 from promolab.assign.allocate import _check_traffic, _cumulative
-from promolab.assign.targeting import matches
+from promolab.assign.targeting import COMPARE, matches
 from promolab.errors import InputError
 from promolab.spec.model import Experiment, TargetRule
 
 _TO_UNIT = 2.0**-53
 _EXACT = 2**53  # ints up to this magnitude convert to float64 exactly
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "lte": operator.le,
-    "gt": operator.gt,
-    "gte": operator.ge,
-}
 
 _STR, _NUM = 0, 1
 
@@ -100,12 +91,12 @@ def _compile_rule(rule: TargetRule) -> tuple[str, Callable[[Any, Any], bool], in
         held = frozenset(items)
         test = (lambda v, s: v in s) if rule.op == "in" else (lambda v, s: v not in s)
         return rule.attribute, test, kind, held
-    if rule.op not in _COMPARE:
+    if rule.op not in COMPARE:
         return None
     if type(value) is str:
-        return rule.attribute, _COMPARE[rule.op], _STR, value
+        return rule.attribute, COMPARE[rule.op], _STR, value
     if _plain_number(value):
-        return rule.attribute, _COMPARE[rule.op], _NUM, value
+        return rule.attribute, COMPARE[rule.op], _NUM, value
     return None
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from promolab.errors import InputError
 from promolab.spec.model import TARGET_OPS, TargetRule
 
-_COMPARE = {
+COMPARE = {
     "eq": operator.eq,
     "ne": operator.ne,
     "lt": operator.lt,
@@ -46,11 +46,11 @@ def _rule_mask(rule: TargetRule, s: pd.Series) -> np.ndarray:
         held = s.isin(list(rule.value))
         if rule.op == "not_in":
             held = ~held
-    elif rule.op in _COMPARE:
+    elif rule.op in COMPARE:
         if isinstance(rule.value, (list, tuple, set, frozenset, dict)):
             raise InputError(field, rule.value, f"a single value for '{rule.op}'")
         try:
-            held = _COMPARE[rule.op](s, rule.value)
+            held = COMPARE[rule.op](s, rule.value)
         except TypeError:
             raise InputError(
                 field, rule.value, f"a value comparable with attribute values of type {s.dtype}"

@@ -72,9 +72,7 @@ class StickyMap:
         """Approximate memory held (arrays + ~100 bytes per recent entry)."""
         return self._keys.nbytes + self._values.nbytes + 100 * len(self._recent)
 
-    def get(self, user_id: str) -> int | None:
-        """The stored variant index, or None for a user not exposed yet."""
-        h = hash(user_id)
+    def _find(self, h: int) -> int | None:
         v = self._recent.get(h)
         if v is not None:
             return v
@@ -85,19 +83,18 @@ class StickyMap:
                 return int(self._values[i])
         return None
 
+    def get(self, user_id: str) -> int | None:
+        """The stored variant index, or None for a user not exposed yet."""
+        return self._find(hash(user_id))
+
     def setdefault(self, user_id: str, index: int) -> int:
         """Store ``index`` unless the user has a variant already; return the user's variant."""
         h = hash(user_id)
-        v = self._recent.get(h)
-        if v is not None:
-            return v
-        keys = self._keys
-        if len(keys):
-            i = int(keys.searchsorted(h))
-            if i < len(keys) and keys[i] == h:
-                return int(self._values[i])
+        known = self._find(h)
+        if known is not None:
+            return known
         self._recent[h] = index
-        if len(self._recent) >= max(MIN_COMPACT, len(keys) >> 5):
+        if len(self._recent) >= max(MIN_COMPACT, len(self._keys) >> 5):
             self.compact()
         return index
 

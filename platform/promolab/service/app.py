@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from promolab.service import errors
-from promolab.service.fastpath import FastAssign
+from promolab.service.fastpath import FastAssign, replay_receive
 from promolab.service.routes_assign import router as assign_router
 from promolab.service.routes_events import router as events_router
 from promolab.service.routes_experiments import router as experiments_router
@@ -90,16 +90,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body, replayed = b"".join(chunks), False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
+        return await self.app(scope, replay_receive(b"".join(chunks), receive), send)
 
 
 class ServiceApp(FastAPI):

@@ -84,6 +84,20 @@ def parse(body: bytes) -> tuple[str, dict | None, str | None, bool] | None:
     return user_id, attributes, experiment, track
 
 
+
+def replay_receive(body: bytes, receive):
+    """An ASGI ``receive`` that hands over an already-read body once, then defers to ``receive``."""
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
 class FastAssign:
     """``await fast(scope, receive, send, fallback)`` for ``POST /v1/assign`` requests."""
 
@@ -130,16 +144,7 @@ class FastAssign:
         answer = self._answer(body, authorization)
         if answer is None:
             self.handed_over += 1
-            replayed = False
-
-            async def replay():
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            return await fallback(scope, replay, send)
+            return await fallback(scope, replay_receive(body, receive), send)
         status, out = answer
         await send({"type": "http.response.start", "status": status,
                     "headers": _JSON_HEADERS + [(b"content-length", str(len(out)).encode())]})

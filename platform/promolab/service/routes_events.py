@@ -13,14 +13,45 @@ import asyncio
 from datetime import datetime, timezone
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
 from promolab.service.auth import Principal, sdk_key
 from promolab.service.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from promolab.service.schemas import EventBatch, IngestResponse, check_ts, utc_naive
+from promolab.service.schemas import (MAX_FUTURE, MIN_TS_NAIVE, EventBatch, IngestResponse, check_ts,
+                                      utc_naive)
 from promolab.service.writer import EVENT_SCHEMA, EXPOSURE_SCHEMA, Overloaded, WriterStopped
 
-router = APIRouter(prefix="/v1", tags=["events"])
+
+class EventsRoute(APIRoute):
+    """FastAPI's route, with the body validated by pydantic-core straight from the JSON bytes.
+
+    ``EventBatch.model_validate_json`` parses and validates in Rust. On success the batch
+    is left where FastAPI looks for the parsed JSON body (``Request.json()``'s cache), so
+    FastAPI runs exactly as before (content-type check, dependencies such as the key
+    check, then the body parameter), and the already-valid model passes its validation as
+    is. On any failure nothing is cached and FastAPI parses and validates the body
+    itself, so bad input gets the same errors as before; the OpenAPI document is FastAPI's.
+    """
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def fast_handler(request: Request):
+            body = await request.body()
+            if body:
+                try:
+                    request._json = EventBatch.model_validate_json(body)
+                except ValidationError:
+                    pass
+            return await handler(request)
+
+        return fast_handler
+
+
+router = APIRouter(prefix="/v1", tags=["events"], route_class=EventsRoute)
 
 RESPONSES = {
     **ERROR_RESPONSES,
@@ -32,7 +63,65 @@ RESPONSES = {
 
 def build_tables(batch: EventBatch, catalog, sticky=None,
                  fresh: list | None = None) -> tuple[pa.Table | None, pa.Table | None]:
-    """Arrow tables for the writer; raise ApiError naming the first bad exposure.
+    """Arrow tables for the writer; raise ApiError naming the first bad event.
+
+    With ``sticky`` (the first-exposure maps), exposures of users already in a map are
+    left out, one row per (experiment, user) is kept (the earliest, as the writer's
+    INSERT keeps), and ``fresh`` receives (map, user, variant index) for the others.
+
+    Columnar: one pass collects the columns (times as given), pyarrow converts the
+    times to naive UTC and checks their range for the whole batch at once. A batch
+    with any problem is handed to :func:`_build_tables_checked`, which checks event by
+    event and raises the error for the first bad one."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    src = batch.source
+    ev_id, ev_user, ev_name, ev_value, ev_ts = [], [], [], [], []
+    x_key, x_user, x_var, x_ts = [], [], [], []
+    statuses, experiments = catalog.statuses, catalog.experiments
+    for e in batch.events:
+        kind = e.type
+        if kind == "order":
+            ts = e.ts
+            ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append("order")
+            ev_value.append(e.revenue), ev_ts.append(ts)
+            if e.discount_cost > 0:
+                ev_id.append(e.event_id + ":discount_cost"), ev_user.append(e.user_id)
+                ev_name.append("discount_cost"), ev_value.append(e.discount_cost), ev_ts.append(ts)
+        elif kind == "conversion":
+            ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append(e.name)
+            ev_value.append(e.value), ev_ts.append(e.ts)
+        else:
+            status = statuses.get(e.experiment)
+            if status is None or status == "draft" or e.variant not in experiments[e.experiment].variant_keys:
+                return _build_tables_checked(batch, catalog, sticky, fresh)
+            x_key.append(e.experiment), x_user.append(e.user_id), x_var.append(e.variant), x_ts.append(e.ts)
+    now_us = pa.scalar(now, pa.timestamp("us"))
+    # aware times → UTC, naive taken as UTC (as utc_naive); no time → now
+    ev_times = pa.array(ev_ts, pa.timestamp("us")).fill_null(now_us) if ev_id else None
+    x_times = pa.array(x_ts, pa.timestamp("us")).fill_null(now_us) if x_key else None
+    for times in (ev_times, x_times):
+        if times is not None:
+            lo_hi = pc.min_max(times)
+            if lo_hi["min"].as_py() < MIN_TS_NAIVE or lo_hi["max"].as_py() > now + MAX_FUTURE:
+                return _build_tables_checked(batch, catalog, sticky, fresh)
+    if x_key and sticky is not None:
+        x_key, x_user, x_var, x_list = _first_exposures(x_key, x_user, x_var, x_times.to_pylist(), catalog,
+                                                         sticky, fresh)
+        x_times = pa.array(x_list, pa.timestamp("us"))
+    events = exposures = None
+    if ev_id:
+        events = pa.table({"source": pa.array([src] * len(ev_id), pa.string()), "event_id": ev_id, "user_id": ev_user,
+                           "event": ev_name, "value": pa.array(ev_value, pa.float64()),
+                           "ts": ev_times}, schema=EVENT_SCHEMA)
+    if x_key:
+        exposures = pa.table({"experiment_key": x_key, "user_id": x_user, "variant": x_var, "ts": x_times,
+                              "source": pa.array([src] * len(x_key), pa.string())}, schema=EXPOSURE_SCHEMA)
+    return events, exposures
+
+
+def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
+                 fresh: list | None = None) -> tuple[pa.Table | None, pa.Table | None]:
+    """As :func:`build_tables`, event by event; raises ApiError naming the first bad event.
 
     With ``sticky`` (the first-exposure maps), exposures of users already in a map are
     left out, one row per (experiment, user) is kept (the earliest, as the writer's

@@ -55,13 +55,17 @@ def test_assign_records_exposures(client, keys):
 
 
 def test_report_is_the_cli_json(client, keys):
-    from .conftest import seed
-    from promolab.analysis import analyze_experiment
-    from promolab.cli.output import to_json
     import json
+
+    from warehouse_data import assert_close
+
+    from promolab.analysis import analyze_experiment
+    from promolab.jsonable import to_json
+
+    from .conftest import seed
 
     seed(client, keys["sdk"])
     r = client.get("/v1/experiments/checkout-coupon/report", headers=bearer(keys["admin"]))
     assert r.status_code == 200
     expected = json.loads(to_json(analyze_experiment(client.app.state.service.registry, "checkout-coupon").to_dict()))
-    assert r.json() == expected
+    assert_close(r.json(), expected)  # DuckDB's parallel sums may differ in the last digit

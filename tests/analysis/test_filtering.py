@@ -3,7 +3,6 @@ an imbalance of exclusions between variants raises the alert."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 from promolab.analysis import analyze_experiment, analyze_table
 from promolab.analysis.filtering import TableFilters, imbalance_test
 from promolab.spec import parse_experiment
-from promolab.spec.model import FilterRules
 from promolab.store import Registry, events_batch, exposures_batch
 
 SPEC = """
@@ -129,7 +127,6 @@ def test_planted_abusers_are_caught_and_heavy_buyers_are_not(registry) -> None:
     flags, rules = _flagged(reg)
     flags = flags.set_index("user_id")
     for kind, rule in PLANTED.items():
-        users = planted[kind] + (["u%04d" % i for i in range(1000) if False])
         caught = flags.loc[planted[kind], rule]
         assert caught.all(), (kind, rule, caught)
     assert flags.loc[planted["farm"], "__excluded"].all()

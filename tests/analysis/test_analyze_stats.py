@@ -39,6 +39,10 @@ def test_warehouse_rows_as_csv_give_the_registry_report(registry, tmp_path: Path
             if wv.lift is not None:
                 assert_close({k: getattr(gv.lift, k) for k in core}, {k: getattr(wv.lift, k) for k in core}, 1e-12)
     assert_close(got.to_dict()["srm"], want.to_dict()["srm"], rel=1e-12)
+    # guardrail margins need only the per-variant totals, so they apply here too
+    assert got.to_dict()["guardrails"] and "refund" in str(got.to_dict()["guardrails"])
+    assert_close(got.to_dict()["guardrails"], want.to_dict()["guardrails"], rel=1e-9)
+    assert got.verdict == want.verdict
 
 
 def test_json_with_metrics_header_equals_analyze_table(hillstrom_csv: Path, tmp_path: Path) -> None:

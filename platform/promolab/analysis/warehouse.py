@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -289,20 +289,16 @@ def stats_file_report(path: str | Path, control: str | None = None, alpha: float
     kwargs: dict = {}
     notes: tuple[str, ...] = ()
     if experiment is not None:
+        from promolab.analysis.engine import _declared_plan
+        from promolab.analysis.sections import guardrail_margins
+
         names = {m.name for m in data.metrics}
+        plan, notes = _declared_plan(experiment, sum(s.n for s in stats.values()), status)
         kwargs = {"guardrails": frozenset(m.key for m in experiment.guardrails if m.key in names),
-                  "experiment": experiment.key,
+                  "margins": {k: v for k, v in guardrail_margins(experiment).items() if k in names},
+                  "experiment": experiment.key, "sequential": plan,
                   "labels": {m.key: m.label for m in experiment.metrics + experiment.guardrails}}
-        from promolab.analysis import engine as _engine
-
-        declared_plan = getattr(_engine, "_declared_plan", None)  # the spec's sequential plan, as in report
-        if declared_plan is not None:
-            plan, notes = declared_plan(experiment, sum(s.n for s in stats.values()), status)
-            if plan is not None:
-                kwargs["sequential"] = plan
     report = build_report(stats, data.metrics, control, weights, alpha, correction, **kwargs)
-    if notes and hasattr(report, "notes"):
-        from dataclasses import replace
-
+    if notes:
         report = replace(report, notes=report.notes + tuple(notes))
     return report

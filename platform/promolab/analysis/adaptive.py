@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from promolab.analysis.engine import with_every_variant
 from promolab.analysis.report import Report, VariantStats, build_report
 from promolab.analysis.sections import guardrail_margins
 from promolab.analysis.sql import ColumnMetric, bandit_stats_sql, experiment_metrics
-from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.stats import JointStats, LiftResult, MeanStats
 from promolab.stats.stratified import stratified_mean, stratified_test
@@ -107,9 +107,7 @@ def analyze_bandit(registry: Registry, key: str) -> Report:
     experiment = registry.get_experiment(key)
     metrics = experiment_metrics(experiment, cuped=False)
     periods = period_stats(registry.query(bandit_stats_sql(experiment, metrics)), metrics)
-    stats = pooled(periods, experiment.variant_keys)
-    if not stats:
-        raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
+    stats = with_every_variant(pooled(periods, experiment.variant_keys), experiment, key)
     labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
     report = build_report(
         stats, metrics, experiment.control, expected_shares(registry, experiment, periods), experiment.plan.alpha,

@@ -109,9 +109,7 @@ def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine:
     sql = (experiment_stats_sql(experiment, cuped) if ctes is None
            else ctes + sufficient_stats_sql("analysis_users", "variant", metrics))
     frame = query(sql)
-    stats = stats_from_frame(frame, metrics)
-    if not stats:
-        raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
+    stats = with_every_variant(stats_from_frame(frame, metrics), experiment, key)
     weights = dict(zip(experiment.variant_keys, experiment.weights))
     labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
     plan, notes = _declared_plan(experiment, sum(s.n for s in stats.values()), registry.status(key))
@@ -129,6 +127,18 @@ def analyze_experiment(registry: Registry, key: str, cuped: bool = True, engine:
     if compare_unfiltered and rules is not None:
         report = replace(report, unfiltered=analyze_experiment(registry, key, cuped, engine, data, filter_users=False))
     return report
+
+
+def with_every_variant(stats: dict[str, VariantStats], experiment: Experiment, key: str) -> dict[str, VariantStats]:
+    """Check that every variant of the spec has users; one with none at all is refused by
+    name (it means assignment is broken, which an SRM check on the others would miss)."""
+    if not stats:
+        raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
+    missing = [v for v in experiment.variant_keys if v not in stats]
+    if missing:
+        raise InputError(f"variant {missing[0]!r}", "n=0", "users exposed to every variant "
+                         "(none has been assigned: check the weights, targeting and traffic)")
+    return stats
 
 
 def _declared_plan(experiment: Experiment, exposed: int, status: str) -> tuple[SequentialPlan | None, tuple[str, ...]]:

@@ -212,3 +212,28 @@ def test_weight_history(registry: Registry, coupon) -> None:
     assert len(registry.weight_history(coupon.key)) == 6
     with pytest.raises(InputError, match="weights"):
         registry.record_weights(coupon.key, {"no-coupon": 0.5, "pct10": 0.6, "free-shipping": 0.0}, "thompson")
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10**9),
+                              st.sampled_from(["", "x", "1.5", None])), min_size=1, max_size=20),
+)
+def test_event_validation_property(values) -> None:
+    """A batch is accepted iff every value is a finite number >= 0; otherwise the error names
+    the first bad row and its value."""
+    frame = pd.DataFrame({"event_id": [str(i) for i in range(len(values))], "user_id": "u", "event": "order",
+                          "value": pd.Series(values, dtype=object), "ts": "2024-01-01"})
+    numeric = pd.to_numeric(frame["value"], errors="coerce")
+    bad = [i for i, v in enumerate(numeric) if not (pd.notna(v) and 0 <= v < float("inf"))]
+    if not bad:
+        out = events_batch(frame)
+        assert out["value"].tolist() == [float(v) for v in numeric]
+    else:
+        with pytest.raises(InputError) as info:
+            events_batch(frame)
+        assert info.value.field == f"value (row {bad[0] + 1})"

@@ -53,7 +53,7 @@ def events_batch(frame: pd.DataFrame, source: str = "batch") -> pd.DataFrame:
     """Columns event_id, user_id, event, value (finite, >= 0), ts (UTC)."""
     _require(frame, EVENT_COLUMNS, source)
     value = pd.to_numeric(frame["value"], errors="coerce")
-    bad = value.isna() | ~value.between(0, float("inf"))
+    bad = value.isna() | ~value.between(0, float("inf"), inclusive="left")  # finite and >= 0
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(f"value (row {row + 1})", frame["value"].iloc[row], "a finite number >= 0",

@@ -17,6 +17,7 @@ import pandas as pd
 from promolab.assign import assign
 from promolab.errors import StateError
 from promolab.store import Registry, exposures_batch
+from promolab.store.migrations import registered
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,8 @@ def _stored_variants(registry: Registry, key: str, ids: list[str]) -> dict[str, 
         return {}
     frame = pd.DataFrame({"user_id": np.unique(ids)})
     with registry.transaction() as con:
-        con.register("lookup_ids", frame)
-        try:
+        with registered(con, "lookup_ids", frame):
             rows = con.execute(
                 "SELECT x.user_id, x.variant_key FROM exposures x JOIN lookup_ids l ON l.user_id = x.user_id "
                 "WHERE x.experiment_key = ?", [key]).fetchall()
-        finally:
-            con.unregister("lookup_ids")
     return dict(rows)

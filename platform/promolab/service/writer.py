@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from promolab.store import Registry
+from promolab.store.migrations import registered
 
 log = logging.getLogger("promolab.service.writer")
 
@@ -237,17 +238,11 @@ class Writer:
     def _apply(self, con, job: Job) -> Written:
         n_events = n_exposures = 0
         if job.events is not None and job.events.num_rows:
-            con.register("writer_events", job.events)
-            try:
-                n_events = con.execute(EVENTS_SQL.format(table="writer_events")).fetchall()[0][0]
-            finally:
-                con.unregister("writer_events")
+            with registered(con, "writer_events", job.events) as table:
+                n_events = con.execute(EVENTS_SQL.format(table=table)).fetchall()[0][0]
         if job.exposures is not None and job.exposures.num_rows:
-            con.register("writer_exposures", job.exposures)
-            try:
-                n_exposures = con.execute(EXPOSURES_SQL.format(table="writer_exposures")).fetchall()[0][0]
-            finally:
-                con.unregister("writer_exposures")
+            with registered(con, "writer_exposures", job.exposures) as table:
+                n_exposures = con.execute(EXPOSURES_SQL.format(table=table)).fetchall()[0][0]
         return Written(int(n_events), int(n_exposures))
 
     def _commit_group(self, group: list[Job]) -> None:

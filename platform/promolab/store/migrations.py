@@ -6,7 +6,9 @@ Each migration is applied once, in order, inside one transaction, and recorded i
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import duckdb
 
@@ -133,6 +135,16 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[str]:
+    """``data`` (a DataFrame or Arrow table) visible to SQL as ``name`` inside the block."""
+    con.register(name, data)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 def first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
-from promolab.store.migrations import first_row, migrate
+from promolab.store.migrations import first_row, migrate, registered
 
 DEFAULT_DB = "promolab.duckdb"
 DB_ENV = "PROMOLAB_DB"
@@ -306,8 +306,7 @@ class Registry:
         with self.transaction() as con:
             before = con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?",
                                  [experiment_key]).fetchall()[0][0]
-            con.register("exposure_batch", batch)
-            try:
+            with registered(con, "exposure_batch", batch):
                 con.execute(
                     """
                     INSERT INTO exposures
@@ -317,8 +316,6 @@ class Registry:
                     """,
                     [experiment_key, source],
                 )
-            finally:
-                con.unregister("exposure_batch")
             after = con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?",
                                 [experiment_key]).fetchall()[0][0]
         return IngestResult(len(batch), after - before)
@@ -327,8 +324,7 @@ class Registry:
         """Store events (columns event_id, user_id, event, value, ts); known ids are skipped."""
         with self.transaction() as con:
             before = con.execute("SELECT COUNT(*) FROM events").fetchall()[0][0]
-            con.register("event_batch", batch)
-            try:
+            with registered(con, "event_batch", batch):
                 con.execute(
                     """
                     INSERT INTO events
@@ -338,8 +334,6 @@ class Registry:
                     """,
                     [source],
                 )
-            finally:
-                con.unregister("event_batch")
             after = con.execute("SELECT COUNT(*) FROM events").fetchall()[0][0]
         return IngestResult(len(batch), after - before)
 
@@ -354,9 +348,6 @@ class Registry:
             "value_text": long["value"].astype(str).where(numeric.isna()),
         })
         with self.transaction() as con:
-            con.register("attribute_batch", frame)
-            try:
+            with registered(con, "attribute_batch", frame):
                 con.execute("INSERT OR REPLACE INTO user_attributes SELECT * FROM attribute_batch")
-            finally:
-                con.unregister("attribute_batch")
         return len(frame)

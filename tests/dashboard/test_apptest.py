@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from warehouse_data import assert_close
 
 from promolab.cli.dashboard import dashboard_db, streamlit_command
 from promolab.store import Registry
@@ -264,22 +265,6 @@ def _ui():
         sys.path.insert(0, dashboards)
 
 
-def assert_same(a, b, where="$"):
-    """Equal JSON, numbers to 1e-9 relative (DuckDB's parallel sums may differ in the last bit)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and not isinstance(a, bool):
-        assert b == pytest.approx(a, rel=1e-9, abs=1e-300), where
-    else:
-        assert a == b, where
-
-
 def test_report_download_is_the_cli_json(dashboard_db, capsys):
     _ui()
     from promolab.analysis import analyze_experiment
@@ -290,7 +275,7 @@ def test_report_download_is_the_cli_json(dashboard_db, capsys):
     assert run(["report", "hillstrom-email", "--db", str(dashboard_db), "--json"]) == 0
     cli = capsys.readouterr().out.strip()
     report = analyze_experiment(Registry.open(dashboard_db), "hillstrom-email")
-    assert_same(__import__("json").loads(report_json(report)), __import__("json").loads(cli))
+    assert_close(__import__("json").loads(cli), __import__("json").loads(report_json(report)))
     rows = report_rows(__import__("json").loads(cli))
     assert len(rows) == 9 and {"p_value_adjusted", "chance_to_win", "ci_low", "abs_ci_high"} <= set(rows.columns)
 
@@ -353,8 +338,8 @@ def test_sequential_page_shows_the_cli_json(app, dashboard_db, capsys, key, metr
                                                                      "cs_abs_ci_low", "cs_abs_ci_high",
                                                                      "control_mean", "treatment_mean")}}
     for column, values in expected.items():
-        assert_same([None if isinstance(x, float) and x != x else x for x in shown[column].tolist()], values,
-                    column)
+        assert_close([None if isinstance(x, float) and x != x else x for x in shown[column].tolist()], values,
+                     path=column)
 
 
 def test_bandit_page_shows_the_cli_json(app, dashboard_db, capsys):
@@ -374,7 +359,7 @@ def test_bandit_page_shows_the_cli_json(app, dashboard_db, capsys):
     assert metric(at, "Best arm so far") == cli["best_variant"]
     per_period = _frame_with(at, "cumulative_regret")
     for column in ("users", "reward", "regret", "cumulative_users", "cumulative_reward", "cumulative_regret"):
-        assert_same(per_period[column].tolist(), [p[column] for p in cli["periods"]], column)
+        assert_close(per_period[column].tolist(), [p[column] for p in cli["periods"]], path=column)
     for v in cli["variants"]:
         assert per_period[f"users: {v}"].tolist() == [p["allocation"][v] for p in cli["periods"]]
     arms = _frame_with(at, "estimated regret")

@@ -272,17 +272,17 @@ def cuped_test(control: JointStats, treatment: JointStats, alpha: float = 0.05) 
     theta = pooled.covariance / var_x if var_x > 0.0 else 0.0
     x_bar = pooled.sum_x / pooled.n
 
-    def adjusted(s: JointStats) -> tuple[float, float, float]:
+    def adjusted(s: JointStats) -> tuple[float, float, float, float]:
+        """Adjusted mean and variance, raw variance, and the variance removed,
+        2θ s_xy − θ² s_x² (computed directly: 1 − adj/raw cancels when the gain is small)."""
         m = s.y.mean - theta * (s.x.mean - x_bar)
         v_raw = s.y.variance
-        v = max(v_raw - 2.0 * theta * s.covariance + theta * theta * s.x.variance, 0.0)
-        return m, v, v_raw
+        removed = min(2.0 * theta * s.covariance - theta * theta * s.x.variance, v_raw)
+        return m, v_raw - removed, v_raw, removed
 
-    mc, vc, rc = adjusted(c)
-    mt, vt, rt = adjusted(t)
-    dof = c.n + t.n - 2
-    raw_pooled = ((c.n - 1) * rc + (t.n - 1) * rt) / dof
-    adj_pooled = ((c.n - 1) * vc + (t.n - 1) * vt) / dof
-    reduction = 1.0 - adj_pooled / raw_pooled if raw_pooled > 0.0 else 0.0
+    mc, vc, rc, dc = adjusted(c)
+    mt, vt, rt, dt = adjusted(t)
+    raw_pooled = (c.n - 1) * rc + (t.n - 1) * rt
+    reduction = ((c.n - 1) * dc + (t.n - 1) * dt) / raw_pooled if raw_pooled > 0.0 else 0.0
     lift = _welch(mc, vc, c.n, mt, vt, t.n, alpha, "CUPED Welch")
     return CupedResult(lift=lift, theta=float(theta), variance_reduction=float(reduction))

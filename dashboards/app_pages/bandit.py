@@ -65,6 +65,13 @@ if periods.empty:
     st.stop()
 
 best = regret.best_variant
+if regret.blocked:
+    st.error(f"**Sample ratio mismatch — no best-arm read-out.** The users per arm do not match the split the "
+             f"stored weights should have produced (χ² p = {fmt.pvalue(regret.srm.p_value)} < "
+             f"{regret.srm.threshold:g}). Fix assignment before trusting the arms' means (the Report page shows "
+             "the same block).")
+for note in regret.notes:
+    st.caption(note)
 k1, k2, k3, k4 = st.columns(4)
 k1.metric("Users", f"{regret.users:,}")
 binary = regret.reward_kind == "binomial"
@@ -72,8 +79,10 @@ k2.metric(f"Total reward ({reward_label})", fmt.num(regret.total_reward, 6))
 lost = "conversions" if binary else reward_label
 k3.metric(f"Estimated regret ({lost} lost)", fmt.num(regret.total_regret, 4),
           help="Reward lost by sending users to arms other than the best so far (plug-in estimate).")
-k4.metric("Best arm so far", best, (fmt.pct(regret.best_mean, 2) if binary else fmt.num(regret.best_mean))
-          + f" {reward_label.lower()} per user", delta_color="off", delta_arrow="off")
+k4.metric("Best arm so far", "blocked (SRM)" if regret.blocked else best,
+          None if regret.blocked else (fmt.pct(regret.best_mean, 2) if binary else fmt.num(regret.best_mean))
+          + f" {reward_label.lower()} per user", delta_color="off", delta_arrow="off",
+          help="The arms' means are the Report page's (period-stratified).")
 
 c1, c2 = st.columns(2)
 with c1:

@@ -57,12 +57,18 @@ k1, k2, k3, k4 = st.columns(4)
 k1.metric("Looks", f"{len(frame)}", help="Looks with new users; empty periods are skipped.")
 k2.metric("z at the last look", f"{last.z:.2f}", f"boundary ±{last.boundary:.2f}", delta_color="off", delta_arrow="off")
 k3.metric("Always-valid p", fmt.pvalue(last.always_valid_p), f"α = {path_.alpha:g}", delta_color="off", delta_arrow="off")
-k4.metric("Boundary first crossed", "not crossed" if crossing is None else f"look {crossing}",
-          None if crossing is None else f"{int(frame.users[frame.look == crossing].iloc[0]):,} users",
+k4.metric("Boundary first crossed", "blocked (SRM)" if path_.blocked else "not crossed" if crossing is None
+          else f"look {crossing}",
+          None if crossing is None or path_.blocked else f"{int(frame.users[frame.look == crossing].iloc[0]):,} users",
           delta_color="off", delta_arrow="off")
-if crossing is not None:
-    st.success(f"The group-sequential test ({SPENDINGS[spending]} spending) could have stopped at look {crossing} "
-               f"of {len(frame)}: {treatment} differs from {experiment.control} on {labels.get(metric, metric)}.")
+if path_.blocked:
+    st.error(f"**Sample ratio mismatch — no stop/go read-out.** The users per variant do not match the configured "
+             f"split (χ² p = {fmt.pvalue(path_.srm.p_value)} < {path_.srm.threshold:g}), so no boundary crossing "
+             "can be trusted. Fix assignment before deciding (the Report page shows the same block).")
+elif crossing is not None:
+    st.success(f"The group-sequential test ({SPENDINGS[spending]} spending, {path_.correction} across "
+               f"comparisons) could have stopped at look {crossing} of {len(frame)}: {treatment} differs from "
+               f"{experiment.control} on {labels.get(metric, metric)}.")
 else:
     st.info("No boundary crossed: under this design the test would keep running to the last look.")
 
@@ -81,7 +87,8 @@ with c2:
 
 with st.expander("Numbers per look"):
     show = frame[["look", "users", "information_fraction", "control_mean", "treatment_mean", "z", "boundary",
-                  "nominal_p", "crossed", "p_value", "always_valid_p", "cs_abs_ci_low", "cs_abs_ci_high"]]
+                  "nominal_p", "crossed", "p_value", "p_value_adjusted", "always_valid_p", "cs_abs_ci_low",
+                  "cs_abs_ci_high"]]
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={"information_fraction": st.column_config.NumberColumn("information", format="%.2f"),
                                 "users": st.column_config.NumberColumn(format="localized")})

@@ -23,6 +23,8 @@ def _lift_point(lift: dict, scale: str, mult: float) -> tuple[float, float, floa
         x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
     else:
         x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
+    # an unbounded end (Fieller's interval when the control mean is near zero) is null in the JSON
+    lo, hi = (float("nan") if v is None else v for v in (lo, hi))
     return x * mult, lo * mult, hi * mult
 
 def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:

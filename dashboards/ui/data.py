@@ -18,10 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
 from promolab.analysis import Report, analyze_experiment, analyze_table
+from promolab.analysis.table import open_table
+from promolab.demo import hillstrom_frame
 from promolab.spec import Experiment
 from promolab.store import DB_ENV, DEFAULT_DB, ExperimentSummary, Registry
 
@@ -163,22 +166,18 @@ def bandit_regret(path: str, key: str, period: str = "day"):
 
 @st.cache_data(show_spinner="Analysing the file…", max_entries=20)
 def table_report(data: bytes, suffix: str, variant: str, control: str, metrics: tuple[str, ...],
-                 covariate: str | None, alpha: float, correction: str) -> Report:
-    """``promolab analyze-table FILE --variant … --control … --metric … --json``."""
+                 covariate: str | None, alpha: float, correction: str, user: str | None = None) -> Report:
+    """``promolab analyze-table FILE --variant … --control … --metric … [--user COL] --json``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         return analyze_table(path, variant, control, list(metrics), covariate=covariate, alpha=alpha,
-                             correction=correction)
+                             correction=correction, user=user)
 
 
 @st.cache_data(show_spinner=False, max_entries=20)
 def table_preview(data: bytes, suffix: str) -> pd.DataFrame:
     """The first rows of an uploaded table, read by DuckDB like ``analyze-table`` does."""
-    import duckdb
-
-    from promolab.analysis.table import open_table
-
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
@@ -193,8 +192,6 @@ def table_preview(data: bytes, suffix: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def sample_table() -> bytes:
     """The bundled Hillstrom table as CSV bytes (an example file to analyse)."""
-    from promolab.demo import hillstrom_frame
-
     return hillstrom_frame().to_csv(index=False).encode()
 
 

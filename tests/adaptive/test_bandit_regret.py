@@ -79,7 +79,19 @@ def _pandas(x: pd.DataFrame, e: pd.DataFrame, reward: str, period: str = "D"):
     else:
         per_user = x.user_id.map(joined.groupby("user_id").value.sum()).fillna(0.0).clip(upper=CAP)
     users = x.assign(reward=per_user.to_numpy(), start=x.ts.dt.floor(period))
-    means = users.groupby("variant").reward.mean()
+    # the arms' means are the report's: period-stratified over the weight periods (a weight change at
+    # the start of each day, so a user's period is the number of day starts up to their exposure),
+    # every arm weighted by the period's share of all users, over the periods where it has 2+ users
+    users["period"] = (users.ts - T0).dt.days + 1
+    cells = users.groupby(["period", "variant"]).reward.agg(["mean", "size"])
+    totals = users.groupby("period").size()
+    means = {}
+    for arm, rows in cells.groupby(level="variant"):
+        rows = rows.droplevel("variant")
+        kept = rows[rows["size"] >= 2]
+        w = totals.loc[kept.index] / totals.loc[kept.index].sum()
+        means[arm] = float((w * kept["mean"]).sum())
+    means = pd.Series(means)
     gap = means.max() - means
     users["regret"] = users.variant.map(gap)
     per = users.groupby("start").agg(users=("user_id", "size"), reward=("reward", "sum"), regret=("regret", "sum"))
@@ -108,7 +120,7 @@ def test_regret_matches_pandas(registry, key: str, reward: str) -> None:
     arms = {a.variant: a for a in result.arms}
     for v in result.variants:
         assert arms[v].mean_reward == pytest.approx(means[v], rel=1e-12)
-        assert arms[v].gap == pytest.approx(gap[v], abs=1e-15)
+        assert arms[v].gap == pytest.approx(gap[v], rel=1e-12, abs=1e-12)
         assert arms[v].users == (x.variant == v).sum()
     assert result.total_regret == pytest.approx(sum(a.regret for a in result.arms), rel=1e-9)
     assert arms[result.best_variant].regret == 0.0

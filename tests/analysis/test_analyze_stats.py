@@ -9,7 +9,8 @@ import pytest
 
 from promolab.analysis import analyze_experiment, analyze_table
 from promolab.analysis.sql import experiment_stats_sql
-from promolab.analysis.warehouse import experiment_sql, stats_file_report
+from promolab.analysis.dialect import experiment_sql
+from promolab.analysis.stats_file import analyze_stats_file as stats_file_report
 from promolab.cli import run
 from promolab.errors import InputError
 from warehouse_data import KEY, assert_close, coupon_registry, coupon_spec
@@ -51,9 +52,9 @@ def test_json_with_metrics_header_equals_analyze_table(hillstrom_csv: Path, tmp_
     import duckdb
 
     from promolab.analysis.sql import sufficient_stats_sql
-    from promolab.analysis.table import parse_metric
+    from promolab.analysis.metrics import parse_metric
 
-    metrics = [parse_metric("visit:binomial", "history"), parse_metric("spend:mean", "history")]
+    metrics = [parse_metric("visit:binomial", covariate="history"), parse_metric("spend:mean", covariate="history")]
     con = duckdb.connect()
     con.execute(f"CREATE VIEW t AS SELECT * FROM read_csv_auto('{hillstrom_csv}')")
     rows = con.execute(sufficient_stats_sql("t", "segment", metrics)).df()

@@ -7,16 +7,27 @@ import sys
 import pytest
 
 from promolab.analysis.engines import resolve_engine
+from promolab.cli import run
 from promolab.errors import InputError
 
 
 def test_unknown_engine() -> None:
-    with pytest.raises(InputError, match="--engine: got 'flink', expected one of duckdb, spark"):
+    with pytest.raises(InputError, match="^engine: got 'flink', expected one of duckdb, spark"):
         resolve_engine("flink")
 
 
+def test_the_cli_names_its_flag(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    """The library names the field; only the CLI says the flag."""
+    table = tmp_path / "t.csv"
+    table.write_text("v,y\na,1\nb,0\n")
+    code = run(["analyze-table", str(table), "--variant", "v", "--control", "a", "--metric", "y:mean",
+                 "--engine", "flink"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "error: --engine: got 'flink', expected one of duckdb, spark"
+
+
 def test_spark_master_without_spark() -> None:
-    with pytest.raises(InputError, match="--spark-master: got 'spark://h:7077', expected only with --engine spark"):
+    with pytest.raises(InputError, match="^spark_master: got 'spark://h:7077', expected only with engine spark"):
         resolve_engine("duckdb", "spark://h:7077")
 
 

@@ -8,8 +8,9 @@ import pytest
 from statsmodels.stats.proportion import test_proportions_2indep as sm_test_2indep
 from statsmodels.stats.weightstats import ttest_ind
 
-from promolab.analysis import ColumnMetric, VariantStats, build_report
-from promolab.analysis.guardrails import Margin
+import pandas as pd
+
+from promolab.analysis import ColumnMetric, Margin, ReportPlan, StatsSource, run
 from promolab.spec import parse_experiment
 from promolab.stats import MeanStats
 from promolab.stats.noninferiority import noninferiority_test
@@ -44,15 +45,14 @@ def test_mean_absolute_matches_statsmodels_welch() -> None:
 
 
 def _report(refunds_t: int, margin: float | None):
-    metrics = [ColumnMetric("conversion", "binomial", column="conversion"),
-               ColumnMetric("refund", "binomial", column="refund", direction="decrease")]
+    metrics = (ColumnMetric("conversion", "binomial", column="conversion"),
+               ColumnMetric("refund", "binomial", column="refund", direction="decrease", guardrail=True,
+                            margin=None if margin is None else Margin(margin)))
     n = 20_000
-    stats = {"control": VariantStats(n, {"conversion": MeanStats(n, 600, 600), "refund": MeanStats(n, 400, 400)}),
-             "coupon": VariantStats(n, {"conversion": MeanStats(n, 760, 760),
-                                        "refund": MeanStats(n, refunds_t, refunds_t)})}
-    margins = {} if margin is None else {"refund": Margin(margin)}
-    return build_report(stats, metrics, "control", {"control": 1, "coupon": 1}, guardrails=frozenset({"refund"}),
-                        margins=margins)
+    frame = pd.DataFrame({"variant": ["control", "coupon"], "n": [n, n],
+                          "conversion__sum": [600, 760], "conversion__sum_sq": [600, 760],
+                          "refund__sum": [400, refunds_t], "refund__sum_sq": [400, refunds_t]})
+    return run(ReportPlan("control", metrics, weights={"control": 1, "coupon": 1}), StatsSource(frame))
 
 
 def test_verdict_ships_inside_the_margin_and_blocks_outside() -> None:

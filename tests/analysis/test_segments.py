@@ -21,7 +21,7 @@ def test_hillstrom_drilldown_adjusts_across_segments(hillstrom_csv: Path) -> Non
     for drill in report.segments:
         raw, adj = [], []
         for s in drill.segments:
-            for m in s.report.metrics:
+            for m in s.metrics:
                 for v in m.variants:
                     if v.lift is not None:
                         raw.append(v.lift.p_value)
@@ -42,8 +42,8 @@ def test_bh_correction_across_segments(hillstrom_csv: Path) -> None:
     report = analyze_table(hillstrom_csv, "segment", "No E-Mail", ["conversion:binomial"], correction="bh",
                            segments=["channel"])
     d = report.segments[0]
-    raw = [v.lift.p_value for s in d.segments for v in s.report.metrics[0].variants if v.lift]
-    adj = [v.lift.p_value_adjusted for s in d.segments for v in s.report.metrics[0].variants if v.lift]
+    raw = [v.lift.p_value for s in d.segments for v in s.metrics[0].variants if v.lift]
+    adj = [v.lift.p_value_adjusted for s in d.segments for v in s.metrics[0].variants if v.lift]
     np.testing.assert_allclose(adj, multipletests(raw, method="fdr_bh")[1], rtol=1e-12)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from promolab.analysis import analyze_table
+from promolab.cli import run
 from promolab.errors import InputError
 
 
@@ -27,23 +28,52 @@ def small(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"variant": "group"}, "--variant: got 'group', expected a column of"),
-        ({"control": "zzz"}, "--control: got 'zzz', expected a value of column arm: a, b, c"),
-        ({"metrics": ["nope:mean"]}, "--metric: got 'nope'"),
+        ({"variant": "group"}, "table.variant: got 'group', expected a column of"),
+        ({"control": "zzz"}, "plan.control: got 'zzz', expected a value of column arm: a, b, c"),
+        ({"metrics": ["nope:mean"]}, "metric nope: got 'nope'"),
         ({"metrics": ["name:mean"]}, "column name: got 'VARCHAR', expected a numeric column"),
         ({"metrics": ["score:binomial"]}, "column score: got 2, expected only 0 or 1"),
-        ({"metrics": ["rev:median"]}, "--metric: got 'rev:median'"),
+        ({"metrics": ["rev:median"]}, "metric: got 'rev:median'"),
         ({"metrics": ["rev:ratio"]}, "NUM/DEN:ratio"),
-        ({"covariate": "pre"}, "--covariate: got 'pre'"),
-        ({"alpha": 2.0}, "alpha: got 2.0"),
+        ({"covariate": "pre"}, "metric rev.covariate: got 'pre'"),
+        ({"alpha": 2.0}, "plan.alpha: got 2.0"),
+        ({"metrics": ["rev:mean:cap=inf"]}, "metric rev.cap: got 'inf', expected a finite number"),
+        ({"metrics": ["rev:mean:cap=p120"]}, "metric rev.cap: got 'p120'"),
+        ({"user": "who"}, "table.user: got 'who', expected a column of"),
+        ({"srm_threshold": 0.0}, "plan.srm_threshold: got 0.0, expected a number in (0, 1)"),
     ],
 )
 def test_bad_input_messages(small: Path, kwargs: dict, message: str) -> None:
+    """The library names the plan's fields (the service and the dashboard show these)."""
     args = {"variant": "arm", "control": "a", "metrics": ["rev:mean"]} | kwargs
     with pytest.raises(InputError) as info:
         analyze_table(small, **args)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--variant", "group"], "error: --variant: got 'group', expected a column of"),
+        (["--control", "zzz"], "error: --control: got 'zzz', expected a value of column arm: a, b, c"),
+        (["--metric", "rev:median"], "error: --metric: got 'rev:median'"),
+        (["--metric", "rev:mean:cap=inf"], "error: --metric rev.cap: got 'inf', expected a finite number"),
+        (["--alpha", "2"], "error: --alpha: got 2.0, expected a number in (0, 1)"),
+        (["--sequential", "gst"], "error: --looks: got None, expected an integer in [1, 50]"),
+        (["--srm-threshold", "1"], "error: --srm-threshold: got 1.0"),
+        (["--user", "who"], "error: --user: got 'who'"),
+    ],
+)
+def test_the_cli_names_flags(small: Path, flags: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the CLI maps the library's fields to its flag names."""
+    base = {"--variant": "arm", "--control": "a", "--metric": "rev:mean"}
+    for flag, value in zip(flags[::2], flags[1::2]):
+        base[flag] = value
+    argv = ["analyze-table", str(small)] + [x for kv in base.items() for x in kv]
+    assert run(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err
 
 
 def test_group_of_one_user_is_refused(small: Path) -> None:

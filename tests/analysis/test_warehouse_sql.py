@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 
 from promolab.analysis.sql import experiment_stats_sql
-from promolab.analysis.warehouse import DIALECTS, experiment_sql, to_dialect
+from promolab.analysis.dialect import DIALECTS, experiment_sql, to_dialect
 from promolab.cli import run
 from promolab.demo import hillstrom_spec
 from promolab.errors import InputError
@@ -45,7 +45,7 @@ def test_schema_qualifies_source_tables_only() -> None:
     sql = experiment_sql(coupon_spec(), "bigquery", schema="shop.analytics")
     assert "shop.analytics.exposures" in sql and "shop.analytics.events" in sql
     assert "analytics.per_user" not in sql and "analytics.exposed" not in sql
-    with pytest.raises(InputError, match="--schema"):
+    with pytest.raises(InputError, match="^schema: got"):
         experiment_sql(coupon_spec(), "bigquery", schema="a.b.c.d")
 
 
@@ -73,7 +73,7 @@ def test_window_is_a_half_open_timestamp_range(registry) -> None:
 
 
 def test_bad_dialect_and_window() -> None:
-    with pytest.raises(InputError, match="--dialect: got 'oracle', expected one of duckdb, spark"):
+    with pytest.raises(InputError, match="^dialect: got 'oracle', expected one of duckdb, spark"):
         to_dialect("SELECT 1", "oracle")
     with pytest.raises(InputError, match="window_days"):
         experiment_sql(coupon_spec(), "spark", window_days=0)
@@ -91,14 +91,15 @@ def test_sql_cli_prints_each_dialect_and_refuses_unknown(registry, capsys) -> No
 
 
 def test_export_parquet_then_duckdb_over_the_lake(registry, tmp_path: Path, capsys) -> None:
-    from promolab.analysis.engines import needed_tables
     from promolab.analysis.engines.duckdb_engine import DuckDBEngine
 
     lake = tmp_path / "lake"
     assert run(["export-parquet", str(lake), "--experiment", KEY, "--db", str(registry.path)]) == 0
     assert "events.parquet" in capsys.readouterr().out
     sql = experiment_stats_sql(coupon_spec(), window_days=7)
-    got = DuckDBEngine().experiment_stats(registry, sql, lake, needed_tables(sql))
+    with DuckDBEngine().open_experiment(registry, lake) as session:
+        got = session.query(sql)
     pd.testing.assert_frame_equal(got, registry.query(sql), check_dtype=False, rtol=1e-12)
-    with pytest.raises(InputError, match="--data: got .*, expected a folder holding exposures.parquet"):
-        DuckDBEngine().experiment_stats(registry, sql, tmp_path / "nowhere", needed_tables(sql))
+    with pytest.raises(InputError, match="data: got .*, expected a folder holding exposures.parquet"):
+        with DuckDBEngine().open_experiment(registry, tmp_path / "nowhere"):
+            pass

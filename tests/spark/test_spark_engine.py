@@ -14,7 +14,7 @@ from promolab.analysis import analyze_experiment, analyze_table  # noqa: E402
 from promolab.analysis.engines import resolve_engine  # noqa: E402
 from promolab.analysis.engines.spark_engine import SparkEngine  # noqa: E402
 from promolab.analysis.sql import experiment_stats_sql  # noqa: E402
-from promolab.analysis.warehouse import export_parquet  # noqa: E402
+from promolab.analysis.dialect import export_parquet  # noqa: E402
 from promolab.errors import InputError  # noqa: E402
 from warehouse_data import KEY, assert_close, coupon_registry, coupon_spec  # noqa: E402
 
@@ -50,7 +50,8 @@ def _close(a: dict, b: dict) -> None:
 def test_experiment_sql_same_statistics_on_spark(registry, lake, spark_engine, window_days) -> None:
     sql = experiment_stats_sql(coupon_spec(), window_days=window_days)
     want = registry.query(sql)
-    got = spark_engine._run_on(sql, lake, ("exposures", "events", "user_attributes"))
+    with spark_engine.open_experiment(registry, lake) as session:
+        got = session.query(sql)
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=RTOL)
 
@@ -79,11 +80,11 @@ def test_resolve_engine_reuses_the_active_session(spark) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"variant": "group"}, "--variant: got 'group', expected a column of"),
-        ({"metrics": ["nope:mean"]}, "--metric: got 'nope'"),
+        ({"variant": "group"}, "table.variant: got 'group', expected a column of"),
+        ({"metrics": ["nope:mean"]}, "metric nope: got 'nope'"),
         ({"metrics": ["zip_code:mean"]}, "column zip_code: got 'STRING', expected a numeric column"),
         ({"metrics": ["history:binomial"]}, "expected only 0 or 1 in a binomial metric"),
-        ({"control": "zzz"}, "--control: got 'zzz', expected a value of column segment"),
+        ({"control": "zzz"}, "plan.control: got 'zzz', expected a value of column segment"),
     ],
 )
 def test_bad_table_one_line(hillstrom_parquet, spark_engine, kwargs, message) -> None:
@@ -106,7 +107,17 @@ def test_parquet_missing_a_column(registry, lake, spark_engine, tmp_path: Path) 
         assert "events column: got 'ts', expected a column of" in str(info.value)
         assert "\n" not in str(info.value)
     (broken / "exposures.parquet").unlink()
-    with pytest.raises(InputError, match="--data: .* expected a folder holding exposures.parquet"):
+    with pytest.raises(InputError, match="^data: .* expected a folder holding exposures.parquet"):
         analyze_experiment(registry, KEY, engine=spark_engine, data=broken)
-    with pytest.raises(InputError, match="FILE: got '.*none.parquet', expected an existing Parquet"):
+    with pytest.raises(InputError, match="^table: got '.*none.parquet', expected an existing Parquet"):
         analyze_table(tmp_path / "none.parquet", "segment", "a", ["x:mean"], engine=spark_engine)
+
+
+def test_a_section_spark_cannot_compute_is_refused(hillstrom_parquet, spark_engine) -> None:
+    """Never silently dropped: abuse filtering asks for exact robust z-scores, a DuckDB section."""
+    from promolab.analysis.filtering import TableFilters
+
+    with pytest.raises(InputError) as info:
+        analyze_table(hillstrom_parquet, "segment", "No E-Mail", ["spend:mean"], engine=spark_engine,
+                      filters=TableFilters(outliers=("spend",)))
+    assert str(info.value).startswith("engine: got 'spark', expected an engine that computes filtering")

@@ -10,6 +10,11 @@ Estimated regret (plug-in): each user sent to arm a costs μ̂* − μ̂_a, wher
 mean rewards over the whole experiment so far and μ̂* the best of them, so the regret of a
 period is Σ_a users_{p,a} (μ̂* − μ̂_a). It is an estimate — the true means are unknown — and
 the curve flattens as the bandit moves traffic to the best arm.
+
+The arms' means μ̂ are the report's (``promolab.analysis``: period-stratified, after the
+report's filtering and exclusions), so the Bandit page and the Report page show the same
+number for an arm; the report's SRM check travels with them (``blocked``). Only when no
+report can be made yet (an arm with fewer than 2 users) are they the pooled means.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import Any
 
 import pandas as pd
 
+from promolab.analysis.pipeline import analyze_experiment
 from promolab.analysis.sql import per_user_ctes, quote
 from promolab.errors import InputError
 from promolab.spec import Experiment
+from promolab.stats import SrmResult
 from promolab.store import Registry
 
 PERIODS = ("hour", "day", "week")
@@ -93,7 +100,13 @@ class BanditRegret:
     best_mean: float | None
     periods: tuple[RegretPeriod, ...]
     arms: tuple[ArmRegret, ...]
+    srm: SrmResult | None = None  # the report's (None: no report yet)
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def blocked(self) -> bool:
+        """No "best arm" read-out: the report's SRM check fails."""
+        return self.srm is not None and not self.srm.ok
 
     @property
     def users(self) -> int:
@@ -135,6 +148,8 @@ class BanditRegret:
             "total_regret": self.total_regret,
             "periods": [{**asdict(p), "start": p.start.isoformat()} for p in self.periods],
             "arms": [asdict(a) for a in self.arms],
+            "srm": None if self.srm is None else asdict(self.srm),
+            "blocked": self.blocked,
             "notes": list(self.notes),
         }
 
@@ -160,14 +175,17 @@ def period_rewards(registry: Registry, experiment: Experiment, period: str = "da
     return frame
 
 
-def compute_regret(rows: pd.DataFrame, variants: list[str], weights: dict[str, float] | None = None
+def compute_regret(rows: pd.DataFrame, variants: list[str], weights: dict[str, float] | None = None,
+                   means: dict[str, float] | None = None
                    ) -> tuple[list[RegretPeriod], list[ArmRegret], str | None, float | None]:
-    """Periods and arms from per-(period, arm) users and reward (``period_rewards``)."""
+    """Periods and arms from per-(period, arm) users and reward (``period_rewards``);
+    ``means``: the arms' mean rewards (default: pooled reward / users)."""
     weights = weights or {}
     totals = rows.groupby("variant")[["users", "reward"]].sum()
     users = {v: int(totals.users.get(v, 0)) for v in variants}
     reward = {v: float(totals.reward.get(v, 0.0)) for v in variants}
-    means = {v: reward[v] / users[v] for v in variants if users[v] > 0}
+    if means is None:
+        means = {v: reward[v] / users[v] for v in variants if users[v] > 0}
     best = max(means, key=lambda v: (means[v], -variants.index(v))) if means else None
     best_mean = means[best] if best is not None else None
     gaps = {v: best_mean - m for v, m in means.items()} if best is not None else {}
@@ -197,12 +215,23 @@ def bandit_regret(registry: Registry, key: str, period: str = "day") -> BanditRe
     metric = reward_metric(experiment)
     rows = period_rewards(registry, experiment, period)
     variants = list(experiment.variant_keys)
-    periods, arms, best, best_mean = compute_regret(rows, variants, registry.current_weights(key))
     notes = []
+    means, srm = None, None
+    if not rows.empty:
+        try:
+            report = analyze_experiment(registry, key)
+        except InputError as exc:
+            notes.append(f"arm means are pooled: no report yet ({exc})")
+        else:
+            srm = report.srm
+            means = {v.variant: v.mean for v in report.metric(metric).variants}
+            if report.blocked:
+                notes.append(report.verdict.text)
+    periods, arms, best, best_mean = compute_regret(rows, variants, registry.current_weights(key), means)
     if not periods:
         notes.append("no exposures yet: reward and regret appear once users are assigned")
     if any(a.users == 0 for a in arms) and periods:
         notes.append("arms without users have no mean reward and count no regret")
     return BanditRegret(key, metric, experiment.metric(metric).kind, period, tuple(variants), best,
                         None if best_mean is None or not math.isfinite(best_mean) else best_mean,
-                        tuple(periods), tuple(arms), tuple(notes))
+                        tuple(periods), tuple(arms), srm, tuple(notes))

@@ -42,7 +42,7 @@ def reward_stats(registry: Registry, key: str) -> dict[str, MeanStats]:
     """
     experiment = registry.get_experiment(key)
     if experiment.bandit.reward == "margin":
-        ctes, _ = analysis_ctes(experiment, None, cuped=False)
+        ctes, _ = analysis_ctes(experiment, None)
         frame = registry.query(economics_sql(ctes, "variant", experiment_config(experiment)))
         column = "__margin"
     else:

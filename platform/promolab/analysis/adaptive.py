@@ -9,19 +9,18 @@ delta-method test (noted in the report).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
-from promolab.analysis.engine import with_every_variant
-from promolab.analysis.report import Report, VariantStats, build_report
-from promolab.analysis.sections import guardrail_margins
-from promolab.analysis.sql import ColumnMetric, bandit_stats_sql, experiment_metrics
+from promolab.analysis.metrics import ColumnMetric
+from promolab.analysis.sufficient import VariantStats, stats_from_frame
 from promolab.spec import Experiment
 from promolab.stats import JointStats, LiftResult, MeanStats
 from promolab.stats.stratified import stratified_mean, stratified_test
 from promolab.store import Registry
 
+RATIO_NOTE = "ratio metrics use the pooled delta-method test (not period-adjusted)"
 ESTIMATOR_NOTE = ("bandit estimates are period-stratified: users are grouped by the weight period of their "
                   "first exposure and every arm is weighted by the same period shares (pooled means would be "
                   "biased when outcomes drift over time)")
@@ -68,8 +67,7 @@ class StratifiedEstimator:
 
 
 def period_stats(frame: pd.DataFrame, metrics: list[ColumnMetric]) -> PeriodStats:
-    from promolab.analysis.engine import stats_from_frame
-
+    """Rows of ``promolab.analysis.sql.period_stats_sql`` → per (period, variant) statistics."""
     cells, counts = {}, {}
     for period, rows in frame.groupby("stratum", sort=True):
         for variant, vs in stats_from_frame(rows, metrics).items():
@@ -100,21 +98,3 @@ def expected_shares(registry: Registry, experiment: Experiment, periods: PeriodS
         for v, w in by_period[min(period, len(by_period) - 1)].items():
             expected[v] += total * w
     return expected
-
-
-def analyze_bandit(registry: Registry, key: str) -> Report:
-    """The report of a bandit experiment with period-stratified estimates."""
-    experiment = registry.get_experiment(key)
-    metrics = experiment_metrics(experiment, cuped=False)
-    periods = period_stats(registry.query(bandit_stats_sql(experiment, metrics)), metrics)
-    stats = with_every_variant(pooled(periods, experiment.variant_keys), experiment, key)
-    labels = {m.key: m.label for m in experiment.metrics + experiment.guardrails}
-    report = build_report(
-        stats, metrics, experiment.control, expected_shares(registry, experiment, periods), experiment.plan.alpha,
-        experiment.plan.correction, guardrails=frozenset(m.key for m in experiment.guardrails), experiment=key,
-        labels=labels, estimator=StratifiedEstimator(periods), margins=guardrail_margins(experiment),
-    )
-    notes = (ESTIMATOR_NOTE + f" ({len(periods.periods)} weight periods)",)
-    if any(m.kind == "ratio" for m in metrics):
-        notes += ("ratio metrics use the pooled delta-method test (not period-adjusted)",)
-    return replace(report, notes=report.notes + notes)

@@ -31,9 +31,11 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 from scipy.stats import norm
 
-from promolab.analysis.sql import ColumnMetric, literal, quote, sufficient_stats_sql
+from promolab.analysis.metrics import ColumnMetric
+from promolab.analysis.sql import literal, quote, sufficient_stats_sql
 from promolab.errors import InputError
 from promolab.spec import Experiment
+from promolab.spec.model import COST_KEYS
 from promolab.stats import MeanStats, welch_test
 
 PER_USERS = 1000
@@ -220,13 +222,11 @@ def economics_from_frame(frame: pd.DataFrame, config: EconomicsConfig, control: 
 
 def parse_costs(items: Sequence[str]) -> dict[str, dict[str, float]]:
     """``VARIANT:key=value[,key=value]`` (CLI ``--cost``) → {variant: {key: value}}."""
-    from promolab.spec.model import COST_KEYS
-
     out: dict[str, dict[str, float]] = {}
     for item in items:
         variant, sep, rest = item.partition(":")
         if not sep or not variant:
-            raise InputError("--cost", item, "VARIANT:key=value, e.g. pct10:discount_pct=10")
+            raise InputError("cost", item, "VARIANT:key=value, e.g. pct10:discount_pct=10")
         for pair in rest.split(","):
             key, eq, value = pair.partition("=")
             try:
@@ -234,6 +234,6 @@ def parse_costs(items: Sequence[str]) -> dict[str, dict[str, float]]:
             except ValueError:
                 number = -1.0
             if not eq or key.strip() not in COST_KEYS or number < 0:
-                raise InputError("--cost", item, f"key=value pairs with keys {', '.join(COST_KEYS)} and amounts >= 0")
+                raise InputError("cost", item, f"key=value pairs with keys {', '.join(COST_KEYS)} and amounts >= 0")
             out.setdefault(variant, {})[key.strip()] = number
     return out

@@ -126,10 +126,11 @@ def _rules(experiment: Experiment, rules: FilterRules) -> tuple[list[str], list[
     return ctes, out
 
 
-def analysis_ctes(experiment: Experiment, rules: FilterRules | None, cuped: bool = True,
-                  window_days: int | None = None) -> tuple[str, list[Rule]]:
-    """``WITH`` clauses ending in ``analysis_users``: the per-user table minus flagged users."""
-    base = per_user_ctes(experiment, window_days).rstrip()
+def analysis_ctes(experiment: Experiment, rules: FilterRules | None, window_days: int | None = None,
+                  exclude_conflicts: bool = False) -> tuple[str, list[Rule]]:
+    """``WITH`` clauses ending in ``analysis_users``: the per-user table minus flagged users
+    (and minus users exposed to several variants, with ``exclude_conflicts``)."""
+    base = per_user_ctes(experiment, window_days, exclude_conflicts).rstrip()
     if rules is None:
         return base + ",\nanalysis_users AS (SELECT * FROM per_user_table)\n", []
     ctes, found = _rules(experiment, rules)
@@ -179,11 +180,13 @@ class TableFilters:
         return self.flags + self.outliers + self.shared
 
 
-def table_ctes(relation: str, filters: TableFilters | None) -> tuple[str, list[Rule]]:
-    """``WITH`` clauses over a per-user relation, ending in ``analysis_users`` (and ``flt_flags``)."""
+def table_ctes(relation: str, filters: TableFilters | None, base: Sequence[str] = ()) -> tuple[str, list[Rule]]:
+    """``WITH`` clauses over a per-user relation, ending in ``analysis_users`` (and ``flt_flags``).
+
+    ``base``: CTE definitions placed first (``relation`` may name one of them)."""
     if filters is None or not filters.active:
-        return f"WITH analysis_users AS (SELECT * FROM {quote(relation)})\n", []
-    ctes, rules, joins = [], [], []
+        return "WITH " + ",\n".join([*base, f"analysis_users AS (SELECT * FROM {quote(relation)})"]) + "\n", []
+    ctes, rules, joins = list(base), [], []
     for col in filters.flags:
         rules.append(Rule(f"flag_{col}", f"{col} = 1", "", f"CASE WHEN CAST(r.{quote(col)} AS DOUBLE) = 1 THEN 1 ELSE 0 END"))
     for i, col in enumerate(filters.outliers):
@@ -292,12 +295,13 @@ def summarise(frame: pd.DataFrame, rules: Sequence[Rule], notes: Sequence[str] =
 
 
 def filter_experiment(experiment: Experiment, rules: FilterRules, query: Callable[[str], pd.DataFrame],
-                      cuped: bool = True) -> tuple[str, FilteringSummary]:
+                      window_days: int | None = None, exclude_conflicts: bool = False
+                      ) -> tuple[str, FilteringSummary]:
     """(``WITH`` clauses ending in ``analysis_users``, the filtering summary) for a registry experiment.
 
     ``query`` runs SQL where the data lives and returns a DataFrame.
     """
-    ctes, found = analysis_ctes(experiment, rules, cuped)
+    ctes, found = analysis_ctes(experiment, rules, window_days, exclude_conflicts)
     notes = []
     presence = registry_presence_sql(rules)
     if presence is not None:

@@ -16,15 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from promolab.analysis.sql import ColumnMetric
-from promolab.stats import JointStats, cuped_test, ratio_test
+from promolab.analysis.metrics import ColumnMetric, Margin
+from promolab.analysis.results import MetricResult, good_direction
+from promolab.stats import JointStats, MeanStats, cuped_test, ratio_test
 from promolab.stats.noninferiority import NonInferiorityResult, noninferiority_from_lift, noninferiority_test
-
-
-@dataclass(frozen=True)
-class Margin:
-    value: float
-    kind: str = "absolute"  # absolute | relative
 
 
 @dataclass(frozen=True)
@@ -59,39 +54,34 @@ def _ni(metric: ColumnMetric, margin: Margin, control: Any, treatment: Any, alph
 
 
 def check_guardrails(
-    stats: Mapping[str, Any],
+    stats: Mapping[str, Mapping[str, MeanStats | JointStats]],
     metrics: Sequence[ColumnMetric],
     control: str,
-    guardrails: frozenset[str],
-    margins: Mapping[str, Margin],
-    results: Sequence[Any],
+    results: Sequence[MetricResult],
     alpha: float,
-    labels: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[GuardrailCheck, ...]]:
-    """Variant → its guardrail checks (``results``: the report's MetricResults)."""
-    labels = labels or {}
+    """Variant → its guardrail checks. ``stats``: variant → metric → sufficient statistics;
+    ``results``: the report's rows (for guardrails without a margin)."""
     by_name = {r.name: r for r in results}
     out: dict[str, list[GuardrailCheck]] = {}
     for m in metrics:
-        if m.name not in guardrails:
+        if not m.guardrail:
             continue
-        label = labels.get(m.name, m.name)
         for v in stats:
             if v == control:
                 continue
-            margin = margins.get(m.name)
-            if margin is None:
+            if m.margin is None:
                 lift = by_name[m.name].variant(v).lift
-                harmed = lift.significant and ((lift.absolute > 0) != (m.direction == "increase"))
-                text = (f"{label}: significantly worse ({_fmt(lift.relative, True)})" if harmed
-                        else f"{label}: not significantly worse (no margin set)")
+                harmed = lift.significant and not good_direction(m.direction, lift)
+                text = (f"{m.title}: significantly worse ({_fmt(lift.relative, True)})" if harmed
+                        else f"{m.title}: not significantly worse (no margin set)")
                 out.setdefault(v, []).append(GuardrailCheck(m.name, not harmed, None, text))
                 continue
-            test = _ni(m, margin, stats[control].metrics[m.name], stats[v].metrics[m.name], alpha)
-            rel = margin.kind == "relative"
+            test = _ni(m, m.margin, stats[control][m.name], stats[v][m.name], alpha)
+            rel = m.margin.kind == "relative"
             side = "upper" if m.direction == "decrease" else "lower"
             verb = "within" if test.passed else "not shown within"
-            text = (f"{label}: {verb} the margin {_fmt(test.threshold, rel)} "
+            text = (f"{m.title}: {verb} the margin {_fmt(test.threshold, rel)} "
                     f"(estimate {_fmt(test.estimate, rel)}, {side} bound {_fmt(test.bound, rel)}, "
                     f"one-sided p = {test.p_value:.3g})")
             out.setdefault(v, []).append(GuardrailCheck(m.name, test.passed, test, text))

@@ -16,9 +16,13 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from promolab.analysis.report import VariantStats, build_report
-from promolab.analysis.sql import ColumnMetric, literal, quote, sufficient_stats_sql
-from promolab.stats import adjust_pvalues
+from promolab.analysis.inference import infer
+from promolab.analysis.metrics import ColumnMetric
+from promolab.analysis.results import MetricResult
+from promolab.analysis.sql import literal, quote, sufficient_stats_sql
+from promolab.analysis.sufficient import VariantStats, stats_from_frame
+from promolab.spec.vocabulary import Correction
+from promolab.stats import SrmResult, adjust_pvalues
 
 SEPARATOR = " | "
 MISSING = "(missing)"
@@ -51,18 +55,21 @@ class Segment:
     value: str
     n: dict[str, int]
     small: bool
-    report: Any  # the segment's Report, p-values adjusted across the column's family
+    srm: SrmResult
+    metrics: tuple[MetricResult, ...]  # p-values adjusted across the column's family
+
+    def metric(self, name: str) -> MetricResult:
+        return next(m for m in self.metrics if m.name == name)
 
     def to_dict(self) -> dict[str, Any]:
-        r = self.report.to_dict()
-        return {"value": self.value, "n": self.n, "small": self.small,
-                "srm_p_value": r["srm"]["p_value"], "metrics": r["metrics"]}
+        return {"value": self.value, "n": self.n, "small": self.small, "srm_p_value": self.srm.p_value,
+                "metrics": [m.to_dict() for m in self.metrics]}
 
 
 @dataclass(frozen=True)
 class SegmentDrilldown:
     column: str
-    correction: str
+    correction: Correction
     family_size: int
     min_users: int
     segments: tuple[Segment, ...]
@@ -89,33 +96,29 @@ def drilldown(
     control: str,
     weights: Mapping[str, float],
     alpha: float = 0.05,
-    correction: str = "holm",
-    guardrails: frozenset[str] = frozenset(),
-    labels: Mapping[str, str] | None = None,
+    correction: Correction = "holm",
+    srm_threshold: float = 0.001,
     min_users: int = MIN_USERS,
 ) -> SegmentDrilldown:
     """The statistics query's rows (``variant`` = segment | variant) → a drill-down."""
-    from promolab.analysis.engine import stats_from_frame
-
     by_segment = _split(stats_from_frame(frame, list(metrics)))
     warnings: list[str] = []
-    reports: dict[str, Any] = {}
+    found = {}
     for value in sorted(by_segment):
         seg = by_segment[value]
         thin = [v for v, s in seg.items() if s.n < 2]
         if control not in seg or len(seg) < 2 or thin:
             warnings.append(f"{column} = {value}: skipped (no control or fewer than 2 users in a variant)")
             continue
-        reports[value] = build_report(seg, list(metrics), control, weights, alpha, "none", guardrails=guardrails,
-                                      labels=labels)
-    keys = [(value, m.name, v.variant) for value, r in reports.items() for m in r.metrics if not m.guardrail
+        found[value] = infer(seg, list(metrics), control, weights, alpha, "none", srm_threshold)
+    keys = [(value, m.name, v.variant) for value, r in found.items() for m in r.metrics if not m.guardrail
             for v in m.variants if v.lift is not None]
-    raw = [reports[s].metric(m).variant(v).lift.p_value for s, m, v in keys]
+    raw = [next(m for m in found[s].metrics if m.name == name).variant(v).lift.p_value for s, name, v in keys]
     adjusted = dict(zip(keys, adjust_pvalues(raw, correction))) if keys else {}
     segments = []
-    for value, report in reports.items():
+    for value, result in found.items():
         metrics_out = []
-        for m in report.metrics:
+        for m in result.metrics:
             rows = []
             for v in m.variants:
                 if v.lift is not None and (value, m.name, v.variant) in adjusted:
@@ -128,5 +131,5 @@ def drilldown(
         if small:
             warnings.append(f"{column} = {value}: small segment ({min(n.values()):,} users in "
                             f"{min(n, key=n.get)} < {min_users:,}); wide intervals, read as exploratory")
-        segments.append(Segment(value, n, small, replace(report, metrics=tuple(metrics_out), correction=correction)))
+        segments.append(Segment(value, n, small, result.srm, tuple(metrics_out)))
     return SegmentDrilldown(column, correction, len(keys), min_users, tuple(segments), tuple(warnings))

@@ -1,13 +1,16 @@
 """The sequential path of a registry experiment: what each of K interim looks would have shown.
 
-Exposures are split into K looks and, at each look, the report's own SQL
-(``promolab.analysis.sql.experiment_stats_sql``, without CUPED) runs on the data
-available then. Per look and per variant × metric:
+Exposures are split into K looks and, at each look, the report's own plan
+(``promolab.analysis.plan.plan_for_experiment``: metrics, caps, CUPED covariates, alpha,
+correction, SRM threshold) runs on the data available then: the report's per-user SQL,
+then the report's inference (``promolab.analysis.inference.infer``). Per look and per
+variant × metric:
 
 * the fixed-horizon test of the report (z, p-value, lift and CIs);
 * the group-sequential efficacy boundary at that look's information fraction
   (``promolab.stats.sequential.gst_look``: Lan-DeMets spending, earlier looks at their
-  observed fractions), and whether |z| crossed it;
+  observed fractions), and whether the comparison crossed it *after the plan's
+  multiple-testing correction* (Holm/BH on the repeated p-values, as the report does);
 * the always-valid p-value of the mSPRT — the running minimum of 1/Λ over looks
   (``always_valid_p_values``) with the mixing variance τ² fixed at the first look — and
   its always-valid interval (running intersection);
@@ -25,7 +28,9 @@ How looks are made (``SequentialPath.split``):
 
 The information fraction of look k is its users over the users at the last look: the path
 is a retrospective view whose last look is the final analysis (all α spent). Looks with no
-new users, or with fewer than 2 users in some variant, are skipped.
+new users, or with fewer than 2 users in some variant, are skipped. Each look carries its
+SRM check; the path carries the report's own SRM result, and when it fails the path is
+``blocked``: no stop/go read-out, on every surface that shows the path.
 
 τ² (per variant × metric): unless given, ``tau2_for_horizon(V₁·t₁)`` — the report's rule
 (the narrowest always-valid CI at the horizon) applied once, at the first look, with V₁
@@ -44,17 +49,23 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from promolab.analysis.engine import stats_from_frame
-from promolab.analysis.sql import experiment_metrics, experiment_stats_sql
+from promolab.analysis.filtering import analysis_ctes
+from promolab.analysis.inference import infer
+from promolab.analysis.pipeline import RegistrySource, run
+from promolab.analysis.plan import plan_for_experiment
+from promolab.analysis.sequential import SequentialPlan
+from promolab.analysis.sql import sufficient_stats_sql
+from promolab.analysis.sufficient import stats_from_frame
 from promolab.errors import InputError
 from promolab.spec import Experiment
-from promolab.stats import LiftResult, proportion_test, ratio_test, welch_test
+from promolab.spec.vocabulary import MAX_LOOKS, SPENDING_FUNCTIONS, SPENDING_NAMES, Spending
+from promolab.stats import SrmResult
 from promolab.stats.sequential import gst_look, tau2_for_horizon
 from promolab.stats.sequential.confseq import DEFAULT_N_OPT, cs_halfwidth, rho_for_sample_size
 from promolab.stats.sequential.msprt import always_valid_p_values, log_mixture_likelihood_ratio, msprt_halfwidth
 from promolab.store import Registry
 
-SPENDINGS = {"obf": "O'Brien-Fleming", "pocock": "Pocock", "hsd": "Hwang-Shih-DeCani", "power": "power family"}
+SPENDINGS = SPENDING_NAMES
 SPLITS = ("time", "hash")
 
 
@@ -80,7 +91,7 @@ class PathPoint:
     treatment_n: int
     control_mean: float
     treatment_mean: float
-    z: float  # the report's test statistic (pooled z for proportions, Welch t for means)
+    z: float  # the report's test statistic (Wald z for proportions, Welch t for means)
     p_value: float  # fixed-horizon, valid at one pre-planned look only
     absolute: float
     abs_ci_low: float
@@ -88,7 +99,9 @@ class PathPoint:
     relative: float
     ci_low: float
     ci_high: float
-    crossed: bool  # |z| >= the look's boundary
+    crossed: bool  # the corrected group-sequential decision at this look (|z| beyond the boundary at the
+    # level the correction leaves it; with one comparison or correction "none": |z| >= the look's boundary)
+    p_value_adjusted: float  # the repeated p-value corrected across the family (crossed ⟺ < alpha)
     always_valid_p: float  # running minimum of 1/Λ over looks (mSPRT)
     always_valid_p_look: float  # min(1, 1/Λ) at this look alone
     always_valid_ci_low: float  # always-valid CI on the difference, intersected over looks
@@ -127,10 +140,17 @@ class SequentialPath:
     split: str  # "time" | "hash"
     looks_requested: int
     alpha: float
-    spending: str
+    spending: Spending
     looks: tuple[LookInfo, ...]
     comparisons: tuple[ComparisonPath, ...]
+    srm: SrmResult  # at the last look (all data)
+    correction: str = "holm"
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def blocked(self) -> bool:
+        """No stop/go read-out: the split is broken (SRM at the last look)."""
+        return not self.srm.ok
 
     def comparison(self, metric: str, variant: str) -> ComparisonPath:
         for c in self.comparisons:
@@ -154,6 +174,9 @@ class SequentialPath:
             "looks_requested": self.looks_requested,
             "alpha": self.alpha,
             "spending": self.spending,
+            "correction": self.correction,
+            "srm": asdict(self.srm),
+            "blocked": self.blocked,
             "looks": [{**asdict(k), "cut": None if k.cut is None else k.cut.isoformat()} for k in self.looks],
             "comparisons": [c.to_dict() for c in self.comparisons],
             "notes": list(self.notes),
@@ -162,16 +185,18 @@ class SequentialPath:
 
 # -- data per look ---------------------------------------------------------------------------
 
-def _load(registry: Registry, key: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _load(registry: Registry, key: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     exposures = registry.query(
         "SELECT experiment_key, user_id, variant_key, first_exposed_at, md5(user_id) AS h "
         "FROM exposures WHERE experiment_key = ?", [key])
     events = registry.query(
         "SELECT e.user_id, e.event, e.value, e.ts FROM events e "
         "JOIN exposures x ON x.user_id = e.user_id AND x.experiment_key = ?", [key])
-    # CUPED is off, so covariates are never read; the per-user SQL still names the table
-    attributes = registry.query("SELECT user_id, attribute, value_num, value_text FROM user_attributes WHERE false")
-    return exposures, events, attributes
+    attributes = registry.query(
+        "SELECT a.user_id, a.attribute, a.value_num, a.value_text FROM user_attributes a "
+        "JOIN exposures x ON x.user_id = a.user_id AND x.experiment_key = ?", [key])
+    conflicts = registry.query("SELECT * FROM exposure_conflicts WHERE experiment_key = ?", [key])
+    return exposures, events, attributes, conflicts
 
 
 def hash_groups(user_ids: pd.Series, hashes: pd.Series, looks: int) -> np.ndarray:
@@ -201,14 +226,6 @@ def _cuts(exposures: pd.DataFrame, looks: int) -> tuple[str, list[np.ndarray], l
     return "time", masks, cuts
 
 
-def _test(kind: str, control, treatment, alpha: float) -> LiftResult:
-    if kind == "ratio":
-        return ratio_test(control, treatment, alpha)
-    if kind == "binomial":
-        return proportion_test(control, treatment, alpha)
-    return welch_test(control, treatment, alpha)
-
-
 def _finite(x: float) -> float:
     return float(x) if math.isfinite(x) else float("nan")
 
@@ -220,40 +237,43 @@ def sequential_path(
     key: str,
     looks: int | None = None,
     metric: str | None = None,
-    spending: str | None = None,
+    spending: Spending | None = None,
     tau2: Mapping[tuple[str, str], float] | None = None,
 ) -> SequentialPath:
     """The sequential path of experiment ``key`` over ``looks`` looks (default: the spec's
     ``analysis.looks``, else 5); ``metric`` restricts it to one metric; ``spending``
     defaults to the spec's; ``tau2`` maps (metric, variant) to a fixed mixing variance."""
     experiment: Experiment = registry.get_experiment(key)
+    plan = plan_for_experiment(experiment, filter_users=False)
     if looks is None:
         looks = experiment.plan.looks or 5
-    if isinstance(looks, bool) or not isinstance(looks, int) or looks < 2:
-        raise InputError("--looks", looks, "an integer >= 2")
+    if isinstance(looks, bool) or not isinstance(looks, int) or not 2 <= looks <= MAX_LOOKS:
+        raise InputError("plan.looks", looks, f"an integer in [2, {MAX_LOOKS}]")
     spending = spending or experiment.plan.spending
-    if spending not in SPENDINGS:
-        raise InputError("--spending", spending, " | ".join(SPENDINGS))
-    metrics = experiment_metrics(experiment, cuped=False)
+    if spending not in SPENDING_FUNCTIONS:
+        raise InputError("plan.spending", spending, " | ".join(SPENDING_FUNCTIONS))
+    metrics = list(plan.metrics)
     if metric is not None:
         if metric not in [m.name for m in metrics]:
-            raise InputError("--metric", metric, "a metric of the experiment: " + ", ".join(m.name for m in metrics))
+            raise InputError("metric", metric, "a metric of the experiment: " + ", ".join(m.name for m in metrics))
         metrics = [m for m in metrics if m.name == metric]
-    alpha = experiment.plan.alpha
-    control = experiment.control
+    alpha = plan.alpha
+    control = plan.control
     treatments = [v for v in experiment.variant_keys if v != control]
 
-    exposures, events, attributes = _load(registry, key)
+    exposures, events, attributes, conflicts = _load(registry, key)
     if exposures.empty:
         raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
     split, masks, cuts = _cuts(exposures, looks)
 
-    sql = experiment_stats_sql(experiment, cuped=False)
+    ctes, _ = analysis_ctes(experiment, None, exclude_conflicts=plan.cross_variant == "exclude" and len(conflicts) > 0)
+    sql = ctes + sufficient_stats_sql("analysis_users", "variant", metrics)
     kept: list[tuple[pd.Timestamp | None, int, dict]] = []
     previous_n, skipped = -1, 0
     con = duckdb.connect()
     try:
         con.register("user_attributes", attributes)
+        con.register("exposure_conflicts", conflicts)
         for mask, cut in zip(masks, cuts):
             x = exposures.loc[mask, ["experiment_key", "user_id", "variant_key", "first_exposed_at"]]
             if len(x) == previous_n:
@@ -272,23 +292,27 @@ def sequential_path(
     finally:
         con.close()
     if len(kept) < 2:
-        raise InputError("--looks", looks, "enough exposures for at least two looks with users in every variant")
+        raise InputError("plan.looks", looks, "enough exposures for at least two looks with users in every variant")
 
     total = kept[-1][1]
     fractions = [n / total for _, n, _ in kept]
-    look_infos = []
-    for k, ((cut, n, _), t) in enumerate(zip(kept, fractions), start=1):
+    look_infos, results = [], []
+    for k, ((cut, n, stats), t) in enumerate(zip(kept, fractions), start=1):
         g = gst_look(0.0, t, fractions[:k - 1], looks, alpha, spending)
         look_infos.append(LookInfo(k, None if cut is None else pd.Timestamp(cut).to_pydatetime(), n, t,
                                    float(g.boundary), float(g.nominal_p), float(g.alpha_spent)))
+        design = SequentialPlan("gst", looks, t, spending, earlier_fractions=tuple(fractions[:k - 1]))
+        results.append(infer(stats, metrics, control, plan.weights or {}, alpha, plan.correction, plan.srm_threshold,
+                             design))
 
     rho = rho_for_sample_size(DEFAULT_N_OPT, alpha)
     comparisons = []
     for m in metrics:
         for v in treatments:
-            lifts = [_test(m.kind, s[control].metrics[m.name], s[v].metrics[m.name], alpha) for _, _, s in kept]
-            diff = np.array([lift.absolute for lift in lifts], float)
-            var = np.array([lift.se_absolute ** 2 for lift in lifts], float)
+            found = [next(r for r in res.metrics if r.name == m.name) for res in results]
+            rows = [f.variant(v).lift for f in found]
+            diff = np.array([row.absolute for row in rows], float)
+            var = np.array([row.se_absolute ** 2 for row in rows], float)
             var = np.where(np.isfinite(var) & (var > 0), var, np.nan)
             fixed = (tau2 or {}).get((m.name, v))
             if fixed is None:
@@ -304,37 +328,40 @@ def sequential_path(
                 running = single = np.ones(len(kept))
             lo_run, hi_run = -math.inf, math.inf
             points = []
-            for (cut, n, s), look, lift, p_run, p_one, vk in zip(kept, look_infos, lifts, running, single, var):
-                c, t = s[control].metrics[m.name], s[v].metrics[m.name]
+            for (cut, n, s), look, f, row, p_run, p_one, vk in zip(kept, look_infos, found, rows, running, single,
+                                                                   var):
                 n_pair = s[control].n + s[v].n
                 if np.isfinite(vk) and math.isfinite(fixed) and fixed > 0:
                     half = msprt_halfwidth(float(vk), fixed, alpha)
-                    lo_run, hi_run = max(lo_run, lift.absolute - half), min(hi_run, lift.absolute + half)
+                    lo_run, hi_run = max(lo_run, row.absolute - half), min(hi_run, row.absolute + half)
                     cs_abs = float(cs_halfwidth(float(vk), n_pair, alpha, rho))
-                    cs_rel = float(cs_halfwidth(lift.se_relative ** 2, n_pair, alpha, rho))
+                    cs_rel = float(cs_halfwidth(row.se_relative ** 2, n_pair, alpha, rho))
                 else:
                     cs_abs = cs_rel = math.inf
-                z = lift.statistic
                 points.append(PathPoint(
-                    look=look.look, control_n=int(c.n), treatment_n=int(t.n),
-                    control_mean=_finite(lift.control_mean), treatment_mean=_finite(lift.treatment_mean),
-                    z=float(z), p_value=float(lift.p_value), absolute=float(lift.absolute),
-                    abs_ci_low=float(lift.abs_ci_low), abs_ci_high=float(lift.abs_ci_high),
-                    relative=float(lift.relative), ci_low=float(lift.ci_low), ci_high=float(lift.ci_high),
-                    crossed=bool(math.isfinite(z) and abs(z) >= look.boundary),
+                    look=look.look, control_n=int(s[control].n), treatment_n=int(s[v].n),
+                    control_mean=_finite(f.variant(control).mean), treatment_mean=_finite(f.variant(v).mean),
+                    z=float(row.sequential.z), p_value=float(row.p_value), absolute=float(row.absolute),
+                    abs_ci_low=float(row.abs_ci_low), abs_ci_high=float(row.abs_ci_high),
+                    relative=float(row.relative), ci_low=float(row.ci_low), ci_high=float(row.ci_high),
+                    crossed=bool(row.significant), p_value_adjusted=float(row.p_value_adjusted),
                     always_valid_p=float(p_run), always_valid_p_look=float(p_one),
                     always_valid_ci_low=float(lo_run), always_valid_ci_high=float(hi_run),
-                    cs_abs_ci_low=float(lift.absolute - cs_abs), cs_abs_ci_high=float(lift.absolute + cs_abs),
-                    cs_rel_ci_low=float(lift.relative - cs_rel), cs_rel_ci_high=float(lift.relative + cs_rel),
+                    cs_abs_ci_low=float(row.absolute - cs_abs), cs_abs_ci_high=float(row.absolute + cs_abs),
+                    cs_rel_ci_low=float(row.relative - cs_rel), cs_rel_ci_high=float(row.relative + cs_rel),
                 ))
             comparisons.append(ComparisonPath(m.name, m.kind, v, fixed, tuple(points)))
 
+    srm = run(plan_for_experiment(experiment), RegistrySource(registry)).srm  # the report's SRM check governs
     notes = [_split_note(split, len(look_infos))]
+    if not srm.ok:
+        notes.insert(0, f"Sample ratio mismatch at the last look (p = {srm.p_value:.2g} < {srm.threshold:g}): the "
+                        "split is broken, so no crossing can be trusted. Fix assignment before deciding.")
     if skipped:
         notes.append(f"{skipped} of {looks} looks skipped: no new users, or fewer than 2 users in some variant.")
     notes += _caveats(experiment)
-    return SequentialPath(key, control, split, looks, alpha, spending, tuple(look_infos), tuple(comparisons),
-                          tuple(notes))
+    return SequentialPath(key, control, split, looks, alpha, spending, tuple(look_infos), tuple(comparisons), srm,
+                          plan.correction, tuple(notes))
 
 
 def _split_note(split: str, looks: int) -> str:

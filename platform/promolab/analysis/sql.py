@@ -8,31 +8,9 @@ for ratio or CUPED metrics, ``m__sum_x``, ``m__sum_x2``, ``m__sum_xy``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from promolab.analysis.metrics import ColumnMetric, Margin
+from promolab.errors import InputError
 from promolab.spec import Experiment, Metric
-
-
-@dataclass(frozen=True)
-class ColumnMetric:
-    """A metric read from a per-user table: ``column`` (or numerator/denominator columns).
-
-    ``covariate`` is the pre-period column for CUPED; ``cap`` winsorises the value.
-    """
-
-    name: str
-    kind: str
-    column: str | None = None
-    numerator: str | None = None
-    denominator: str | None = None
-    covariate: str | None = None
-    cap: float | None = None
-    direction: str = "increase"
-
-    @property
-    def joint(self) -> bool:
-        """Whether the metric needs cross sums (ratio, or any metric with a covariate)."""
-        return self.kind == "ratio" or self.covariate is not None
 
 
 def quote(identifier: str) -> str:
@@ -93,13 +71,11 @@ def _window(window_days: int | None) -> str:
     if window_days is None:
         return ""
     if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days <= 0:
-        from promolab.errors import InputError
-
         raise InputError("window_days", window_days, "a positive whole number of days")
     return f" AND e.ts < x.first_exposed_at + INTERVAL '{window_days}' DAY"
 
 
-def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str:
+def per_user_ctes(experiment: Experiment, window_days: int | None = None, exclude_conflicts: bool = False) -> str:
     """``WITH`` clauses ending in ``per_user_table``: one row per exposed user with its
     variant, one column per base metric, and the CUPED covariates.
 
@@ -108,7 +84,12 @@ def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str
     INTERVAL 'N' DAY``): a plain timestamp range that every engine evaluates the same way
     (no date_diff, whose semantics differ between engines). Every alias that a later step
     refers to is quoted, so case-folding engines (Snowflake, Postgres) resolve it.
+
+    ``exclude_conflicts`` leaves out users recorded in ``exposure_conflicts`` (exposed to
+    more than one variant of the experiment).
     """
+    conflicts = (f"\n  AND user_id NOT IN (SELECT user_id FROM exposure_conflicts WHERE experiment_key = "
+                 f"{literal(experiment.key)})" if exclude_conflicts else "")
     base = [m for m in experiment.metrics + experiment.guardrails if m.kind != "ratio"]
     covariates = sorted({m.covariate for m in base if m.covariate})
     cols = [f"{_event_column(m)} AS {quote(m.key)}" for m in base]
@@ -116,7 +97,7 @@ def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str
                                      f"x.first_exposed_at AS {quote('exposed_at')}"] + cols)
     sql = (
         f"WITH exposed AS (\n  SELECT user_id, variant_key, first_exposed_at FROM exposures\n"
-        f"  WHERE experiment_key = {literal(experiment.key)}\n),\n"
+        f"  WHERE experiment_key = {literal(experiment.key)}{conflicts}\n),\n"
         f"per_user AS (\n  SELECT\n    {user_metrics}\n  FROM exposed x\n"
         f"  LEFT JOIN events e ON e.user_id = x.user_id AND e.ts >= x.first_exposed_at{_window(window_days)}\n"
         f"  GROUP BY x.user_id, x.variant_key, x.first_exposed_at\n)"
@@ -136,27 +117,30 @@ def per_user_ctes(experiment: Experiment, window_days: int | None = None) -> str
 
 
 def experiment_metrics(experiment: Experiment, cuped: bool = True) -> list[ColumnMetric]:
-    """Spec metrics as columns of the per-user relation built by ``per_user_sql``."""
+    """Spec metrics and guardrails as columns of the per-user relation built by ``per_user_ctes``."""
     out = []
+    guardrails = {m.key for m in experiment.guardrails}
     for m in experiment.metrics + experiment.guardrails:
+        role = {"label": m.label, "direction": m.direction, "guardrail": m.key in guardrails,
+                "margin": None if m.margin is None else Margin(m.margin, m.margin_type)}
         if m.kind == "ratio":
             num, den = experiment.metric(m.numerator), experiment.metric(m.denominator)
-            out.append(ColumnMetric(m.key, "ratio", numerator=num.key, denominator=den.key, cap=num.cap,
-                                    direction=m.direction))
+            out.append(ColumnMetric(m.key, "ratio", numerator=num.key, denominator=den.key, cap=num.cap, **role))
         else:
-            out.append(ColumnMetric(m.key, m.kind, column=m.key, cap=m.cap, direction=m.direction,
-                                    covariate=m.covariate if cuped else None))
+            out.append(ColumnMetric(m.key, m.kind, column=m.key, cap=m.cap,
+                                    covariate=m.covariate if cuped else None, **role))
     return out
 
 
 def experiment_stats_sql(experiment: Experiment, cuped: bool = True, window_days: int | None = None) -> str:
     """The whole report query for a registry experiment: per-user, then per-variant."""
     return per_user_ctes(experiment, window_days) + sufficient_stats_sql("per_user_table", "variant",
-                                                            experiment_metrics(experiment, cuped))
+                                                                         experiment_metrics(experiment, cuped))
 
 
-def bandit_stats_sql(experiment: Experiment, metrics: list[ColumnMetric]) -> str:
-    """Sufficient statistics per (weight period, variant) of a bandit experiment.
+def period_stats_sql(ctes: str, experiment: Experiment, metrics: list[ColumnMetric]) -> str:
+    """Sufficient statistics per (weight period, variant) of a bandit experiment over the
+    ``analysis_users`` relation that ``ctes`` ends in.
 
     Period p of a user = the number of stored weight changes at or before their first
     exposure (0 = the configured split before the first update).
@@ -165,7 +149,7 @@ def bandit_stats_sql(experiment: Experiment, metrics: list[ColumnMetric]) -> str
     periods = (
         f"weight_changes AS (\n  SELECT DISTINCT updated_at FROM bandit_weights WHERE experiment_key = {key}\n),\n"
         "per_user_period AS (\n  SELECT p.*, (SELECT COUNT(*) FROM weight_changes w "
-        f"WHERE w.updated_at <= p.{quote('exposed_at')}) AS {quote('period')}\n  FROM per_user_table p\n)\n"
+        f"WHERE w.updated_at <= p.{quote('exposed_at')}) AS {quote('period')}\n  FROM analysis_users p\n)\n"
     )
-    ctes = per_user_ctes(experiment).rstrip("\n")
-    return ctes + ",\n" + periods + sufficient_stats_sql("per_user_period", "variant", metrics, stratum="period")
+    return ctes.rstrip().rstrip(",") + ",\n" + periods + sufficient_stats_sql("per_user_period", "variant", metrics,
+                                                                            stratum="period")

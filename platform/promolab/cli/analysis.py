@@ -8,13 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from promolab.analysis import analyze_experiment, analyze_table
+from promolab.analysis.economics import EconomicsConfig, parse_costs
+from promolab.analysis.engines import resolve_engine
+from promolab.analysis.filtering import TableFilters
 from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app, console
-from promolab.analysis.engines import resolve_engine
+from promolab.cli.flags import REPORT_FLAGS, TABLE_FLAGS, flag_errors
 from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
 from promolab.errors import InputError
+from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD
 from promolab.stats import mde_mean, mde_proportion, sample_size_mean, sample_size_proportion
 from promolab.store import Registry
 
@@ -22,6 +26,8 @@ NoFilterOption = Annotated[bool, typer.Option(
     "--no-filter", help="Also show the result without abuse/bot filtering, beside the filtered one.")]
 SegmentOption = Annotated[Optional[list[str]], typer.Option(
     "--segment", help="Drill down by this attribute column (repeatable), p-values adjusted across segments.")]
+KeepCrossOption = Annotated[bool, typer.Option(
+    "--keep-cross-variant", help="Keep users exposed to more than one variant (default: excluded, with a note).")]
 
 
 @app.command()
@@ -29,10 +35,16 @@ def report(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
            json_: JsonOption = False,
            cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Use declared covariates.")] = True,
            no_filter: NoFilterOption = False, segment: SegmentOption = None,
-           engine: EngineOption = "duckdb", spark_master: SparkMasterOption = None, data: DataOption = None) -> None:
+           engine: EngineOption = "duckdb", spark_master: SparkMasterOption = None, data: DataOption = None,
+           srm_threshold: Annotated[Optional[float], typer.Option(
+               "--srm-threshold", help="SRM when the chi-square p is below this (default: the spec's, 0.001).")] = None,
+           keep_cross_variant: KeepCrossOption = False) -> None:
     """Significance report of a registry experiment."""
-    result = analyze_experiment(Registry.open(db), key, cuped=cuped, compare_unfiltered=no_filter,
-                                segments=segment or (), engine=resolve_engine(engine, spark_master), data=data)
+    with flag_errors(REPORT_FLAGS):
+        result = analyze_experiment(Registry.open(db), key, cuped=cuped, compare_unfiltered=no_filter,
+                                    segments=segment or (), engine=resolve_engine(engine, spark_master), data=data,
+                                    srm_threshold=srm_threshold,
+                                    cross_variant="keep" if keep_cross_variant else "exclude")
     print_json(result.to_dict()) if json_ else print_report(result)
 
 
@@ -41,8 +53,14 @@ def analyze_table_cmd(
     file: Annotated[Path, typer.Argument(help="Per-user table, CSV or Parquet.")],
     variant: Annotated[str, typer.Option("--variant", help="Column holding the variant.")],
     control: Annotated[str, typer.Option("--control", help="Value of the control variant.")],
-    metric: Annotated[list[str], typer.Option("--metric", help="COL:binomial | COL:mean | NUM/DEN:ratio "
-                                                                "(optionally :decrease); repeatable.")],
+    metric: Annotated[list[str], typer.Option("--metric", help="COL:binomial | COL:mean | NUM/DEN:ratio, then "
+                                                                "optionally :decrease, :cap=N or :cap=p99, "
+                                                                ":covariate=COL; repeatable.")],
+    user: Annotated[Optional[str], typer.Option(
+        "--user", help="User-id column: count users on several rows or in several variants.")] = None,
+    keep_cross_variant: KeepCrossOption = False,
+    srm_threshold: Annotated[float, typer.Option(
+        "--srm-threshold", help="SRM when the chi-square p is below this.")] = DEFAULT_SRM_THRESHOLD,
     covariate: Annotated[Optional[str], typer.Option("--covariate", help="Pre-period column for CUPED.")] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
     correction: Annotated[str, typer.Option("--correction", help="holm | bh | none")] = "holm",
@@ -74,19 +92,19 @@ def analyze_table_cmd(
     spark_master: SparkMasterOption = None,
 ) -> None:
     """Analyse any exported per-user table."""
-    from promolab.analysis.economics import EconomicsConfig, parse_costs
-    from promolab.analysis.filtering import TableFilters
-
-    plan = (SequentialPlan(sequential, looks, information_fraction, spending) if sequential is not None else None)
-    filters = TableFilters(tuple(flag or ()), tuple(outlier or ()), tuple(shared or ()), outlier_z, max_accounts)
-    if cost and revenue is None:
-        raise InputError("--cost", cost[0], "a --revenue column to price")
-    economics = (EconomicsConfig(revenue, orders, None, margin_rate, None, parse_costs(cost or []))
-                 if revenue is not None else None)
-    result = analyze_table(file, variant, control, metric, covariate=covariate, alpha=alpha, correction=correction,
-                           sequential=plan, guardrails=guardrail or (), filters=filters, segments=segment or (),
-                           economics=economics, compare_unfiltered=no_filter,
-                           engine=resolve_engine(engine, spark_master))
+    with flag_errors(TABLE_FLAGS):
+        plan = (SequentialPlan(sequential, looks, information_fraction, spending) if sequential is not None
+                else None)
+        filters = TableFilters(tuple(flag or ()), tuple(outlier or ()), tuple(shared or ()), outlier_z, max_accounts)
+        if cost and revenue is None:
+            raise InputError("--cost", cost[0], "a --revenue column to price")
+        economics = (EconomicsConfig(revenue, orders, None, margin_rate, None, parse_costs(cost or []))
+                     if revenue is not None else None)
+        result = analyze_table(file, variant, control, metric, user=user, covariate=covariate, alpha=alpha,
+                               correction=correction, sequential=plan, guardrails=guardrail or (), filters=filters,
+                               segments=segment or (), economics=economics, compare_unfiltered=no_filter,
+                               engine=resolve_engine(engine, spark_master), srm_threshold=srm_threshold,
+                               cross_variant="keep" if keep_cross_variant else "exclude")
     print_json(result.to_dict()) if json_ else print_report(result)
 
 

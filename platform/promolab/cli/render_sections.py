@@ -81,7 +81,7 @@ def print_segments(report: Report) -> None:
         table = _table(f"Segments by {d.column} ({d.correction} across {d.family_size} tests)",
                        ["segment", "metric", "variant", "users", "mean", "rel lift [CI]", "p", "p adj"])
         for s in d.segments:
-            for m in s.report.metrics:
+            for m in s.metrics:
                 if m.guardrail:
                     continue
                 for v in m.variants:
@@ -120,7 +120,27 @@ def print_unfiltered(report: Report) -> None:
     console.print(f"  unfiltered verdict: {u.verdict.text}")
 
 
+def print_health(report: Report) -> None:
+    h = report.health
+    x = h.exposures
+    if x is not None:
+        line = (f"Multiple exposures: {x.cross_variant_users:,} of {x.users:,} users saw more than one variant"
+                + (f", {x.repeated_users:,} appear on more than one row" if x.repeated_users else "")
+                + (f" ({'excluded' if x.policy == 'exclude' else 'kept'})" if x.cross_variant_users else ""))
+        console.print(line if not x.cross_variant_users else f"[yellow]{line}[/yellow]", highlight=False)
+    capped = [t for t in h.tails if t.cap is not None or t.heavy_tail]
+    if capped:
+        table = _table("Tails and caps (p99 of non-zero per-user values)", ["metric", "p99", "max", "cap"])
+        for t in capped:
+            table.add_row(t.metric, "—" if t.p99 is None else f"{t.p99:,.4g}",
+                          "—" if t.maximum is None else f"{t.maximum:,.4g}",
+                          "none" if t.cap is None else f"{t.cap:,.4g}" + (f" ({t.cap_rule})" if t.cap_rule else ""),
+                          style="yellow" if t.heavy_tail and t.cap is None else None)
+        console.print(table)
+
+
 def print_sections_before(report: Report) -> None:
+    print_health(report)
     print_filtering(report)
 
 

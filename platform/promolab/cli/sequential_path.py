@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
 from promolab.cli.app import app, console
+from promolab.cli.flags import SEQUENTIAL_FLAGS, flag_errors
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
 from promolab.store import Registry
@@ -20,14 +22,17 @@ def _tables(path: SequentialPath) -> list[Table]:
     out = []
     for c in path.comparisons:
         crossing = c.first_crossing
-        table = Table(title=f"{c.metric}: {c.variant} vs {path.control} — "
-                            + ("boundary not crossed" if crossing is None else f"boundary crossed at look {crossing}"))
-        for col in ("look", "users", "info", "z", "boundary", "p (fixed)", "always-valid p", "CS on lift"):
+        state = ("SRM: no read-out" if path.blocked else "boundary not crossed" if crossing is None
+                 else f"boundary crossed at look {crossing}")
+        table = Table(title=escape(f"{c.metric}: {c.variant} vs {path.control} — {state}"))
+        for col in ("look", "users", "info", "z", "boundary", "p (fixed)", f"p adj ({path.correction})",
+                    "always-valid p", "CS on lift"):
             table.add_column(col, justify="right")
         for p in c.points:
             k = looks[p.look]
             table.add_row(str(p.look), f"{k.users:,}", f"{k.information_fraction:.2f}", f"{p.z:.3f}",
-                          f"±{k.boundary:.3f}", f"{p.p_value:.4g}", f"{p.always_valid_p:.4g}",
+                          f"±{k.boundary:.3f}", f"{p.p_value:.4g}", f"{p.p_value_adjusted:.4g}",
+                          f"{p.always_valid_p:.4g}",
                           f"[{p.cs_abs_ci_low:.4g}, {p.cs_abs_ci_high:.4g}]",
                           style="bold" if p.crossed else None)
         out.append(table)
@@ -45,13 +50,17 @@ def sequential(
     json_: JsonOption = False,
 ) -> None:
     """z path over K interim looks vs group-sequential boundaries, always-valid p and confidence sequence."""
-    result = sequential_path(Registry.open(db), key, looks, metric, spending)
+    with flag_errors(SEQUENTIAL_FLAGS):
+        result = sequential_path(Registry.open(db), key, looks, metric, spending)
     if json_:
         print_json(result.to_dict())
         return
     for table in _tables(result):
         console.print(table)
-    console.print(f"α = {result.alpha:g}, {SPENDINGS[result.spending]} spending, {len(result.looks)} looks "
-                  f"({result.split} split).")
+    srm = result.srm
+    console.print(("[bold red]SAMPLE RATIO MISMATCH[/bold red]" if result.blocked else "[green]SRM ok[/green]")
+                  + f" (p = {srm.p_value:.3g}, threshold {srm.threshold:g})")
+    console.print(f"α = {result.alpha:g}, {SPENDINGS[result.spending]} spending, {result.correction} correction, "
+                  f"{len(result.looks)} looks ({result.split} split).")
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {escape(note)}", highlight=False)

@@ -11,8 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from promolab.analysis.warehouse import DIALECTS, experiment_sql, export_parquet, stats_file_report
+from promolab.analysis.dialect import DIALECTS, experiment_sql, export_parquet, export_users
+from promolab.analysis.stats_file import analyze_stats_file
 from promolab.cli.app import app, console
+from promolab.cli.flags import SQL_FLAGS, STATS_FLAGS, flag_errors
 from promolab.cli.options import DbOption, JsonOption
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
@@ -35,7 +37,9 @@ def sql_cmd(
     feed them to ``promolab analyze-stats FILE --experiment KEY``.
     """
     experiment = Registry.open(db).get_experiment(key)
-    print(experiment_sql(experiment, dialect, cuped=cuped, window_days=window_days, schema=schema) + ";")
+    with flag_errors(SQL_FLAGS):
+        text = experiment_sql(experiment, dialect, cuped=cuped, window_days=window_days, schema=schema)
+    print(text + ";")
 
 
 @app.command("analyze-stats")
@@ -50,6 +54,8 @@ def analyze_stats_cmd(
                              "registry experiment.")] = None,
     alpha: Annotated[Optional[float], typer.Option("--alpha", help="Significance level (default 0.05).")] = None,
     correction: Annotated[Optional[str], typer.Option("--correction", help="holm | bh | none")] = None,
+    srm_threshold: Annotated[Optional[float], typer.Option(
+        "--srm-threshold", help="SRM when the chi-square p is below this (default 0.001).")] = None,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -61,9 +67,10 @@ def analyze_stats_cmd(
     """
     registry = Registry.open(db) if experiment else None
     spec = registry.get_experiment(experiment) if registry else None
-    result = stats_file_report(file, control=control, alpha=alpha, correction=correction,
-                               metric_flags=metric or (), experiment=spec,
-                               status=registry.status(experiment) if registry else "running")
+    with flag_errors(STATS_FLAGS):
+        result = analyze_stats_file(file, metric or (), control, alpha, correction, experiment=spec,
+                                    srm_threshold=srm_threshold,
+                                    final=registry is not None and registry.status(experiment) == "stopped")
     print_json(result.to_dict()) if json_ else print_report(result)
 
 
@@ -78,3 +85,15 @@ def export_parquet_cmd(
     written = export_parquet(Registry.open(db), out, experiment)
     for table, path in written.items():
         console.print(f"{table}: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command("export-users")
+def export_users_cmd(
+    key: Annotated[str, typer.Argument(help="Experiment key.")],
+    out: Annotated[Path, typer.Argument(help="File to write: .csv or .parquet.")],
+    db: DbOption = None,
+) -> None:
+    """Write the report's per-user rows (variant, metrics, covariates) for ``analyze-table`` or a notebook."""
+    with flag_errors({"path": "OUT"}):
+        rows = export_users(Registry.open(db), key, out)
+    console.print(f"{rows:,} users: {out}", highlight=False, soft_wrap=True)

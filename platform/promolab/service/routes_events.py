@@ -1,10 +1,12 @@
 """``POST /v1/events``: exposures, conversions and orders in batches, acknowledged after commit.
 
 Exposures also feed the first-exposure maps that keep assignment sticky: an exposure of
-a user the service already knows (assigned here, or ingested before) is not inserted - a
-user's first exposure is the one stored - and the others enter the map when the batch is
-queued (and leave it again if the batch is not stored), so the map and the
-``exposures`` table agree on every user's variant.
+a user the service already knows (assigned here, or ingested before) to the variant it
+knows is not sent to the writer - a user's first exposure is the one stored - and the
+other users enter the map when the batch is queued (and leave it again if the batch is
+not stored), so the map and the ``exposures`` table agree on every user's variant. An
+exposure to *another* variant than the known one (or a second variant of a new user in
+the batch) is sent on, so the writer keeps it as evidence in ``exposure_conflicts``.
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
                  fresh: list | None = None) -> tuple[pa.Table | None, pa.Table | None]:
     """Arrow tables for the writer; raise ApiError naming the first bad event.
 
-    With ``sticky`` (the first-exposure maps), exposures of users already in a map are
-    left out, one row per (experiment, user) is kept (the earliest, as the writer's
-    INSERT keeps), and ``fresh`` receives (map, user, variant index) for the others.
+    With ``sticky`` (the first-exposure maps), exposures of users already in a map to
+    their known variant are left out, one row per (experiment, user, variant) is kept
+    (the earliest), and ``fresh`` receives (map, user, variant index of the earliest
+    exposure, as the writer's INSERT keeps) for the users not in a map.
 
     Columnar: one pass collects the columns (times as given), pyarrow converts the
     times to naive UTC and checks their range for the whole batch at once. A batch
@@ -123,9 +126,10 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
                  fresh: list | None = None) -> tuple[pa.Table | None, pa.Table | None]:
     """As :func:`build_tables`, event by event; raises ApiError naming the first bad event.
 
-    With ``sticky`` (the first-exposure maps), exposures of users already in a map are
-    left out, one row per (experiment, user) is kept (the earliest, as the writer's
-    INSERT keeps), and ``fresh`` receives (map, user, variant index) for the others."""
+    With ``sticky`` (the first-exposure maps), exposures of users already in a map to
+    their known variant are left out, one row per (experiment, user, variant) is kept
+    (the earliest), and ``fresh`` receives (map, user, variant index of the earliest
+    exposure, as the writer's INSERT keeps) for the users not in a map."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     src = batch.source
     ev_id, ev_user, ev_name, ev_value, ev_ts = [], [], [], [], []
@@ -176,20 +180,31 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
 
 
 def _first_exposures(keys, users, variants, times, catalog, sticky, fresh):
-    first: dict[tuple[str, str], int] = {}
-    for i, (k, u) in enumerate(zip(keys, users)):
-        j = first.get((k, u))
+    # the earliest row per (experiment, user, variant); a user's first exposure is the
+    # earliest by (time, variant key), as the writer's arg_min(variant, (ts, variant))
+    first: dict[tuple[str, str, str], int] = {}
+    for i, kuv in enumerate(zip(keys, users, variants)):
+        j = first.get(kuv)
         if j is None or times[i] < times[j]:
-            first[(k, u)] = i
+            first[kuv] = i
     kept = []
-    for (k, u), i in first.items():
+    new: dict[tuple[str, str], int] = {}  # users not in a map: the row of their first exposure
+    for (k, u, v), i in first.items():
         m = sticky.get(k)
         if m is None:
             kept.append(i)
-        elif m.get(u) is None:
+            continue
+        known = m.get(u)
+        if known is None:
             kept.append(i)
-            if fresh is not None:
-                fresh.append((m, u, catalog.experiments[k].variant_keys.index(variants[i])))
+            j = new.get((k, u))
+            if j is None or (times[i], v) < (times[j], variants[j]):
+                new[(k, u)] = i
+        elif catalog.experiments[k].variant_keys[known] != v:
+            kept.append(i)  # another variant than the stored one: evidence for exposure_conflicts
+    if fresh is not None:
+        for (k, u), i in new.items():
+            fresh.append((sticky.get(k), u, catalog.experiments[k].variant_keys.index(variants[i])))
     kept.sort()
     return ([keys[i] for i in kept], [users[i] for i in kept], [variants[i] for i in kept],
             [times[i] for i in kept])

@@ -7,7 +7,11 @@ then resolves each job's future, so a request is acknowledged only after its row
 committed (DuckDB writes the WAL on commit; a SIGKILL after the ack loses nothing).
 
 - Idempotent: events are inserted with ``ON CONFLICT DO NOTHING`` on the primary key
-  (source, event_id); exposures keep each user's first exposure per experiment.
+  (source, event_id); exposures keep each user's first exposure per experiment, and an
+  exposure of a user to another variant than the stored one is kept (once per user and
+  variant) in ``exposure_conflicts``, in the same transaction
+  (:func:`promolab.store.exposures.insert_exposures`: one more INSERT … SELECT, skipped
+  when every user of the batch is new and shows one variant).
 - Per job, one INSERT per table, so each request learns how many of its rows were new.
 - A group whose transaction fails is retried one job per transaction, so one bad job
   cannot fail (or half-write) the others; the failing job's future gets the exception.
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from promolab.store import Registry
+from promolab.store.exposures import EXPOSURES_SQL, insert_exposures  # noqa: F401 (EXPOSURES_SQL: re-exported)
 from promolab.store.migrations import registered
 
 log = logging.getLogger("promolab.service.writer")
@@ -45,12 +50,6 @@ EVENTS_SQL = """
 INSERT INTO events
 SELECT source, event_id, any_value(user_id), any_value(event), any_value(value), any_value(ts)
 FROM {table} GROUP BY source, event_id
-ON CONFLICT DO NOTHING
-"""
-EXPOSURES_SQL = """
-INSERT INTO exposures
-SELECT experiment_key, user_id, arg_min(variant, ts), MIN(ts), arg_min(source, ts)
-FROM {table} GROUP BY experiment_key, user_id
 ON CONFLICT DO NOTHING
 """
 
@@ -242,15 +241,24 @@ class Writer:
                 n_events = con.execute(EVENTS_SQL.format(table=table)).fetchall()[0][0]
         if job.exposures is not None and job.exposures.num_rows:
             with registered(con, "writer_exposures", job.exposures) as table:
-                n_exposures = con.execute(EXPOSURES_SQL.format(table=table)).fetchall()[0][0]
+                n_exposures = insert_exposures(con, table)
         return Written(int(n_events), int(n_exposures))
 
     def _commit_group(self, group: list[Job]) -> None:
-        acked = [j for j in group if j.future is not None]
-        fire = [j.exposures for j in group if j.future is None and j.exposures is not None]
-        units: list[Job] = list(acked)
+        # in queue order, the fire-and-forget exposures merged into one unit where the first
+        # of them stands (the assign buffer heads the group): a user's exposure from an assign
+        # is stored before a later batch naming another variant, which is then a conflict
+        units: list[Job | None] = []
+        fire: list[pa.Table] = []
+        for j in group:
+            if j.future is not None:
+                units.append(j)
+            elif j.exposures is not None:
+                if not fire:
+                    units.append(None)
+                fire.append(j.exposures)
         if fire:
-            units.append(Job(None, pa.concat_tables(fire), None))
+            units[units.index(None)] = Job(None, pa.concat_tables(fire), None)
         t0 = time.perf_counter()
         try:
             with self.registry.transaction() as con:

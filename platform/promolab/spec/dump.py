@@ -56,7 +56,8 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         out["salt"] = e.salt
     if e.layer is not None:
         out["layer"] = {"key": e.layer.key, "start": e.layer.start, "end": e.layer.end}
-    plan = {"alpha": e.plan.alpha, "correction": e.plan.correction, "spending": e.plan.spending}
+    plan = {"alpha": e.plan.alpha, "correction": e.plan.correction, "spending": e.plan.spending,
+            "srm_threshold": e.plan.srm_threshold}
     if e.plan.sequential:
         plan["sequential"] = e.plan.sequential
     if e.plan.looks is not None:

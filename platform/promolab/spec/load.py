@@ -16,11 +16,15 @@ from promolab.spec.model import (
     AGGREGATES,
     ASSIGNMENT_KINDS,
     CORRECTIONS,
+    DEFAULT_SRM_THRESHOLD,
     DIRECTIONS,
+    MAX_LOOKS,
     METRIC_KINDS,
     TARGET_OPS,
     COST_KEYS,
     MARGIN_TYPES,
+    SEQUENTIAL_METHODS,
+    SPENDING_FUNCTIONS,
     AnalysisPlan,
     BanditConfig,
     Economics,
@@ -35,8 +39,6 @@ from promolab.spec.model import (
 MARGIN_REWARD = "margin"
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEY_EXPECTED = "a key of lowercase letters, digits, '-' or '_' (1-64 chars)"
-SEQUENTIAL_METHODS = ("gst", "msprt")
-SPENDING_FUNCTIONS = ("obf", "pocock", "hsd", "power")
 TOP_LEVEL = {
     "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
     "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
@@ -343,8 +345,8 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
     if not isinstance(raw, dict):
         p.add("analysis", raw, "a table {alpha, correction, sequential, looks, spending}")
         return AnalysisPlan()
-    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users", "segments"},
-             "analysis.")
+    _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users", "segments",
+                      "srm_threshold"}, "analysis.")
     segments = raw.get("segments", [])
     if not isinstance(segments, list) or not all(isinstance(x, str) and x for x in segments):
         p.add("analysis.segments", segments, "a list of user attribute names to drill down by")
@@ -356,8 +358,9 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
     if sequential is not None:
         sequential = _choice(p, sequential, "analysis.sequential", SEQUENTIAL_METHODS)
     looks = raw.get("looks")
-    if sequential == "gst" and (not isinstance(looks, int) or isinstance(looks, bool) or looks < 1):
-        p.add("analysis.looks", looks, "an integer >= 1 (planned looks of the group-sequential design)")
+    if (looks is not None or sequential == "gst") and (
+            not isinstance(looks, int) or isinstance(looks, bool) or not 1 <= looks <= MAX_LOOKS):
+        p.add("analysis.looks", looks, f"an integer in [1, {MAX_LOOKS}] (planned looks of the group-sequential design)")
         looks = None
     spending = _choice(p, raw.get("spending", "obf"), "analysis.spending", SPENDING_FUNCTIONS)
     target = raw.get("target_users")
@@ -366,8 +369,11 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
         p.add("analysis.target_users", target, "the planned number of users (an integer >= 2); "
               "a group-sequential plan needs it to know the information fraction")
         target = None
+    srm_threshold = _number(p, raw.get("srm_threshold", DEFAULT_SRM_THRESHOLD), "analysis.srm_threshold",
+                            "a number in (0, 1)", 0.0, 1.0, lo_open=True, hi_open=True)
     return AnalysisPlan(alpha=alpha or 0.05, correction=correction, sequential=sequential, looks=looks,
-                        spending=spending, target_users=target, segments=tuple(segments))
+                        spending=spending, target_users=target, segments=tuple(segments),
+                        srm_threshold=srm_threshold or DEFAULT_SRM_THRESHOLD)
 
 
 def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int,

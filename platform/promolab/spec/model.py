@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-MetricKind = Literal["binomial", "mean", "ratio"]
-Direction = Literal["increase", "decrease"]
-Aggregate = Literal["sum", "count"]
-TargetOp = Literal["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte"]
-AssignmentKind = Literal["ab", "bandit"]
-MarginType = Literal["absolute", "relative"]
+from promolab.spec.vocabulary import (  # noqa: F401  (re-exported: the spec's vocabulary)
+    AGGREGATES,
+    ASSIGNMENT_KINDS,
+    CORRECTIONS,
+    DEFAULT_SRM_THRESHOLD,
+    DIRECTIONS,
+    MARGIN_TYPES,
+    MAX_LOOKS,
+    METRIC_KINDS,
+    SEQUENTIAL_METHODS,
+    SPENDING_FUNCTIONS,
+    TARGET_OPS,
+    Aggregate,
+    AssignmentKind,
+    Correction,
+    Direction,
+    MarginType,
+    MetricKind,
+    SequentialMethod,
+    Spending,
+    TargetOp,
+)
 
-METRIC_KINDS: tuple[str, ...] = ("binomial", "mean", "ratio")
-DIRECTIONS: tuple[str, ...] = ("increase", "decrease")
-AGGREGATES: tuple[str, ...] = ("sum", "count")
-TARGET_OPS: tuple[str, ...] = ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte")
-ASSIGNMENT_KINDS: tuple[str, ...] = ("ab", "bandit")
-CORRECTIONS: tuple[str, ...] = ("holm", "bh", "none")
-MARGIN_TYPES: tuple[str, ...] = ("absolute", "relative")
 # Variant cost keys: discount_pct (share of the paid order value given away, in %),
 # shipping_cost (paid by the shop per order), coupon_value (face value, one per buying
 # user), per_user (cost per exposed user, e.g. sending an e-mail).
@@ -91,12 +100,13 @@ class AnalysisPlan:
     """Declared before launch: significance level, multiple-testing correction, peeking plan."""
 
     alpha: float = 0.05
-    correction: str = "holm"
-    sequential: str | None = None  # None | "gst" | "msprt"
+    correction: Correction = "holm"
+    sequential: SequentialMethod | None = None
     looks: int | None = None
-    spending: str = "obf"
+    spending: Spending = "obf"
     target_users: int | None = None  # planned users: the information fraction is exposures / target
     segments: tuple[str, ...] = ()  # attribute columns every report drills down by
+    srm_threshold: float = DEFAULT_SRM_THRESHOLD  # SRM when the chi-square p-value is below this
 
 
 @dataclass(frozen=True)

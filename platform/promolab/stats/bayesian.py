@@ -20,6 +20,7 @@ from scipy import integrate as _integrate
 from scipy import stats as _st
 
 from promolab.errors import InputError
+from promolab.spec.vocabulary import DIRECTIONS, METRIC_KINDS
 from promolab.stats.frequentist import (
     _check_binomial,
     _check_joint_stats,
@@ -30,16 +31,14 @@ from promolab.stats.sufficient import JointStats, MeanStats
 
 __all__ = ["chance_to_win", "expected_loss", "normal_chance_to_win", "normal_expected_loss"]
 
-_KINDS = ("binomial", "mean", "ratio")
-_DIRECTIONS = ("increase", "decrease")
 _TAIL = 1e-14  # posterior mass left outside the integration interval, per side
 
 
 def _check_kind_direction(kind: object, direction: object) -> tuple[str, str]:
-    if kind not in _KINDS:
-        raise InputError("kind", kind, "one of 'binomial', 'mean', 'ratio'")
-    if direction not in _DIRECTIONS:
-        raise InputError("direction", direction, "one of 'increase', 'decrease'")
+    if kind not in METRIC_KINDS:
+        raise InputError("kind", kind, "one of " + ", ".join(map(repr, METRIC_KINDS)))
+    if direction not in DIRECTIONS:
+        raise InputError("direction", direction, "one of " + ", ".join(map(repr, DIRECTIONS)))
     return kind, direction  # type: ignore[return-value]
 
 

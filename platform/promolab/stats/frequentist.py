@@ -2,11 +2,25 @@
 
 Every test returns a :class:`LiftResult` with the absolute lift (treatment − control)
 and the relative lift (treatment / control − 1), each with a two-sided (1 − α) CI.
-The relative CI uses the delta method for a ratio of independent means:
+Both CIs are built from the same critical value ``crit`` (z or t quantile at 1 − α/2)
+and the same variances of the two means that the test uses, and the statistic is
+always (m_t − m_c) / sqrt(Var(m_t) + Var(m_c)); so each CI excludes 0 exactly when
+p < α.
+
+The relative CI is Fieller's interval (Fieller 1954; Franz 2007, "Ratios: A short guide
+to confidence limits and proper use") for ρ = m_t / m_c with independent arms:
+
+    {ρ : (m_t − ρ m_c)² ≤ crit² (Var(m_t) + ρ² Var(m_c))},   relative CI = ρ-interval − 1.
+
+At ρ = 1 the inequality is the unpooled test of m_t − m_c with the same ``crit``. When the
+control mean is not distinguishable from 0 (m_c² ≤ crit² Var(m_c)) the set is unbounded:
+a ray (the piece containing the point estimate) if the test rejects, else (−∞, +∞).
+``se_relative`` stays the first-order delta-method standard error
 
     Var(m_t / m_c) ≈ Var(m_t) / m_c² + m_t² · Var(m_c) / m_c⁴
 
-(GrowthBook, Eppo and Statsig use the same first-order approximation).
+(used by confidence sequences and non-inferiority on the relative scale); it is not
+the basis of ``ci_low``/``ci_high``.
 """
 
 from __future__ import annotations
@@ -40,12 +54,12 @@ class LiftResult:
     abs_ci_low: float
     abs_ci_high: float
     relative: float  # treatment_mean / control_mean - 1
-    ci_low: float  # CI of the relative lift (delta method)
-    ci_high: float
+    ci_low: float  # CI of the relative lift (Fieller; may be -inf)
+    ci_high: float  # may be +inf
     p_value: float  # two-sided
     statistic: float  # z or t
     se_absolute: float
-    se_relative: float
+    se_relative: float  # delta method (not the basis of ci_low/ci_high)
     method: str
 
 
@@ -112,6 +126,68 @@ def _check_binomial(s: object, field: str) -> MeanStats:
 # --------------------------------------------------------------------------- core
 
 
+def _fieller_relative(
+    mc: float, mt: float, var_mc: float, var_mt: float, crit: float, statistic: float
+) -> tuple[float, float]:
+    """Fieller's (1 − α) interval for the relative lift λ = m_t / m_c − 1 (m_c ≠ 0).
+
+    With ρ = 1 + λ and k = crit², the set {ρ : (m_t − ρ m_c)² ≤ k (v_t + ρ² v_c)} is, in λ,
+    A λ² + 2β λ + C ≤ 0 with
+
+        A = m_c² − k v_c,   β = −(d m_c + k v_c),   C = d² − k (v_c + v_t),   d = m_t − m_c,
+
+    (the ρ-quadratic a ρ² + b ρ + c, a = A, b = −2 m_t m_c, c = m_t² − k v_t, shifted by 1).
+    C ≤ 0 is the test's acceptance region at ρ = 1, so C is computed from the test's own
+    statistic, C = (v_c + v_t)(|z| − crit)(|z| + crit): its sign is exactly that of
+    |z| − crit, and 0 lies outside the interval exactly when |z| > crit. The discriminant
+    β² − A C = k (m_t² v_c + A v_t) is non-negative whenever A > 0. Roots are taken in the
+    cancellation-free form q = −(β + sign(β) √(β² − AC)), λ = q / A and λ = C / q.
+
+    * A > 0: the bounded interval between the two roots (it contains m_t/m_c − 1);
+    * A ≤ 0 (m_c not distinguishable from 0): the set is unbounded. If the test rejects
+      (C > 0) the piece containing the point estimate is a ray that excludes 0; otherwise
+      (−∞, +∞) is returned.
+    """
+    se2 = var_mc + var_mt
+    if se2 == 0.0 or crit == 0.0 or not math.isfinite(statistic):
+        point = mt / mc - 1.0  # no sampling variability: the CI is the point
+        return point, point
+    # ρ is scale-free: rescale means by s and variances by s² so no square under/overflows
+    # (s a power of two: the rescaling is exact)
+    s = math.ldexp(1.0, math.frexp(max(abs(mc), abs(mt), math.sqrt(se2)))[1])
+    mc, mt, var_mc, var_mt = mc / s, mt / s, var_mc / s / s, var_mt / s / s
+    diff, se2 = mt - mc, var_mc + var_mt
+    k = crit * crit
+    a = mc * mc - k * var_mc
+    beta = -(diff * mc + k * var_mc)
+    z = abs(statistic)
+    c = se2 * (z - crit) * (z + crit)
+    if a > 0.0:
+        disc = k * (mt * mt * var_mc + a * var_mt)
+    elif c > 0.0:
+        disc = beta * beta - a * c  # both terms >= 0: no cancellation
+    else:
+        return -math.inf, math.inf
+    q = -(beta + math.copysign(math.sqrt(max(disc, 0.0)), beta))
+    if q == 0.0:  # beta = disc = 0: not reachable with c != 0; guard only
+        point = mt / mc - 1.0
+        return point, point
+    r_c = c / q  # sign(r_c) = sign(c) · sign(q)
+    if a > 0.0:
+        r_a = q / a
+        return min(r_a, r_c), max(r_a, r_c)
+    # a ≤ 0 < c: unbounded, and 0 is excluded. a = 0: the inequality is linear, one ray
+    # beyond r_c. a < 0: roots r_c and q/a have opposite signs; the estimate d/m_c lies
+    # beyond the root on its own side, and that ray is reported.
+    if a == 0.0:
+        return (r_c, math.inf) if q > 0.0 else (-math.inf, r_c)
+    r_a = q / a
+    pos, neg = (r_c, r_a) if q > 0.0 else (r_a, r_c)
+    if (diff > 0.0) == (mc > 0.0):
+        return pos, math.inf
+    return -math.inf, neg
+
+
 def _lift(
     mc: float,
     mt: float,
@@ -124,17 +200,24 @@ def _lift(
 ) -> LiftResult:
     """Assemble a LiftResult from two means and the variances of those means.
 
-    ``crit`` is the critical value used for both CIs (z or t quantile at 1 − α/2). With a
-    zero control mean (no conversions yet) the relative lift and its CI are NaN: undefined,
-    while the absolute lift and the test stay valid.
+    ``crit`` is the critical value used for both CIs (z or t quantile at 1 − α/2), and
+    ``statistic`` must be the test's (m_t − m_c) / sqrt(var_mc + var_mt) with p-value
+    p < α exactly when |statistic| > crit: then the absolute CI (d ± crit·se) and the
+    relative CI (Fieller, :func:`_fieller_relative`) both exclude 0 exactly when p < α.
+    ``se_relative`` is the delta-method standard error
+    sqrt(var_mt / m_c² + m_t² var_mc / m_c⁴). With a zero control mean (no conversions
+    yet) the relative lift, its CI and ``se_relative`` are NaN: undefined, while the
+    absolute lift and the test stay valid.
     """
     diff = mt - mc
     se_abs = math.sqrt(var_mc + var_mt)
     if mc == 0.0:
-        rel = se_rel = math.nan
+        rel = se_rel = lo = hi = math.nan
     else:
         rel = mt / mc - 1.0
-        se_rel = math.sqrt(var_mt / mc**2 + mt**2 * var_mc / mc**4)
+        ratio = mt / mc
+        se_rel = math.sqrt(var_mt + ratio * ratio * var_mc) / abs(mc)  # no mc⁴ underflow
+        lo, hi = _fieller_relative(mc, mt, var_mc, var_mt, crit, statistic)
     return LiftResult(
         control_mean=float(mc),
         treatment_mean=float(mt),
@@ -142,8 +225,8 @@ def _lift(
         abs_ci_low=float(diff - crit * se_abs),
         abs_ci_high=float(diff + crit * se_abs),
         relative=float(rel),
-        ci_low=float(rel - crit * se_rel),
-        ci_high=float(rel + crit * se_rel),
+        ci_low=float(lo),
+        ci_high=float(hi),
         p_value=float(p_value),
         statistic=float(statistic),
         se_absolute=float(se_abs),
@@ -177,7 +260,8 @@ def _welch(
         t, p = _degenerate(diff)
         crit = 0.0  # no sampling variability: the CI is the point
     else:
-        df = (a + b) ** 2 / (a**2 / (nc - 1) + b**2 / (nt - 1))
+        wa, wb = a / (a + b), b / (a + b)  # shares: (a + b)² / (a² + …) without under/overflow
+        df = 1.0 / (wa * wa / (nc - 1) + wb * wb / (nt - 1))
         t = diff / se
         p = float(2.0 * _st.t.sf(abs(t), df))
         crit = float(_st.t.ppf(1.0 - alpha / 2.0, df))
@@ -188,27 +272,30 @@ def _welch(
 
 
 def proportion_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) -> LiftResult:
-    """Two-proportion z-test on 0/1 metrics (``sum`` = number of successes).
+    """Two-proportion Wald z-test (unpooled) on 0/1 metrics (``sum`` = number of successes).
 
-    * statistic, p-value: pooled z = (p_t − p_c) / sqrt(p̄(1 − p̄)(1/n_c + 1/n_t)),
-      as ``statsmodels.stats.proportion.proportions_ztest``;
-    * absolute CI and ``se_absolute``: unpooled Wald, sqrt(p_c(1−p_c)/n_c + p_t(1−p_t)/n_t),
-      as ``confint_proportions_2indep(method="wald")``;
-    * relative CI: delta method on p_t / p_c − 1 with the same binomial variances.
+    z = (p_t − p_c) / sqrt(p_c(1 − p_c)/n_c + p_t(1 − p_t)/n_t), two-sided p = 2 Φ(−|z|).
+    Statistic and p-value equal
+    ``statsmodels.stats.proportion.test_proportions_2indep(s_t, n_t, s_c, n_c,
+    method="wald", compare="diff", correction=False)`` (statsmodels compares group 1 −
+    group 2, so treatment is passed first). The absolute CI p_t − p_c ± z_{1−α/2} · se with
+    the same unpooled se is ``confint_proportions_2indep(s_t, n_t, s_c, n_c,
+    method="wald", compare="diff")``. The relative CI is Fieller's interval for p_t / p_c
+    with the same binomial variances and z_{1−α/2} (see :func:`_lift`), so both CIs
+    exclude 0 exactly when p < α.
 
-    Both CIs use the normal quantile z_{1−α/2}. If every user converted or none did
-    (pooled p̄ ∈ {0, 1}) the z-test is undefined; statistic 0 and p-value 1 are returned.
+    If both rates are in {0, 1} the unpooled se is 0: equal rates give statistic 0 and
+    p-value 1, different rates ±inf and 0, and both CIs collapse to the point estimate.
     """
     alpha = _check_alpha(alpha)
     control = _check_binomial(control, "control")
     treatment = _check_binomial(treatment, "treatment")
     nc, nt = control.n, treatment.n
     pc, pt = control.sum / nc, treatment.sum / nt
-    pooled = (control.sum + treatment.sum) / (nc + nt)
-    se_pooled = math.sqrt(pooled * (1.0 - pooled) * (1.0 / nc + 1.0 / nt))
-    z, p = _z_p(pt - pc, se_pooled)
+    var_c, var_t = pc * (1.0 - pc) / nc, pt * (1.0 - pt) / nt
+    z, p = _z_p(pt - pc, math.sqrt(var_c + var_t))
     crit = float(_st.norm.ppf(1.0 - alpha / 2.0))
-    return _lift(pc, pt, pc * (1 - pc) / nc, pt * (1 - pt) / nt, crit, z, p, "two-proportion z-test")
+    return _lift(pc, pt, var_c, var_t, crit, z, p, "two-proportion z-test")
 
 
 def welch_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) -> LiftResult:
@@ -216,8 +303,11 @@ def welch_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.05) ->
 
     t = (m_t − m_c) / sqrt(s_t²/n_t + s_c²/n_c) with Welch–Satterthwaite df
     ν = (s_t²/n_t + s_c²/n_c)² / ((s_t²/n_t)²/(n_t−1) + (s_c²/n_c)²/(n_c−1)).
-    Both CIs use the t quantile t_{ν, 1−α/2} (as GrowthBook does); the relative CI
-    uses Var(rel) ≈ s_t²/(n_t m_c²) + m_t² s_c²/(n_c m_c⁴).
+    Both CIs use the t quantile t_{ν, 1−α/2} (as GrowthBook does) with the variances
+    s_c²/n_c, s_t²/n_t: the relative CI is Fieller's interval (see :func:`_lift`), so
+    both CIs exclude 0 exactly when p < α. ``se_relative`` is the delta-method
+    sqrt(s_t²/(n_t m_c²) + m_t² s_c²/(n_c m_c⁴)). If both sample variances are 0 the
+    test is degenerate (t = 0, p = 1 or t = ±inf, p = 0) and both CIs are the point.
     """
     alpha = _check_alpha(alpha)
     c = _check_mean_stats(control, "control")
@@ -241,7 +331,7 @@ def ratio_test(control: JointStats, treatment: JointStats, alpha: float = 0.05) 
     Var(R) ≈ (1/(n μx²)) (σy² − 2R σxy + R² σx²)
     (Deng, Knoblich & Lu, "Applying the Delta Method in Metric Analytics", KDD 2018);
     z-test on R_t − R_c with se = sqrt(Var(R_t) + Var(R_c)); relative lift R_t/R_c − 1
-    by the delta method. Both CIs use z_{1−α/2}.
+    with Fieller's interval on the same variances. Both CIs use z_{1−α/2}.
     """
     alpha = _check_alpha(alpha)
     c = _check_joint_stats(control, "control")

@@ -15,6 +15,7 @@ import numpy as np
 from statsmodels.stats.multitest import multipletests
 
 from promolab.errors import InputError
+from promolab.spec.vocabulary import CORRECTIONS
 
 __all__ = ["adjust_pvalues"]
 
@@ -23,8 +24,8 @@ _METHODS = {"holm": "holm", "bh": "fdr_bh"}
 
 def adjust_pvalues(p_values: Sequence[float], method: str = "holm") -> np.ndarray:
     """Adjusted p-values, in the input order; each is ≥ its raw p-value and ≤ 1."""
-    if method not in ("holm", "bh", "none"):
-        raise InputError("method", method, "one of 'holm', 'bh', 'none'")
+    if method not in CORRECTIONS:
+        raise InputError("method", method, "one of " + ", ".join(map(repr, CORRECTIONS)))
     if isinstance(p_values, (str, bytes)) or not hasattr(p_values, "__len__"):
         raise InputError("p_values", p_values, "a sequence of numbers in [0, 1]")
     values = []

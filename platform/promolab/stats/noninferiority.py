@@ -31,6 +31,7 @@ from typing import Any
 from scipy import stats as _st
 
 from promolab.errors import InputError
+from promolab.spec.vocabulary import DIRECTIONS
 from promolab.stats.frequentist import LiftResult, _check_alpha, _check_binomial, _check_mean_stats
 from promolab.stats.sufficient import MeanStats
 
@@ -59,7 +60,7 @@ class NonInferiorityResult:
 
 
 def _sign(direction: str) -> int:
-    if direction not in ("increase", "decrease"):
+    if direction not in DIRECTIONS:
         raise InputError("direction", direction, "increase or decrease")
     return 1 if direction == "decrease" else -1
 

@@ -21,7 +21,7 @@ from typing import Sequence
 from scipy import stats as _st
 
 from promolab.errors import InputError
-from promolab.stats.frequentist import LiftResult, _check_alpha, _lift
+from promolab.stats.frequentist import LiftResult, _check_alpha, _lift, _z_p
 from promolab.stats.sufficient import MeanStats
 
 
@@ -53,18 +53,20 @@ def stratified_mean(strata: Sequence[MeanStats], period_totals: Sequence[float],
 
 def stratified_test(control: Sequence[MeanStats], treatment: Sequence[MeanStats],
                     period_totals: Sequence[float], alpha: float = 0.05) -> LiftResult:
-    """z-test of the period-stratified difference; relative lift by the delta method."""
+    """z-test of the period-stratified difference.
+
+    z = (m_t − m_c) / sqrt(V_c + V_t) with the stratified means and variances above,
+    two-sided normal p-value; absolute CI (m_t − m_c) ± z_{1−α/2} sqrt(V_c + V_t) and the
+    relative CI is Fieller's interval for m_t / m_c on the same V_c, V_t and z_{1−α/2}
+    (see :func:`promolab.stats.frequentist._lift`), so both exclude 0 exactly when p < α.
+    A zero standard error gives z = 0, p = 1 (equal means) or z = ±inf, p = 0.
+    """
     alpha = _check_alpha(alpha)
     if len(control) != len(treatment):
         raise InputError("treatment", len(treatment), f"one stratum per period ({len(control)})")
     keep = [c.n >= 2 and t.n >= 2 for c, t in zip(control, treatment)]
     c = stratified_mean(control, period_totals, keep)
     t = stratified_mean(treatment, period_totals, keep)
-    diff, se = t.mean - c.mean, math.sqrt(c.variance + t.variance)
-    if se == 0.0:
-        z, p = (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
-    else:
-        z = diff / se
-        p = float(2.0 * _st.norm.sf(abs(z)))
+    z, p = _z_p(t.mean - c.mean, math.sqrt(c.variance + t.variance))
     crit = float(_st.norm.ppf(1.0 - alpha / 2.0))
     return _lift(c.mean, t.mean, c.variance, t.variance, crit, z, p, "period-stratified z-test")

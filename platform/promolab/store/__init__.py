@@ -1,11 +1,14 @@
-"""The DuckDB registry: schema migrations, experiments, status history, exposures, events."""
+"""The DuckDB registry: schema migrations, experiments, status history, exposures (and cross-variant
+exposure conflicts), events."""
 
 from promolab.store.batches import events_batch, exposures_batch
+from promolab.store.exposures import CONFLICTS_TABLE, CROSS_VARIANT_USERS_SQL
 from promolab.store.migrations import LATEST_VERSION
 from promolab.store.registry import (
     DB_ENV,
     DEFAULT_DB,
     ExperimentSummary,
+    ExposureHealth,
     IngestResult,
     Registry,
     StatusChange,
@@ -13,6 +16,7 @@ from promolab.store.registry import (
 )
 
 __all__ = [
-    "DB_ENV", "DEFAULT_DB", "LATEST_VERSION", "ExperimentSummary", "IngestResult", "Registry",
-    "StatusChange", "events_batch", "exposures_batch", "resolve_db_path",
+    "CONFLICTS_TABLE", "CROSS_VARIANT_USERS_SQL", "DB_ENV", "DEFAULT_DB", "LATEST_VERSION", "ExperimentSummary",
+    "ExposureHealth", "IngestResult", "Registry", "StatusChange", "events_batch", "exposures_batch",
+    "resolve_db_path",
 ]

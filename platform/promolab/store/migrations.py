@@ -132,6 +132,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "exposure conflicts: users exposed to another variant than their stored first exposure",
+        """
+        CREATE TABLE exposure_conflicts (
+            experiment_key VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            variant_key VARCHAR NOT NULL,
+            exposed_at TIMESTAMP NOT NULL,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (experiment_key, user_id, variant_key)
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

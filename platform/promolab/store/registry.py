@@ -2,7 +2,8 @@
 
 Every write runs in a transaction, so a batch is stored whole or not at all. Events are
 idempotent on (source, event_id); exposures keep each user's first exposure per
-experiment (sticky assignment).
+experiment (sticky assignment), and exposures of a user to another variant are kept in
+``exposure_conflicts`` (see :mod:`promolab.store.exposures`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
+from promolab.store.exposures import CROSS_VARIANT_USERS_SQL, insert_exposures
 from promolab.store.migrations import first_row, migrate, registered
 
 DEFAULT_DB = "promolab.duckdb"
@@ -77,6 +79,40 @@ class IngestResult:
     @property
     def duplicates(self) -> int:
         return self.received - self.inserted
+
+
+@dataclass(frozen=True)
+class ExposureHealth:
+    """Cross-variant exposure evidence of one experiment.
+
+    ``users``: users with a stored (first) exposure. ``cross_variant_users``: those also
+    exposed to at least one other variant. ``cross_variant_by_stored_variant``: per
+    stored variant (the one in ``exposures``), how many of its users are cross-variant.
+    ``conflicts_by_variant``: per variant, how many users were exposed to it besides
+    their stored variant (rows of ``exposure_conflicts``). Both dicts name every variant
+    of the spec, in spec order.
+    """
+
+    experiment_key: str
+    users: int
+    cross_variant_users: int
+    cross_variant_by_stored_variant: dict[str, int]
+    conflicts_by_variant: dict[str, int]
+
+    @property
+    def cross_variant_seen_by_variant(self) -> dict[str, int]:
+        """Per variant, the cross-variant users who saw it (as stored or as another variant)."""
+        return {v: n + self.conflicts_by_variant.get(v, 0) for v, n in self.cross_variant_by_stored_variant.items()}
+
+    @property
+    def cross_variant_share(self) -> float:
+        """Share of exposed users seen in more than one variant (0 without exposures)."""
+        return self.cross_variant_users / self.users if self.users else 0.0
+
+    @property
+    def healthy(self) -> bool:
+        """No user was exposed to more than one variant."""
+        return self.cross_variant_users == 0
 
 
 class Registry:
@@ -303,22 +339,51 @@ class Registry:
         bad = sorted(set(batch["variant"].astype(str)) - set(experiment.variant_keys))
         if bad:
             raise InputError("variant", bad[0], "one of " + ", ".join(experiment.variant_keys))
+        frame = pd.DataFrame({"experiment_key": experiment_key, "user_id": batch["user_id"].astype(str),
+                              "variant": batch["variant"].astype(str), "ts": batch["ts"], "source": source})
         with self.transaction() as con:
-            before = con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?",
-                                 [experiment_key]).fetchall()[0][0]
-            with registered(con, "exposure_batch", batch):
-                con.execute(
-                    """
-                    INSERT INTO exposures
-                    SELECT ?, user_id, arg_min(variant, ts), MIN(ts), ?
-                    FROM exposure_batch GROUP BY user_id
-                    ON CONFLICT DO NOTHING
-                    """,
-                    [experiment_key, source],
-                )
-            after = con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?",
-                                [experiment_key]).fetchall()[0][0]
-        return IngestResult(len(batch), after - before)
+            with registered(con, "exposure_batch", frame) as table:
+                inserted = insert_exposures(con, table)
+        return IngestResult(len(batch), inserted)
+
+    def exposure_health(self, key: str) -> ExposureHealth:
+        """Users with exposures and those exposed to more than one variant (see ExposureHealth)."""
+        variants = self.get_experiment(key).variant_keys
+        with self._lock:
+            users = self.con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?", [key]).fetchall()[0][0]
+            crossed = self.con.execute(
+                "SELECT COUNT(DISTINCT user_id) FROM exposure_conflicts WHERE experiment_key = ?", [key]
+            ).fetchall()[0][0]
+            by_stored = self.con.execute(
+                "SELECT x.variant_key, COUNT(*) FROM exposures x WHERE x.experiment_key = ? AND x.user_id IN "
+                "(SELECT user_id FROM exposure_conflicts c WHERE c.experiment_key = ?) GROUP BY x.variant_key",
+                [key, key],
+            ).fetchall()
+            by_conflict = self.con.execute(
+                "SELECT variant_key, COUNT(*) FROM exposure_conflicts WHERE experiment_key = ? GROUP BY variant_key",
+                [key],
+            ).fetchall()
+        zeros = dict.fromkeys(variants, 0)
+        return ExposureHealth(key, int(users), int(crossed),
+                              {**zeros, **{v: int(n) for v, n in sorted(by_stored)}},
+                              {**zeros, **{v: int(n) for v, n in sorted(by_conflict)}})
+
+    def exposure_conflicts(self, key: str) -> pd.DataFrame:
+        """Every exposure to another variant than the user's stored one: columns user_id,
+        stored_variant, first_exposed_at (of the stored exposure), variant_key, exposed_at, source."""
+        self._row(key)
+        return self.query(
+            "SELECT c.user_id, x.variant_key AS stored_variant, x.first_exposed_at, c.variant_key, c.exposed_at, "
+            "c.source FROM exposure_conflicts c LEFT JOIN exposures x "
+            "ON x.experiment_key = c.experiment_key AND x.user_id = c.user_id "
+            "WHERE c.experiment_key = ? ORDER BY c.user_id, c.exposed_at, c.variant_key", [key]
+        )
+
+    def cross_variant_users(self, key: str) -> set[str]:
+        """Ids of the users of ``key`` exposed to more than one variant."""
+        self._row(key)
+        with self._lock:
+            return {r[0] for r in self.con.execute(CROSS_VARIANT_USERS_SQL, [key]).fetchall()}
 
     def ingest_events(self, batch: pd.DataFrame, source: str = "cli") -> IngestResult:
         """Store events (columns event_id, user_id, event, value, ts); known ids are skipped."""

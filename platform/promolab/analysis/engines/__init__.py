@@ -1,8 +1,11 @@
-"""Where the sufficient-statistics SQL runs: DuckDB (default, embedded) or Spark.
+"""Where the analysis SQL runs: DuckDB (default, embedded) or Spark.
 
-An engine takes promolab's analysis SQL (written in DuckDB SQL, transpiled to the
-engine's dialect when needed) and returns the per-variant sufficient-statistics frame
-that ``stats_from_frame`` reads. Everything after that frame is engine-independent.
+An engine opens a *session* over a source — a per-user table, or a registry's tables
+(or a Parquet copy of them) — and runs promolab's SQL there (written in DuckDB SQL,
+transpiled to the engine's dialect when needed), returning small frames of sufficient
+statistics. Everything after those frames is engine-independent. An engine lists the
+report sections it can compute (``sections``); the pipeline refuses a plan that asks
+one it cannot, naming the engine and the section.
 
     resolve_engine("duckdb")                       # the embedded default
     resolve_engine("spark", "spark://host:7077")   # any Spark cluster (pyspark extra)
@@ -10,12 +13,15 @@ that ``stats_from_frame`` reads. Everything after that frame is engine-independe
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Protocol, Union
 
 import pandas as pd
 
-from promolab.analysis.sql import ColumnMetric
+from promolab.analysis.engines.duckdb_engine import DuckDBEngine
+from promolab.analysis.engines.sources import SOURCE_COLUMNS, check_source_columns, parquet_location
+from promolab.analysis.engines.spark_engine import SparkEngine
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -23,27 +29,31 @@ if TYPE_CHECKING:
 
 ENGINES = ("duckdb", "spark")
 
-# Columns the experiment SQL reads from each source table (a Parquet file or folder each).
-SOURCE_COLUMNS = {
-    "exposures": ("experiment_key", "user_id", "variant_key", "first_exposed_at"),
-    "events": ("user_id", "event", "value", "ts"),
-    "user_attributes": ("user_id", "attribute", "value_num"),
-}
+
+class Session(Protocol):
+    """SQL over one source's relations."""
+
+    def query(self, sql: str) -> pd.DataFrame: ...
+
+    def has(self, table: str) -> bool: ...
+
+
+class TableSession(Session, Protocol):
+    """A per-user table opened as the relation ``relation`` with column ``types``."""
+
+    relation: str
+    types: dict[str, str]
+
+    def numeric(self, type_name: str) -> bool: ...
 
 
 class Engine(Protocol):
-    """Runs promolab's SQL where the data lives and returns sufficient statistics."""
-
     name: str
+    sections: frozenset[str]
 
-    def table_stats(self, path: str | Path, variant: str, control: str,
-                    metrics: Sequence[ColumnMetric]) -> pd.DataFrame:
-        """Per-variant sufficient statistics of a per-user table (checked first)."""
+    def open_table(self, path: str | Path) -> AbstractContextManager[TableSession]: ...
 
-    def experiment_stats(self, registry: "Registry", sql: str, data: str | Path | None,
-                         tables: Sequence[str]) -> pd.DataFrame:
-        """Run the experiment query over the registry's tables, or over the Parquet
-        ``data`` folder holding ``exposures``, ``events``, ``user_attributes``."""
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> AbstractContextManager[Session]: ...
 
 
 EngineLike = Union[str, Engine, None]
@@ -63,42 +73,12 @@ def resolve_engine(name: EngineLike = "duckdb", spark_master: str | None = None)
     key = name.strip().lower()
     if key == "duckdb":
         if spark_master:
-            raise InputError("--spark-master", spark_master, "only with --engine spark")
-        from promolab.analysis.engines.duckdb_engine import DuckDBEngine
-
+            raise InputError("spark_master", spark_master, "only with engine spark")
         return DuckDBEngine()
     if key == "spark":
-        from promolab.analysis.engines.spark_engine import SparkEngine
-
         return SparkEngine(master=spark_master)
-    raise InputError("--engine", name, "one of " + ", ".join(ENGINES))
+    raise InputError("engine", name, "one of " + ", ".join(ENGINES))
 
 
-def needed_tables(sql: str) -> tuple[str, ...]:
-    """The source tables an experiment query reads (user_attributes only with CUPED)."""
-    return tuple(t for t in SOURCE_COLUMNS if t != "user_attributes" or "user_attributes" in sql)
-
-
-def parquet_location(data: str | Path, table: str) -> str:
-    """``DATA/<table>.parquet`` if that file exists, else ``DATA/<table>`` (a file or a
-    folder of Parquet parts; for a URI such as ``s3a://bucket/lake`` always the latter)."""
-    text = str(data).rstrip("/")
-    if "://" not in text:
-        for candidate in (Path(text) / f"{table}.parquet", Path(text) / table):
-            if candidate.exists():
-                return str(candidate)
-        raise InputError("--data", text, f"a folder holding {table}.parquet or {table}/ (Parquet)")
-    return f"{text}/{table}"
-
-
-def check_source_columns(table: str, location: str, columns: Sequence[str]) -> None:
-    """One-line error naming the first column the experiment query needs but is missing."""
-    present = set(columns)
-    for column in SOURCE_COLUMNS[table]:
-        if column not in present:
-            raise InputError(f"{table} column", column,
-                             f"a column of {location} ({', '.join(columns)})")
-
-
-__all__ = ["ENGINES", "Engine", "SOURCE_COLUMNS", "check_source_columns", "needed_tables",
+__all__ = ["ENGINES", "Engine", "EngineLike", "SOURCE_COLUMNS", "Session", "TableSession", "check_source_columns",
            "parquet_location", "resolve_engine"]

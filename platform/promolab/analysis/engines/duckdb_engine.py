@@ -2,51 +2,79 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import duckdb
 import pandas as pd
 
-from promolab.analysis.engines import check_source_columns, parquet_location
-from promolab.analysis.sql import ColumnMetric, literal, quote, sufficient_stats_sql
-from promolab.analysis.table import check_table, column_types, open_table
+from promolab.analysis.engines.sources import REQUIRED, SOURCE_COLUMNS, check_source_columns, parquet_location
+from promolab.analysis.sql import literal, quote
+from promolab.analysis.table import column_types, duckdb_numeric, open_table
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
     from promolab.store import Registry
 
 
+@dataclass
+class DuckDBSession:
+    """SQL on a DuckDB connection (or the registry's own ``query``)."""
+
+    run: Callable[[str], pd.DataFrame]
+    tables: frozenset[str]
+    relation: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self.run(sql)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def numeric(self, type_name: str) -> bool:
+        return duckdb_numeric(type_name)
+
+
 class DuckDBEngine:
     name = "duckdb"
+    sections = frozenset({"filtering", "segments", "economics", "bandit periods", "health", "tails"})
 
-    def table_stats(self, path: str | Path, variant: str, control: str,
-                    metrics: Sequence[ColumnMetric]) -> pd.DataFrame:
+    @contextmanager
+    def open_table(self, path: str | Path) -> Iterator[DuckDBSession]:
         con = duckdb.connect()
         try:
             relation = open_table(con, path, "per_user_input")
-            check_table(con, relation, variant, control, list(metrics), str(path))
-            return con.execute(sufficient_stats_sql(relation, variant, list(metrics))).df()
+            yield DuckDBSession(lambda sql: con.execute(sql).df(), frozenset({relation}), relation,
+                                column_types(con, relation))
         finally:
             con.close()
 
-    def experiment_stats(self, registry: "Registry", sql: str, data: str | Path | None,
-                         tables: Sequence[str]) -> pd.DataFrame:
+    @contextmanager
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[DuckDBSession]:
         if data is None:
-            return registry.query(sql)
+            present = set(registry.query("SELECT table_name FROM information_schema.tables")["table_name"])
+            yield DuckDBSession(registry.query, frozenset(present))
+            return
         con = duckdb.connect()
         try:
-            for table in tables:
-                location = parquet_location(data, table)
+            found = set()
+            for table in SOURCE_COLUMNS:
+                location = parquet_location(data, table, required=table in REQUIRED)
+                if location is None:
+                    continue
                 reader = (f"read_parquet({literal(location + '/**/*.parquet')})" if Path(location).is_dir()
                           else f"read_parquet({literal(location)})")
                 try:
                     con.execute(f"CREATE VIEW {quote(table)} AS SELECT * FROM {reader}")
                     columns = list(column_types(con, table))
                 except duckdb.Error as exc:
-                    raise InputError("--data", location,
-                                     f"readable Parquet ({str(exc).splitlines()[0]})") from exc
+                    raise InputError("data", location, f"readable Parquet ({str(exc).splitlines()[0]})") from exc
                 check_source_columns(table, location, columns)
-            return con.execute(sql).df()
+                found.add(table)
+            # the registry's own small tables (bandit weights) stay where they are
+            yield DuckDBSession(lambda sql: con.execute(sql).df(), frozenset(found))
         finally:
             con.close()

@@ -12,14 +12,15 @@ import os
 import shutil
 import tempfile
 import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pandas as pd
 
-from promolab.analysis.engines import check_source_columns, parquet_location
-from promolab.analysis.sql import ColumnMetric, sufficient_stats_sql
-from promolab.analysis.table import check_columns, non_binary_sql
+from promolab.analysis.dialect import export_parquet, to_dialect
+from promolab.analysis.engines.sources import REQUIRED, SOURCE_COLUMNS, check_source_columns, parquet_location
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _pyspark() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise InputError("--engine", "spark", INSTALL_HINT) from exc
+        raise InputError("engine", "spark", INSTALL_HINT) from exc
     return SparkSession
 
 
@@ -104,7 +105,7 @@ def spark_session(master: str | None = None, local_dir: str | Path | None = None
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # no Java, bad master URL, …: one line
-        raise InputError("--spark-master" if master else "--engine", master or "spark",
+        raise InputError("spark_master" if master else "engine", master or "spark",
                          f"a reachable Spark ({str(exc).strip().splitlines()[0][:200]})") from exc
     session.sparkContext.setLogLevel("ERROR")
     session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -116,8 +117,32 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
+@dataclass
+class SparkSqlSession:
+    """SQL on Spark over temporary views (the source tables, or ``per_user_input``)."""
+
+    run: Callable[[str], pd.DataFrame]
+    tables: frozenset[str]
+    relation: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self.run(sql)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def numeric(self, type_name: str) -> bool:
+        return type_name.startswith(NUMERIC)
+
+
 class SparkEngine:
+    """Spark computes the core report, health, tails, segments and economics; abuse filtering
+    (exact robust z-scores over windowed events) and bandit weight periods (the registry's
+    weight history) stay on DuckDB."""
+
     name = "spark"
+    sections = frozenset({"health", "tails", "segments", "economics"})
 
     def __init__(self, master: str | None = None, session: Any = None, local_dir: str | Path | None = None):
         _pyspark()  # fail early, with the install hint, if the extra is missing
@@ -133,9 +158,10 @@ class SparkEngine:
 
     def sql(self, duckdb_sql: str) -> pd.DataFrame:
         """Run promolab's DuckDB SQL on Spark; the rows as a pandas frame."""
-        from promolab.analysis.warehouse import to_dialect
-
-        result = self.spark.sql(to_dialect(duckdb_sql, "spark", pretty=False))
+        # sqlglot writes PERCENTILE_CONT as Spark's approximate percentile; Spark's percentile() is the
+        # exact, linearly interpolated one that DuckDB and the warehouses compute
+        result = self.spark.sql(to_dialect(duckdb_sql, "spark", pretty=False).replace("PERCENTILE_APPROX(",
+                                                                                       "PERCENTILE("))
         columns = result.columns
         return pd.DataFrame([tuple(row) for row in result.collect()], columns=columns)
 
@@ -152,47 +178,38 @@ class SparkEngine:
         except Exception as exc:
             raise InputError(flag, location, f"readable Parquet ({_first_line(exc)})") from exc
 
-    def table_stats(self, path: str | Path, variant: str, control: str,
-                    metrics: Sequence[ColumnMetric]) -> pd.DataFrame:
+    @contextmanager
+    def open_table(self, path: str | Path) -> Iterator[SparkSqlSession]:
         source = str(path)
-        frame = self._read(source, "FILE")
+        frame = self._read(source, "table")
         frame.createOrReplaceTempView("per_user_input")
-        types = {name: t.upper() for name, t in frame.dtypes}
-        check_columns(types, lambda t: t.startswith(NUMERIC), variant, metrics, source)
-        for m in metrics:
-            if m.kind == "binomial":
-                bad = self.sql(non_binary_sql("per_user_input", m.column))
-                if len(bad):
-                    value = bad.iloc[0, 0]
-                    raise InputError(f"column {m.column}", value.item() if hasattr(value, "item") else value,
-                                     "only 0 or 1 in a binomial metric")
-        stats = self.sql(sufficient_stats_sql("per_user_input", variant, list(metrics)))
-        values = [str(v) for v in stats["variant"]]
-        if control not in values:
-            raise InputError("--control", control, f"a value of column {variant}: " + ", ".join(sorted(values)[:20]))
-        return stats
+        yield SparkSqlSession(self.sql, frozenset({"per_user_input"}), "per_user_input",
+                           {name: t.upper() for name, t in frame.dtypes})
 
-    def experiment_stats(self, registry: "Registry", sql: str, data: str | Path | None,
-                         tables: Sequence[str]) -> pd.DataFrame:
+    @contextmanager
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[SparkSqlSession]:
         if data is not None:
-            return self._run_on(sql, data, tables)
+            yield SparkSqlSession(self.sql, self._views(data))
+            return
         # No lake given: export the registry to Parquet that this (local) Spark can read.
-        from promolab.analysis.warehouse import export_parquet
-
         base = self.local_dir or os.environ.get("PROMOLAB_SPARK_DIR")
         if base:
             Path(base).mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="promolab-export-", dir=base)
         try:
             export_parquet(registry, tmp)
-            return self._run_on(sql, tmp, tables)
+            yield SparkSqlSession(self.sql, self._views(tmp))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _run_on(self, sql: str, data: str | Path, tables: Sequence[str]) -> pd.DataFrame:
-        for table in tables:
-            location = parquet_location(data, table)
-            frame = self._read(location, "--data")
+    def _views(self, data: str | Path) -> frozenset[str]:
+        found = set()
+        for table in SOURCE_COLUMNS:
+            location = parquet_location(data, table, required=table in REQUIRED)
+            if location is None:
+                continue
+            frame = self._read(location, "data")
             check_source_columns(table, location, frame.columns)
             frame.createOrReplaceTempView(table)
-        return self.sql(sql)
+            found.add(table)
+        return frozenset(found)

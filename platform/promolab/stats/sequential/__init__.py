@@ -1,6 +1,8 @@
 """Sequential analysis: peek at a running experiment without inflating the error rate.
 
-* group-sequential designs with Lan-DeMets alpha spending (``gst_boundaries``, ``gst_look``);
+* group-sequential designs with Lan-DeMets alpha spending (``gst_boundaries``, ``gst_look``),
+  and repeated p-values (``gst_repeated_p_value``) for multiple-testing corrections across
+  group-sequential tests;
 * always-valid inference: the mixture SPRT (``msprt_test``) and asymptotic confidence
   sequences (``confidence_sequence``).
 """
@@ -14,6 +16,7 @@ from promolab.stats.sequential.boundaries import (
     equally_spaced,
     gst_boundaries,
     gst_look,
+    gst_repeated_p_value,
 )
 from promolab.stats.sequential.confseq import ConfidenceSequenceResult, confidence_sequence, rho_for_sample_size
 from promolab.stats.sequential.msprt import MsprtResult, msprt_test, tau2_for_horizon
@@ -41,6 +44,7 @@ __all__ = [
     "equally_spaced",
     "gst_boundaries",
     "gst_look",
+    "gst_repeated_p_value",
     "msprt_test",
     "rho_for_sample_size",
     "spending_function",

@@ -15,8 +15,9 @@ import numpy as np
 from scipy.stats import norm
 
 from promolab.errors import InputError
+from promolab.spec.vocabulary import SPENDING_FUNCTIONS
 
-SPENDING_NAMES = ("obf", "pocock", "hsd", "power")
+SPENDING_NAMES = SPENDING_FUNCTIONS
 
 
 def check_level(field: str, value: float) -> float:

@@ -1,14 +1,8 @@
-"""Warehouse-native analysis: the report SQL in any warehouse's dialect, the registry
-exported to Parquet, and per-variant sufficient statistics read back from a file.
+"""Per-variant sufficient statistics computed elsewhere (a warehouse, a notebook), read
+back from a CSV or JSON file into the same plan and report as any other analysis.
 
-The SQL of ``promolab.analysis.sql`` is written once, in DuckDB SQL restricted to a
-portable subset (CASE, COALESCE, LEAST, SUM, COUNT, MAX, GROUP BY expressions, plain
-timestamp ranges with ``INTERVAL 'N' DAY``) and transpiled with sqlglot. It avoids what
-does not travel: ``GROUP BY ALL`` (Postgres rejects it), ``arg_min`` (passed through
-unchanged) and ``date_diff`` (boundaries crossed in DuckDB, elapsed time in Spark).
-
-An analyst runs the printed query in the warehouse, saves its few rows (one per
-variant) as CSV or JSON and gets the same report with ``promolab analyze-stats``.
+An analyst runs ``promolab sql KEY --dialect …`` where the data lives, saves its few rows
+(one per variant) and gets the report with ``promolab analyze-stats FILE``.
 """
 
 from __future__ import annotations
@@ -17,78 +11,20 @@ import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
-from promolab.analysis.engines import SOURCE_COLUMNS
-from promolab.analysis.sql import ColumnMetric, experiment_stats_sql, literal
+from promolab.analysis.metrics import ColumnMetric, Margin
+from promolab.analysis.pipeline import StatsSource, run
+from promolab.analysis.plan import ReportPlan
+from promolab.analysis.report import Report
+from promolab.analysis.sequential import SequentialPlan
 from promolab.errors import InputError
+from promolab.spec import Experiment
+from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD, DIRECTIONS, METRIC_KINDS, Correction
 
-if TYPE_CHECKING:
-    from promolab.spec import Experiment
-    from promolab.store import Registry
-
-DIALECTS = ("duckdb", "spark", "bigquery", "snowflake", "postgres")
-KINDS = ("binomial", "mean", "ratio")
 JOINT_SUFFIXES = ("__sum_x", "__sum_x2", "__sum_xy")
-
-
-def to_dialect(sql: str, dialect: str, schema: str | None = None, pretty: bool = True) -> str:
-    """DuckDB SQL → ``dialect`` (one of DIALECTS); ``schema`` (``db`` or ``catalog.db``,
-    e.g. a BigQuery ``project.dataset``) qualifies the source tables exposures, events
-    and user_attributes."""
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ErrorLevel
-
-    key = (dialect or "").strip().lower()
-    if key not in DIALECTS:
-        raise InputError("--dialect", dialect, "one of " + ", ".join(DIALECTS))
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    if schema:
-        parts = schema.split(".")
-        if len(parts) > 2 or not all(parts):
-            raise InputError("--schema", schema, "a schema name, or catalog.schema (project.dataset)")
-        for table in tree.find_all(exp.Table):
-            if table.name in SOURCE_COLUMNS and not table.args.get("db"):
-                table.set("db", exp.to_identifier(parts[-1]))
-                if len(parts) == 2:
-                    table.set("catalog", exp.to_identifier(parts[0]))
-    return tree.sql(dialect=key, pretty=pretty, unsupported_level=ErrorLevel.RAISE)
-
-
-def experiment_sql(experiment: "Experiment", dialect: str = "duckdb", cuped: bool = True,
-                   window_days: int | None = None, schema: str | None = None) -> str:
-    """The whole report query of ``experiment`` in ``dialect``."""
-    return to_dialect(experiment_stats_sql(experiment, cuped, window_days), dialect, schema)
-
-
-def export_parquet(registry: "Registry", out_dir: str | Path, key: str | None = None) -> dict[str, Path]:
-    """Write exposures, events and user_attributes to ``out_dir/<table>.parquet``.
-
-    With ``key`` only that experiment's exposures and its exposed users' events and
-    attributes. Returns the paths written.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if key is not None:
-        registry.get_experiment(key)  # unknown key → the registry's own error
-    users = ("(SELECT user_id FROM exposures WHERE experiment_key = " + literal(key) + ")") if key else None
-    queries = {
-        "exposures": "SELECT * FROM exposures" + (f" WHERE experiment_key = {literal(key)}" if key else ""),
-        "events": "SELECT * FROM events" + (f" WHERE user_id IN {users}" if key else ""),
-        "user_attributes": "SELECT * FROM user_attributes" + (f" WHERE user_id IN {users}" if key else ""),
-    }
-    written = {}
-    for table, query in queries.items():
-        path = out / f"{table}.parquet"
-        registry.query(f"COPY ({query}) TO {literal(str(path))} (FORMAT parquet)")
-        written[table] = path
-    return written
-
-
-# -- per-variant sufficient statistics from a file ----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -106,11 +42,11 @@ def parse_metric_kind(text: str) -> tuple[str, str, str]:
     """``NAME:KIND`` or ``NAME:KIND:decrease`` → (name, kind, direction)."""
     name, sep, rest = text.rpartition(":")
     direction = "increase"
-    if rest in ("increase", "decrease") and ":" in name:
+    if rest in DIRECTIONS and ":" in name:
         direction = rest
         name, sep, rest = name.rpartition(":")
-    if not sep or not name or rest not in KINDS:
-        raise InputError("--metric", text, "NAME:binomial, NAME:mean or NAME:ratio (optionally :decrease)")
+    if not sep or not name or rest not in METRIC_KINDS:
+        raise InputError("metric", text, "NAME:binomial, NAME:mean or NAME:ratio (optionally :decrease)")
     return name, rest, direction
 
 
@@ -129,9 +65,9 @@ def _json_metrics(value: object, source: str) -> list[tuple[str, str, str]]:
             name, kind, direction = item["name"], item["kind"], item.get("direction", "increase")
         else:
             raise InputError("metrics", item, 'a {"name", "kind"} object', source=source)
-        if kind not in KINDS:
+        if kind not in METRIC_KINDS:
             raise InputError(f"metric {name}", kind, "binomial, mean or ratio", source=source)
-        if direction not in ("increase", "decrease"):
+        if direction not in DIRECTIONS:
             raise InputError(f"metric {name}", direction, "direction increase or decrease", source=source)
         out.append((str(name), kind, direction))
     return out
@@ -140,18 +76,18 @@ def _json_metrics(value: object, source: str) -> list[tuple[str, str, str]]:
 def _read_frame(path: Path) -> tuple[pd.DataFrame, dict]:
     source = str(path)
     if not path.is_file():
-        raise InputError("FILE", source, "an existing .csv or .json file of per-variant sufficient statistics")
+        raise InputError("stats file", source, "an existing .csv or .json file of per-variant sufficient statistics")
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
             return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={"variant": str}), {}
         if suffix != ".json":
-            raise InputError("FILE", source, "a file ending in .csv, .tsv or .json")
+            raise InputError("stats file", source, "a file ending in .csv, .tsv or .json")
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError("FILE", source, f"valid CSV or JSON ({str(exc).splitlines()[0]})") from exc
+        raise InputError("stats file", source, f"valid CSV or JSON ({str(exc).splitlines()[0]})") from exc
     header: dict = {}
     rows = doc
     if isinstance(doc, dict):
@@ -198,10 +134,10 @@ def read_stats_file(path: str | Path, metric_flags: Sequence[str] = (),
     else:
         found = sorted({str(c)[: -len("__sum")] for c in raw.columns if str(c).endswith("__sum")})
         example = f"--metric {found[0]}:mean" if found else "--metric NAME:mean"
-        raise InputError("--metric", None, f"the kind of each metric ({', '.join(found) or 'none found'}), "
+        raise InputError("metric", None, f"the kind of each metric ({', '.join(found) or 'none found'}), "
                                            f"e.g. {example}, or a JSON \"metrics\" header")
     if not declared:
-        raise InputError("--metric", None, "at least one metric")
+        raise InputError("metric", None, "at least one metric")
 
     frame = pd.DataFrame({"variant": raw[col("variant")].astype(str).str.strip()})
     if frame["variant"].duplicated().any():
@@ -257,48 +193,50 @@ def read_stats_file(path: str | Path, metric_flags: Sequence[str] = (),
                      None if alpha is None else float(alpha))
 
 
-def stats_file_report(path: str | Path, control: str | None = None, alpha: float | None = None,
-                      correction: str | None = None, metric_flags: Sequence[str] = (),
-                      weights: Mapping[str, float] | None = None, experiment: "Experiment | None" = None,
-                      status: str = "running"):
-    """The report of a per-variant sufficient-statistics file (same as ``report``/``analyze-table``).
-
-    Precedence for control, alpha, correction and SRM weights: arguments, then the JSON
-    header, then ``experiment``'s spec, then defaults (alpha 0.05, holm, equal weights).
-    With ``experiment`` its declared sequential plan applies as in ``report`` (``status``
-    is the experiment's registry status: a stopped experiment is at its final look).
-    """
-    from promolab.analysis.engine import stats_from_frame
-    from promolab.analysis.report import build_report
-
-    data = read_stats_file(path, metric_flags, experiment)
-    stats = stats_from_frame(data.frame, data.metrics)
+def plan_for_stats(data: StatsFile, control: str | None = None, alpha: float | None = None,
+                   correction: Correction | None = None, weights: Mapping[str, float] | None = None,
+                   experiment: Experiment | None = None, srm_threshold: float | None = None) -> ReportPlan:
+    """The plan of a stats file. Precedence for control, alpha, correction, SRM threshold and
+    weights: arguments, then the file's JSON header, then ``experiment``'s spec, then the
+    defaults (alpha 0.05, holm, 0.001, equal weights). With ``experiment`` its guardrails
+    (with margins), labels and declared sequential plan apply as in ``promolab report``."""
+    variants = [str(v) for v in data.frame["variant"]]
     control = control or data.control or (experiment.control if experiment else None)
     if control is None:
-        raise InputError("--control", None, "the control variant: one of " + ", ".join(sorted(stats)))
+        raise InputError("plan.control", None, "the control variant: one of " + ", ".join(sorted(variants)))
     if weights is None:
         weights = data.weights
     if weights is None and experiment is not None:
         weights = dict(zip(experiment.variant_keys, experiment.weights))
-    if weights is None:
-        weights = {v: 1.0 for v in stats}
-    if alpha is None:
-        alpha = data.alpha if data.alpha is not None else (experiment.plan.alpha if experiment else 0.05)
-    if correction is None:
-        correction = experiment.plan.correction if experiment else "holm"
-    kwargs: dict = {}
-    notes: tuple[str, ...] = ()
-    if experiment is not None:
-        from promolab.analysis.engine import _declared_plan
-        from promolab.analysis.sections import guardrail_margins
+    spec = experiment.plan if experiment is not None else None
+    metrics = data.metrics
+    sequential = None
+    if spec is not None:
+        declared = {m.key: m for m in experiment.metrics + experiment.guardrails}
+        guardrails = {m.key for m in experiment.guardrails}
+        metrics = [replace(m, label=declared[m.name].label if m.name in declared else "",
+                           guardrail=m.name in guardrails,
+                           margin=(Margin(declared[m.name].margin, declared[m.name].margin_type)
+                                   if m.name in declared and declared[m.name].margin is not None else None))
+                   for m in metrics]
+        if spec.sequential is not None:
+            sequential = SequentialPlan(spec.sequential, spec.looks, None, spec.spending, spec.target_users)
+    return ReportPlan(
+        control=control, metrics=tuple(metrics),
+        alpha=alpha if alpha is not None else data.alpha if data.alpha is not None else spec.alpha if spec else 0.05,
+        correction=correction or (spec.correction if spec else "holm"),
+        srm_threshold=srm_threshold if srm_threshold is not None else (spec.srm_threshold if spec
+                                                                       else DEFAULT_SRM_THRESHOLD),
+        weights=None if weights is None else dict(weights), sequential=sequential,
+        experiment=experiment.key if experiment else None)
 
-        names = {m.name for m in data.metrics}
-        plan, notes = _declared_plan(experiment, sum(s.n for s in stats.values()), status)
-        kwargs = {"guardrails": frozenset(m.key for m in experiment.guardrails if m.key in names),
-                  "margins": {k: v for k, v in guardrail_margins(experiment).items() if k in names},
-                  "experiment": experiment.key, "sequential": plan,
-                  "labels": {m.key: m.label for m in experiment.metrics + experiment.guardrails}}
-    report = build_report(stats, data.metrics, control, weights, alpha, correction, **kwargs)
-    if notes:
-        report = replace(report, notes=report.notes + tuple(notes))
-    return report
+
+def analyze_stats_file(path: str | Path, metric_flags: Sequence[str] = (), control: str | None = None,
+                       alpha: float | None = None, correction: Correction | None = None,
+                       weights: Mapping[str, float] | None = None, experiment: Experiment | None = None,
+                       srm_threshold: float | None = None, final: bool = False) -> Report:
+    """``run(plan_for_stats(...), StatsSource(...))``: the report of a stats file (``final``: the
+    experiment is stopped, so a declared sequential plan is at its last look)."""
+    data = read_stats_file(path, metric_flags, experiment)
+    plan = plan_for_stats(data, control, alpha, correction, weights, experiment, srm_threshold)
+    return run(plan, StatsSource(data.frame, final))

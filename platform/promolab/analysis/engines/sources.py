@@ -1,0 +1,41 @@
+"""The source tables a registry analysis reads, where each lives in a Parquet folder, and
+the one-line error for a missing column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from promolab.errors import InputError
+
+# Columns the experiment SQL reads from each source table (a Parquet file or folder each).
+SOURCE_COLUMNS = {
+    "exposures": ("experiment_key", "user_id", "variant_key", "first_exposed_at"),
+    "events": ("user_id", "event", "value", "ts"),
+    "user_attributes": ("user_id", "attribute", "value_num"),
+    "exposure_conflicts": ("experiment_key", "user_id", "variant_key"),
+}
+REQUIRED = ("exposures", "events")
+
+
+def parquet_location(data: str | Path, table: str, required: bool = True) -> str | None:
+    """``DATA/<table>.parquet`` if that file exists, else ``DATA/<table>`` (a file or a
+    folder of Parquet parts; for a URI such as ``s3a://bucket/lake`` always the latter).
+    A local table that is not there: an error when ``required``, else None."""
+    text = str(data).rstrip("/")
+    if "://" not in text:
+        for candidate in (Path(text) / f"{table}.parquet", Path(text) / table):
+            if candidate.exists():
+                return str(candidate)
+        if not required:
+            return None
+        raise InputError("data", text, f"a folder holding {table}.parquet or {table}/ (Parquet)")
+    return f"{text}/{table}"
+
+
+def check_source_columns(table: str, location: str, columns: Sequence[str]) -> None:
+    """One-line error naming the first column the experiment query needs but is missing."""
+    present = set(columns)
+    for column in SOURCE_COLUMNS[table]:
+        if column not in present:
+            raise InputError(f"{table} column", column, f"a column of {location} ({', '.join(columns)})")

@@ -9,7 +9,7 @@ import streamlit as st
 from promolab.bandits import POLICIES
 from promolab.errors import InputError, PromolabError
 from promolab.spec import experiment_to_toml
-from promolab.spec.model import CORRECTIONS
+from promolab.spec.model import CORRECTIONS, SPENDING_FUNCTIONS
 from promolab.stats import sample_size_mean, sample_size_proportion
 from ui import data
 from ui import format as fmt
@@ -149,7 +149,7 @@ sequential = c3.selectbox("Sequential monitoring", ["none", "gst", "msprt"], key
                           format_func={"none": "none (fixed horizon)", "gst": "group-sequential",
                                        "msprt": "always-valid (mSPRT)"}.get)
 looks = c4.number_input("Planned looks", 1, 30, 4, key="launch-looks", disabled=sequential != "gst")
-spending = c5.selectbox("α-spending", ["obf", "pocock", "hsd", "power"], key="launch-spending",
+spending = c5.selectbox("α-spending", list(SPENDING_FUNCTIONS), key="launch-spending",
                         disabled=sequential != "gst")
 with c4:
     slot("analysis.looks")

@@ -180,8 +180,9 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
     data = report_dict(report)
     verdict_box(data, labels)
     sections.imbalance_banner(data)
+    sections.exposures_banner(data)
     if data["srm"]["ok"]:
-        st.caption(f"Sample ratio OK (χ² p = {fmt.pvalue(data['srm']['p_value'])}): "
+        st.caption(f"Sample ratio OK (χ² p = {fmt.pvalue(data['srm']['p_value'])} ≥ {data['srm']['threshold']:g}): "
                    + ", ".join(f"{k} {v:,}" for k, v in data["srm"]["observed"].items()) + " users.")
     else:
         st.plotly_chart(charts.srm_bars(data["srm"]["observed"], data["srm"]["expected"], colors), key=f"{key}-srm")
@@ -193,8 +194,9 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
                           "(percentage points for rates, the metric's unit for means).")
     st.plotly_chart(charts.forest(data["metrics"], colors, "relative" if scale.startswith("rel") else "absolute",
                                   labels), key=f"{key}-forest")
-    st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals. Filled diamonds are significant after "
-               f"{data['correction']} correction (α = {data['alpha']:g}); green = better, red = worse.")
+    st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals (relative: Fieller's interval, which excludes 0 "
+               f"exactly when p < α). Filled diamonds are significant after {data['correction']} correction "
+               f"(α = {data['alpha']:g}); green = better, red = worse.")
 
     primary = [m for m in data["metrics"] if not m["guardrail"]]
     guardrails = [m for m in data["metrics"] if m["guardrail"]]

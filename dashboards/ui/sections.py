@@ -114,6 +114,17 @@ def filtering_table(f: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def exposures_banner(data: Mapping[str, Any]) -> None:
+    """A warning when users saw more than one variant (the report's health section)."""
+    x = (data.get("health") or {}).get("multiple_exposures")
+    if not x or not x["cross_variant_users"]:
+        return
+    what = "excluded from every metric" if x["policy"] == "exclude" else "kept in every variant they saw"
+    st.warning(f"**{x['cross_variant_users']:,} of {x['users']:,} users saw more than one offer** "
+               f"({', '.join(f'{v} {n:,}' for v, n in x['cross_variant_by_variant'].items() if n)}); they are "
+               f"{what}. Check the SDK or the assignment calls.", icon=":material/call_split:")
+
+
 def imbalance_banner(data: Mapping[str, Any]) -> None:
     """Red banner when the filter excludes users unevenly across variants (near the verdict)."""
     f = data.get("filtering")

@@ -153,3 +153,25 @@ def test_srm_threshold_from_the_spec_and_the_flag(skewed, capsys) -> None:
     assert "SRM ok" in out and "threshold 0.01" in out
     default = skewed(0.001)
     assert analyze_experiment(default, "srm-test").srm.ok
+
+
+def test_registry_keeps_and_excludes_cross_variant_users(skewed, capsys) -> None:
+    """A broken SDK shows user u2 both offers: the registry keeps the evidence, the report
+    counts it per variant and leaves u2 out of every metric (``--keep-cross-variant`` keeps it)."""
+    reg = skewed(0.001)
+    reg.record_exposures("srm-test", exposures_batch(pd.DataFrame({"user_id": ["u1", "u2"], "variant": ["a", "b"],
+                                                                   "ts": "2024-01-03"})))
+    stored = reg.query("SELECT user_id, variant_key FROM exposures WHERE user_id IN ('u1', 'u2') ORDER BY 1")
+    assert stored.variant_key.tolist() == ["a", "a"]  # both first saw a: u1 again (sticky), u2 now b too
+    conflicts = reg.query("SELECT user_id, variant_key FROM exposure_conflicts")
+    assert conflicts.values.tolist() == [["u2", "b"]]
+    report = analyze_experiment(reg, "srm-test")
+    x = report.health.exposures
+    assert (x.users, x.cross_variant_users, x.excluded_users, x.repeated_users) == (2000, 1, 1, None)
+    assert x.cross_variant_by_variant == {"a": 1, "b": 1}
+    assert sum(v.n for v in report.metric("conv").variants) == 1999
+    assert report.srm.observed == {"a": 1050, "b": 950}  # SRM on every exposed user
+    kept = analyze_experiment(reg, "srm-test", cross_variant="keep")
+    assert sum(v.n for v in kept.metric("conv").variants) == 2000 and kept.health.exposures.excluded_users == 0
+    assert run(["report", "srm-test", "--db", str(reg.path)]) == 0
+    assert "1 of 2,000 users were exposed to more than one variant" in capsys.readouterr().out

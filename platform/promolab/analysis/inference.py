@@ -19,7 +19,7 @@ from promolab.analysis.results import CupedAdjustment, Lift, MetricResult, Varia
 from promolab.analysis.sequential import SequentialPlan, sequential_readouts
 from promolab.analysis.sufficient import VariantStats
 from promolab.errors import InputError
-from promolab.spec.vocabulary import CORRECTIONS, Correction
+from promolab.spec.vocabulary import CORRECTIONS, DEFAULT_SRM_THRESHOLD, Correction
 from promolab.stats import (
     JointStats,
     LiftResult,
@@ -111,7 +111,7 @@ def infer(
     weights: Mapping[str, float],
     alpha: float = 0.05,
     correction: Correction = "holm",
-    srm_threshold: float = 0.001,
+    srm_threshold: float = DEFAULT_SRM_THRESHOLD,
     sequential: SequentialPlan | None = None,
     estimator: Estimator | None = None,
     srm_counts: Mapping[str, int] | None = None,

@@ -27,7 +27,7 @@ from promolab.analysis.adaptive import (
     pooled,
 )
 from promolab.analysis.economics import EconomicsConfig, EconomicsResult, economics_from_frame, economics_sql
-from promolab.analysis.engines import Engine, EngineLike, Session, TableSession, resolve_engine
+from promolab.analysis.engines import Engine, EngineLike, SqlSession, resolve_engine
 from promolab.analysis.engines.duckdb_engine import DuckDBEngine
 from promolab.analysis.filtering import (
     FilteringSummary,
@@ -50,7 +50,7 @@ from promolab.analysis.sufficient import VariantStats, stats_from_frame
 from promolab.analysis.table import check_table
 from promolab.errors import InputError
 from promolab.spec import Experiment
-from promolab.spec.vocabulary import Correction, CrossVariantPolicy
+from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD, Correction, CrossVariantPolicy
 from promolab.store import Registry
 
 
@@ -162,7 +162,7 @@ def _assemble(plan: ReportPlan, stats: Mapping[str, VariantStats], metrics: list
                   sections.economics, sequential)
 
 
-def _tails(plan: ReportPlan, session: Session, engine: Engine, ctes: str
+def _tails(plan: ReportPlan, session: SqlSession, engine: Engine, ctes: str
            ) -> tuple[list[ColumnMetric], tuple, tuple[str, ...]]:
     if "tails" not in engine.sections:
         return list(plan.metrics), (), ()
@@ -174,7 +174,7 @@ def _tails(plan: ReportPlan, session: Session, engine: Engine, ctes: str
 # -- registry experiments ------------------------------------------------------------------------
 
 
-def _registry_exposures(session: Session, key: str, policy: CrossVariantPolicy
+def _registry_exposures(session: SqlSession, key: str, policy: CrossVariantPolicy
                         ) -> tuple[MultipleExposures | None, dict[str, int]]:
     """Cross-variant users recorded in ``exposure_conflicts`` and exposed users per variant."""
     k = literal(key)
@@ -258,7 +258,7 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
 # -- per-user tables -----------------------------------------------------------------------------
 
 
-def _table_exposures(session: TableSession, variant: str, user: str, policy: CrossVariantPolicy
+def _table_exposures(session: SqlSession, variant: str, user: str, policy: CrossVariantPolicy
                      ) -> tuple[MultipleExposures, str]:
     """Repeated and cross-variant users of a per-user table, and the CTE of the rows analysed."""
     rel, u, v = quote(session.relation), quote(user), quote(variant)
@@ -335,7 +335,7 @@ def analyze_table(path: str | Path, variant: str, control: str, metrics: Sequenc
                   sequential: SequentialPlan | None = None, guardrails: Sequence[str] = (),
                   filters: TableFilters | None = None, segments: Sequence[str] = (),
                   economics: EconomicsConfig | None = None, compare_unfiltered: bool = False,
-                  srm_threshold: float = 0.001, cross_variant: CrossVariantPolicy = "exclude") -> Report:
+                  srm_threshold: float = DEFAULT_SRM_THRESHOLD, cross_variant: CrossVariantPolicy = "exclude") -> Report:
     """``run(plan_for_table(...), TableSource(...))``: the report of a per-user table."""
     plan = plan_for_table(control, metrics, guardrails=guardrails, covariate=covariate, alpha=alpha,
                           correction=correction, weights=weights, sequential=sequential, filters=filters,

@@ -21,7 +21,7 @@ from promolab.analysis.metrics import ColumnMetric
 from promolab.analysis.results import MetricResult
 from promolab.analysis.sql import literal, quote, sufficient_stats_sql
 from promolab.analysis.sufficient import VariantStats, stats_from_frame
-from promolab.spec.vocabulary import Correction
+from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD, Correction
 from promolab.stats import SrmResult, adjust_pvalues
 
 SEPARATOR = " | "
@@ -97,7 +97,7 @@ def drilldown(
     weights: Mapping[str, float],
     alpha: float = 0.05,
     correction: Correction = "holm",
-    srm_threshold: float = 0.001,
+    srm_threshold: float = DEFAULT_SRM_THRESHOLD,
     min_users: int = MIN_USERS,
 ) -> SegmentDrilldown:
     """The statistics query's rows (``variant`` = segment | variant) → a drill-down."""

@@ -16,7 +16,7 @@ from promolab.analysis.sql import literal, quote
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
-    from promolab.analysis.engines import TableSession
+    from promolab.analysis.engines import SqlSession
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "BOOLEAN")
@@ -58,7 +58,7 @@ def non_binary_sql(relation: str, column: str) -> str:
             f"AND CAST({quote(column)} AS DOUBLE) NOT IN (0, 1) LIMIT 1")
 
 
-def check_table(session: "TableSession", source: str, variant: str, control: str, metrics: Sequence[ColumnMetric],
+def check_table(session: "SqlSession", source: str, variant: str, control: str, metrics: Sequence[ColumnMetric],
                 columns: Mapping[str, Sequence[str]] = {}) -> None:
     """Raise InputError for the first problem in the table given the requested analysis:
     an unknown column, a non-numeric metric column, a binomial value outside {0, 1}, a

@@ -130,11 +130,12 @@ def print_health(report: Report) -> None:
         console.print(line if not x.cross_variant_users else f"[yellow]{line}[/yellow]", highlight=False)
     capped = [t for t in h.tails if t.cap is not None or t.heavy_tail]
     if capped:
-        table = _table("Tails and caps (p99 of non-zero per-user values)", ["metric", "p99", "max", "cap"])
+        table = _table("Tails and caps", ["metric", "p99 (non-zero)", "max", "cap"])
         for t in capped:
             table.add_row(t.metric, "—" if t.p99 is None else f"{t.p99:,.4g}",
                           "—" if t.maximum is None else f"{t.maximum:,.4g}",
-                          "none" if t.cap is None else f"{t.cap:,.4g}" + (f" ({t.cap_rule})" if t.cap_rule else ""),
+                          "none" if t.cap is None else f"{t.cap:,.4g}" + (
+                              f" ({t.cap_rule})" if t.cap_rule and t.cap_rule.startswith("p") else ""),
                           style="yellow" if t.heavy_tail and t.cap is None else None)
         console.print(table)
 

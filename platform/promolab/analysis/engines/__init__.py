@@ -17,10 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Union
 
-import pandas as pd
-
 from promolab.analysis.engines.duckdb_engine import DuckDBEngine
-from promolab.analysis.engines.sources import SOURCE_COLUMNS, check_source_columns, parquet_location
+from promolab.analysis.engines.sources import SOURCE_COLUMNS, SqlSession, check_source_columns, parquet_location
 from promolab.analysis.engines.spark_engine import SparkEngine
 from promolab.errors import InputError
 
@@ -30,30 +28,14 @@ if TYPE_CHECKING:
 ENGINES = ("duckdb", "spark")
 
 
-class Session(Protocol):
-    """SQL over one source's relations."""
-
-    def query(self, sql: str) -> pd.DataFrame: ...
-
-    def has(self, table: str) -> bool: ...
-
-
-class TableSession(Session, Protocol):
-    """A per-user table opened as the relation ``relation`` with column ``types``."""
-
-    relation: str
-    types: dict[str, str]
-
-    def numeric(self, type_name: str) -> bool: ...
-
-
 class Engine(Protocol):
     name: str
     sections: frozenset[str]
 
-    def open_table(self, path: str | Path) -> AbstractContextManager[TableSession]: ...
+    def open_table(self, path: str | Path) -> AbstractContextManager[SqlSession]: ...
 
-    def open_experiment(self, registry: "Registry", data: str | Path | None) -> AbstractContextManager[Session]: ...
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> AbstractContextManager[SqlSession]:
+        ...
 
 
 EngineLike = Union[str, Engine, None]
@@ -80,5 +62,5 @@ def resolve_engine(name: EngineLike = "duckdb", spark_master: str | None = None)
     raise InputError("engine", name, "one of " + ", ".join(ENGINES))
 
 
-__all__ = ["ENGINES", "Engine", "EngineLike", "SOURCE_COLUMNS", "Session", "TableSession", "check_source_columns",
+__all__ = ["ENGINES", "Engine", "EngineLike", "SOURCE_COLUMNS", "SqlSession", "check_source_columns",
            "parquet_location", "resolve_engine"]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
-import pandas as pd
 
-from promolab.analysis.engines.sources import REQUIRED, SOURCE_COLUMNS, check_source_columns, parquet_location
+from promolab.analysis.engines.sources import (
+    REQUIRED,
+    SOURCE_COLUMNS,
+    SqlSession,
+    check_source_columns,
+    parquet_location,
+)
 from promolab.analysis.sql import literal, quote
 from promolab.analysis.table import column_types, duckdb_numeric, open_table
 from promolab.errors import InputError
@@ -19,44 +23,25 @@ if TYPE_CHECKING:
     from promolab.store import Registry
 
 
-@dataclass
-class DuckDBSession:
-    """SQL on a DuckDB connection (or the registry's own ``query``)."""
-
-    run: Callable[[str], pd.DataFrame]
-    tables: frozenset[str]
-    relation: str = ""
-    types: dict[str, str] = field(default_factory=dict)
-
-    def query(self, sql: str) -> pd.DataFrame:
-        return self.run(sql)
-
-    def has(self, table: str) -> bool:
-        return table in self.tables
-
-    def numeric(self, type_name: str) -> bool:
-        return duckdb_numeric(type_name)
-
-
 class DuckDBEngine:
     name = "duckdb"
     sections = frozenset({"filtering", "segments", "economics", "bandit periods", "health", "tails"})
 
     @contextmanager
-    def open_table(self, path: str | Path) -> Iterator[DuckDBSession]:
+    def open_table(self, path: str | Path) -> Iterator[SqlSession]:
         con = duckdb.connect()
         try:
             relation = open_table(con, path, "per_user_input")
-            yield DuckDBSession(lambda sql: con.execute(sql).df(), frozenset({relation}), relation,
-                                column_types(con, relation))
+            yield SqlSession(lambda sql: con.execute(sql).df(), frozenset({relation}), relation,
+                             column_types(con, relation), duckdb_numeric)
         finally:
             con.close()
 
     @contextmanager
-    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[DuckDBSession]:
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[SqlSession]:
         if data is None:
             present = set(registry.query("SELECT table_name FROM information_schema.tables")["table_name"])
-            yield DuckDBSession(registry.query, frozenset(present))
+            yield SqlSession(registry.query, frozenset(present))
             return
         con = duckdb.connect()
         try:
@@ -75,6 +60,6 @@ class DuckDBEngine:
                 check_source_columns(table, location, columns)
                 found.add(table)
             # the registry's own small tables (bandit weights) stay where they are
-            yield DuckDBSession(lambda sql: con.execute(sql).df(), frozenset(found))
+            yield SqlSession(lambda sql: con.execute(sql).df(), frozenset(found))
         finally:
             con.close()

@@ -3,8 +3,11 @@ the one-line error for a missing column."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
+
+import pandas as pd
 
 from promolab.errors import InputError
 
@@ -16,6 +19,24 @@ SOURCE_COLUMNS = {
     "exposure_conflicts": ("experiment_key", "user_id", "variant_key"),
 }
 REQUIRED = ("exposures", "events")
+
+
+@dataclass
+class SqlSession:
+    """An open source on an engine: ``run`` executes its SQL over the relations ``tables``
+    (a per-user table is the one ``relation``, with column ``types`` and ``numeric``)."""
+
+    run: Callable[[str], pd.DataFrame]
+    tables: frozenset[str]
+    relation: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+    numeric: Callable[[str], bool] = lambda type_name: False
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return self.run(sql)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
 
 
 def parquet_location(data: str | Path, table: str, required: bool = True) -> str | None:

@@ -13,14 +13,19 @@ import shutil
 import tempfile
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pandas as pd
 
 from promolab.analysis.dialect import export_parquet, to_dialect
-from promolab.analysis.engines.sources import REQUIRED, SOURCE_COLUMNS, check_source_columns, parquet_location
+from promolab.analysis.engines.sources import (
+    REQUIRED,
+    SOURCE_COLUMNS,
+    SqlSession,
+    check_source_columns,
+    parquet_location,
+)
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -117,25 +122,6 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
-@dataclass
-class SparkSqlSession:
-    """SQL on Spark over temporary views (the source tables, or ``per_user_input``)."""
-
-    run: Callable[[str], pd.DataFrame]
-    tables: frozenset[str]
-    relation: str = ""
-    types: dict[str, str] = field(default_factory=dict)
-
-    def query(self, sql: str) -> pd.DataFrame:
-        return self.run(sql)
-
-    def has(self, table: str) -> bool:
-        return table in self.tables
-
-    def numeric(self, type_name: str) -> bool:
-        return type_name.startswith(NUMERIC)
-
-
 class SparkEngine:
     """Spark computes the core report, health, tails, segments and economics; abuse filtering
     (exact robust z-scores over windowed events) and bandit weight periods (the registry's
@@ -179,17 +165,17 @@ class SparkEngine:
             raise InputError(flag, location, f"readable Parquet ({_first_line(exc)})") from exc
 
     @contextmanager
-    def open_table(self, path: str | Path) -> Iterator[SparkSqlSession]:
+    def open_table(self, path: str | Path) -> Iterator[SqlSession]:
         source = str(path)
         frame = self._read(source, "table")
         frame.createOrReplaceTempView("per_user_input")
-        yield SparkSqlSession(self.sql, frozenset({"per_user_input"}), "per_user_input",
-                           {name: t.upper() for name, t in frame.dtypes})
+        yield SqlSession(self.sql, frozenset({"per_user_input"}), "per_user_input",
+                         {name: t.upper() for name, t in frame.dtypes}, lambda t: t.startswith(NUMERIC))
 
     @contextmanager
-    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[SparkSqlSession]:
+    def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[SqlSession]:
         if data is not None:
-            yield SparkSqlSession(self.sql, self._views(data))
+            yield SqlSession(self.sql, self._views(data))
             return
         # No lake given: export the registry to Parquet that this (local) Spark can read.
         base = self.local_dir or os.environ.get("PROMOLAB_SPARK_DIR")
@@ -198,7 +184,7 @@ class SparkEngine:
         tmp = tempfile.mkdtemp(prefix="promolab-export-", dir=base)
         try:
             export_parquet(registry, tmp)
-            yield SparkSqlSession(self.sql, self._views(tmp))
+            yield SqlSession(self.sql, self._views(tmp))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

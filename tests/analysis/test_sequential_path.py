@@ -53,6 +53,9 @@ key = "aov"
 kind = "ratio"
 numerator = "revenue"
 denominator = "orders"
+[filtering]
+burst_orders = 3
+burst_seconds = 60
 """
 RATES = {"a": 0.05, "b": 0.07, "c": 0.055}
 T0 = pd.Timestamp("2024-03-01")
@@ -69,10 +72,12 @@ def _fill(reg: Registry, key: str, n: int, days: int, seed: int) -> tuple[pd.Dat
     exposed = (T0 + offsets).floor("s")
     exposures = pd.DataFrame({"user_id": users, "variant": variants, "ts": exposed})
     rows = []
-    for u, v, t in zip(users, variants, exposed):
+    for i, (u, v, t) in enumerate(zip(users, variants, exposed)):
         for j in range(rng.poisson(RATES[v] * 1.4)):
             rows.append((f"{u}-{j}", u, "order", float(rng.gamma(2.0, 25.0)),
                          t + pd.Timedelta(seconds=int(rng.uniform(60, 3 * 86400)))))
+        if i % 400 == 7:  # a bot: five orders within ten seconds, removed by the abuse filter
+            rows += [(f"{u}-bot{j}", u, "order", 20.0, t + pd.Timedelta(seconds=600 + 2 * j)) for j in range(5)]
     events = pd.DataFrame(rows, columns=["event_id", "user_id", "event", "value", "ts"])
     reg.record_exposures(key, exposures_batch(exposures.assign(ts=exposures.ts.map(pd.Timestamp.isoformat))))
     reg.ingest_events(events_batch(events.assign(ts=events.ts.map(pd.Timestamp.isoformat)), source=key), source=key)
@@ -103,6 +108,7 @@ def test_last_look_is_the_report(registry, capsys, key: str) -> None:
     assert seq["split"] == ("time" if key == "spread" else "hash")
     assert seq["looks"][-1]["information_fraction"] == 1.0
     assert seq["looks"][-1]["users"] == sum(s for s in report["srm"]["observed"].values())
+    assert sum(report["filtering"]["excluded"].values()) >= 10  # the bots are filtered at every look too
     tau2 = {}
     by_pair = {(c["metric"], c["variant"]): c for c in seq["comparisons"]}
     assert set(by_pair) == {(m["name"], v["variant"]) for m in report["metrics"] for v in m["variants"]
@@ -187,7 +193,11 @@ def test_time_looks_cut_users_and_events(registry) -> None:
     # conversion at look 1: orders after exposure and before the cut (pandas, not SQL)
     before = events[events.ts < pd.Timestamp(first.cut)].merge(seen, on="user_id", suffixes=("", "_x"))
     buyers = set(before[before.ts >= before.ts_x].user_id)
-    control = seen[seen.variant == "a"]
+    # the abuse filter at look 1 sees the orders before the cut: 3 within 60 s flags a user
+    orders = events[events.ts < pd.Timestamp(first.cut)].sort_values(["user_id", "ts"])
+    third = orders.groupby("user_id").ts.shift(-2)
+    bots = set(orders.user_id[(third - orders.ts) <= pd.Timedelta(seconds=60)])
+    control = seen[(seen.variant == "a") & ~seen.user_id.isin(bots)]
     point = result.comparison("conv", "b").points[0]
     assert point.control_n == len(control)
     assert point.control_mean == pytest.approx(control.user_id.isin(buyers).mean(), rel=1e-12)

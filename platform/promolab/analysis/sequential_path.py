@@ -1,9 +1,11 @@
 """The sequential path of a registry experiment: what each of K interim looks would have shown.
 
 Exposures are split into K looks and, at each look, the report's own plan
-(``promolab.analysis.plan.plan_for_experiment``: metrics, caps, CUPED covariates, alpha,
-correction, SRM threshold) runs on the data available then: the report's per-user SQL,
-then the report's inference (``promolab.analysis.inference.infer``). Per look and per
+(``promolab.analysis.plan.plan_for_experiment``: metrics, caps, CUPED covariates, abuse
+filtering, the exclusion of cross-variant users, alpha, correction) runs on the data
+available then: the report's per-user SQL, then the report's inference
+(``promolab.analysis.inference.infer``). The last look is the report of a stopped
+experiment (bandits excepted: the path pools, the report stratifies by weight period). Per look and per
 variant × metric:
 
 * the fixed-horizon test of the report (z, p-value, lift and CIs);
@@ -28,8 +30,8 @@ How looks are made (``SequentialPath.split``):
 
 The information fraction of look k is its users over the users at the last look: the path
 is a retrospective view whose last look is the final analysis (all α spent). Looks with no
-new users, or with fewer than 2 users in some variant, are skipped. Each look carries its
-SRM check; the path carries the report's own SRM result, and when it fails the path is
+new users, or with fewer than 2 users in some variant, are skipped. The path carries the
+report's own SRM result (``promolab.analysis.pipeline.run``); when it fails the path is
 ``blocked``: no stop/go read-out, on every surface that shows the path.
 
 τ² (per variant × metric): unless given, ``tau2_for_horizon(V₁·t₁)`` — the report's rule
@@ -143,13 +145,13 @@ class SequentialPath:
     spending: Spending
     looks: tuple[LookInfo, ...]
     comparisons: tuple[ComparisonPath, ...]
-    srm: SrmResult  # at the last look (all data)
+    srm: SrmResult  # the report's SRM check
     correction: str = "holm"
     notes: tuple[str, ...] = field(default=())
 
     @property
     def blocked(self) -> bool:
-        """No stop/go read-out: the split is broken (SRM at the last look)."""
+        """No stop/go read-out: the split is broken (the report's SRM check fails)."""
         return not self.srm.ok
 
     def comparison(self, metric: str, variant: str) -> ComparisonPath:
@@ -185,16 +187,22 @@ class SequentialPath:
 
 # -- data per look ---------------------------------------------------------------------------
 
-def _load(registry: Registry, key: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _load(registry: Registry, experiment: Experiment
+          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Exposures, the exposed users' events and attributes (plus every account's shared-device
+    attributes, which the abuse rules count across all users), and the exposure conflicts."""
+    key = experiment.key
     exposures = registry.query(
         "SELECT experiment_key, user_id, variant_key, first_exposed_at, md5(user_id) AS h "
         "FROM exposures WHERE experiment_key = ?", [key])
     events = registry.query(
         "SELECT e.user_id, e.event, e.value, e.ts FROM events e "
         "JOIN exposures x ON x.user_id = e.user_id AND x.experiment_key = ?", [key])
+    shared = list(experiment.filtering.shared_attributes) if experiment.filtering is not None else []
     attributes = registry.query(
         "SELECT a.user_id, a.attribute, a.value_num, a.value_text FROM user_attributes a "
-        "JOIN exposures x ON x.user_id = a.user_id AND x.experiment_key = ?", [key])
+        "WHERE a.user_id IN (SELECT user_id FROM exposures WHERE experiment_key = ?) "
+        "OR list_contains(?, a.attribute)", [key, shared])
     conflicts = registry.query("SELECT * FROM exposure_conflicts WHERE experiment_key = ?", [key])
     return exposures, events, attributes, conflicts
 
@@ -244,7 +252,7 @@ def sequential_path(
     ``analysis.looks``, else 5); ``metric`` restricts it to one metric; ``spending``
     defaults to the spec's; ``tau2`` maps (metric, variant) to a fixed mixing variance."""
     experiment: Experiment = registry.get_experiment(key)
-    plan = plan_for_experiment(experiment, filter_users=False)
+    plan = plan_for_experiment(experiment)
     if looks is None:
         looks = experiment.plan.looks or 5
     if isinstance(looks, bool) or not isinstance(looks, int) or not 2 <= looks <= MAX_LOOKS:
@@ -261,12 +269,13 @@ def sequential_path(
     control = plan.control
     treatments = [v for v in experiment.variant_keys if v != control]
 
-    exposures, events, attributes, conflicts = _load(registry, key)
+    exposures, events, attributes, conflicts = _load(registry, experiment)
     if exposures.empty:
         raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
     split, masks, cuts = _cuts(exposures, looks)
 
-    ctes, _ = analysis_ctes(experiment, None, exclude_conflicts=plan.cross_variant == "exclude" and len(conflicts) > 0)
+    ctes, _ = analysis_ctes(experiment, plan.filters,
+                            exclude_conflicts=plan.cross_variant == "exclude" and len(conflicts) > 0)
     sql = ctes + sufficient_stats_sql("analysis_users", "variant", metrics)
     kept: list[tuple[pd.Timestamp | None, int, dict]] = []
     previous_n, skipped = -1, 0
@@ -377,9 +386,7 @@ def _caveats(experiment: Experiment) -> list[str]:
     if experiment.kind == "bandit":
         out.append("bandit experiment: the path uses pooled estimates; `promolab report` uses period-stratified "
                    "ones, so the last look can differ from the report.")
-    if any(m.covariate for m in experiment.metrics + experiment.guardrails):
-        out.append("without CUPED: compare the last look with `promolab report --no-cuped`.")
-    if getattr(experiment, "filtering", None) is not None:
-        out.append("abuse/bot filtering is not applied per look: compare the last look with the report's "
-                   "unfiltered result (`promolab report --no-filter`).")
+    if experiment.filtering is not None:
+        out.append("abuse/bot filtering is applied at every look to the data available then, so a user "
+                   "flagged later is still counted at earlier looks.")
     return out

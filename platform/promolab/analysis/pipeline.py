@@ -122,18 +122,6 @@ def run(plan: ReportPlan, source: Source) -> Report:
 # -- assembly ----------------------------------------------------------------------------------
 
 
-def _core(plan: ReportPlan, stats: Mapping[str, VariantStats], metrics: list[ColumnMetric],
-          weights: Mapping[str, float] | None, estimator: Estimator | None, srm_counts: Mapping[str, int] | None,
-          final: bool) -> tuple[Inference, SequentialPlan | None, tuple[str, ...]]:
-    sequential, notes = None, ()
-    if plan.sequential is not None:
-        sequential, note = plan.sequential.at(sum(s.n for s in stats.values()), final)
-        notes = (note,)
-    result = infer(stats, metrics, plan.control, weights or {v: 1.0 for v in stats}, plan.alpha, plan.correction,
-                   plan.srm_threshold, sequential, estimator, srm_counts)
-    return result, sequential, notes
-
-
 def _said(result: Inference, sections: _Sections) -> tuple[str, ...]:
     """Notes that say what was done: CUPED rows, and why economics differs from them."""
     notes = []
@@ -152,10 +140,15 @@ def _said(result: Inference, sections: _Sections) -> tuple[str, ...]:
 def _assemble(plan: ReportPlan, stats: Mapping[str, VariantStats], metrics: list[ColumnMetric], sections: _Sections,
               final: bool, weights: Mapping[str, float] | None = None, estimator: Estimator | None = None,
               srm_counts: Mapping[str, int] | None = None) -> Report:
-    result, sequential, seq_notes = _core(plan, stats, metrics, weights or plan.weights, estimator, srm_counts, final)
+    sequential, seq_notes = None, ()
+    if plan.sequential is not None:
+        sequential, note = plan.sequential.at(sum(s.n for s in stats.values()), final)
+        seq_notes = (note,)
+    result = infer(stats, metrics, plan.control, weights or plan.weights or {v: 1.0 for v in stats}, plan.alpha,
+                   plan.correction, plan.srm_threshold, sequential, estimator, srm_counts)
     alert = (sections.filtering.alert_text(),) if sections.filtering is not None and sections.filtering.alert else ()
     skipped = tuple(w for d in sections.segments for w in d.warnings if "skipped" in w)
-    notes = (plan.notes + seq_notes + sections.health.notes + sections.notes + alert + skipped
+    notes = (seq_notes + sections.health.notes + sections.notes + alert + skipped
              + _said(result, sections))
     return Report(plan.control, plan.alpha, plan.correction, result.srm, result.metrics, result.verdict,
                   plan.experiment, notes, sections.health, result.guardrails, sections.filtering, sections.segments,

@@ -13,7 +13,7 @@ them to its flags.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from promolab.analysis.economics import EconomicsConfig, experiment_config
@@ -68,7 +68,6 @@ class ReportPlan:
     min_segment_users: int = MIN_USERS
     economics: EconomicsConfig | None = None
     cross_variant: CrossVariantPolicy = "exclude"
-    notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _unit_interval(self.alpha, "plan.alpha")

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from promolab.errors import PromolabError
+from promolab.spec.vocabulary import CORRECTIONS
 from ui import data
 from ui.colors import variant_colors
 from ui.report_view import render_report, variant_order
@@ -59,17 +60,21 @@ if chosen:
         binary = preview[col_name].dropna().isin([0, 1]).all()
         kinds[col_name] = cols[i % len(cols)].selectbox(
             f"{col_name}: kind", ["binomial", "mean"], index=0 if binary else 1, key=f"analyze-kind-{col_name}")
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 alpha = c1.number_input("Significance level α", 0.001, 0.2, 0.05, 0.005, format="%.3f", key="analyze-alpha")
-correction = c2.selectbox("Multiple-testing correction", ["holm", "bh", "none"], key="analyze-correction")
+correction = c2.selectbox("Multiple-testing correction", list(CORRECTIONS), key="analyze-correction")
+user = c3.selectbox("User-id column (checks users seen twice or in two variants)",
+                    ["(none)"] + [c for c in columns if c != variant], key="analyze-user")
 if not chosen:
     st.info("Pick at least one metric column.")
     st.stop()
 
 metric_args = tuple(f"{c}:{kinds[c]}" for c in chosen)
 cov = None if covariate == "(none)" else covariate
+user_column = None if user == "(none)" else user
 try:
-    report = data.table_report(raw, suffix, variant, control, metric_args, cov, float(alpha), correction)
+    report = data.table_report(raw, suffix, variant, control, metric_args, cov, float(alpha), correction,
+                               user_column)
 except PromolabError as exc:
     st.error(str(exc))
     st.stop()
@@ -78,4 +83,5 @@ colors = variant_colors(variant_order(report), report.control)
 render_report(report, colors, key="analyze", file_stem=Path(file_name).stem + "-report")
 st.caption("Reproduce: `promolab analyze-table " + file_name + f" --variant {variant} --control '{control}' "
            + " ".join(f"--metric {m}" for m in metric_args) + (f" --covariate {cov}" if cov else "")
+           + (f" --user {user_column}" if user_column else "")
            + f" --alpha {alpha:g} --correction {correction} --json`")

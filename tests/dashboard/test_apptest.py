@@ -559,3 +559,16 @@ def test_checkout_coupon_economics_and_free_attribute_drilldown(app, dashboard_d
                                               else "country").run()
     assert not at.exception
     assert set(_frame_with(at, "SRM p")["segment"]) != before
+
+
+def test_sequential_page_is_blocked_like_the_report_when_srm_fails(app, dashboard_db, capsys):
+    """No green "could have stopped" on an experiment whose report is blocked by SRM."""
+    import json
+
+    at = app("app_pages/sequential.py", {"experiment": BROKEN})
+    assert metric(at, "Boundary first crossed") == "blocked (SRM)"
+    assert any("Sample ratio mismatch" in e.value for e in at.error)
+    assert not at.success
+    capsys.readouterr()
+    assert run_cli(["report", BROKEN, "--db", str(dashboard_db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"]["decision"] == "investigate"

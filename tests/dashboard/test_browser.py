@@ -2,8 +2,9 @@
 
 Starts ``promolab dashboard`` on a free port on 127.0.0.1 against a demo registry in a temp
 dir, opens every page, checks that charts render and no Streamlit exception box appears,
-submits the launch form and finds the new experiment in the list, and saves the README
-screenshots (``docs/screenshots/report.png`` and ``bandit.png``).
+submits the launch form and finds the new experiment in the list, and takes screenshots of
+the Report and Bandit pages into a temporary folder (tests never rewrite tracked files); to
+regenerate the README's, name the folder: ``PROMOLAB_SCREENSHOTS=docs/screenshots``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS_ENV = "PROMOLAB_SCREENSHOTS"
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
@@ -139,12 +140,19 @@ def click_button(driver, label: str) -> None:
     button.click()
 
 
-def screenshot(driver, name: str, height: int) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: $PROMOLAB_SCREENSHOTS (e.g. docs/screenshots), else a temp folder."""
+    folder = Path(os.environ[SCREENSHOTS_ENV]) if os.environ.get(SCREENSHOTS_ENV) else tmp_path_factory.mktemp("shots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(driver, folder: Path, name: str, height: int) -> Path:
     driver.set_window_size(1440, height)
     driver.execute_script("document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
     time.sleep(1.0)
-    path = SCREENSHOTS / name
+    path = folder / name
     assert driver.save_screenshot(str(path))
     driver.set_window_size(1440, 1100)
     return path
@@ -159,7 +167,7 @@ def hillstrom_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path) -> None:
+def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path, shots: Path) -> None:
     started = time.monotonic()
     d = browser
 
@@ -169,11 +177,11 @@ def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path) -> 
 
     open_page(d, server, "report?experiment=hillstrom-email", charts=1, text="SHIP")
     assert "Sample ratio mismatch" not in d.find_element(By.TAG_NAME, "body").text
-    shot = screenshot(d, "report.png", 1400)
+    shot = screenshot(d, shots, "report.png", 1400)
     assert shot.stat().st_size > 20_000
 
     open_page(d, server, "bandit?experiment=coupon-bandit", charts=4, text="Best arm so far")
-    shot = screenshot(d, "bandit.png", 1300)
+    shot = screenshot(d, shots, "bandit.png", 1300)
     assert shot.stat().st_size > 20_000
 
     open_page(d, server, "sequential?experiment=hillstrom-email", charts=3, text="hash of the user id")

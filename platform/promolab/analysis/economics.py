@@ -54,7 +54,15 @@ class EconomicsConfig:
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        rate = self.margin_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (math.isfinite(rate) and 0 < rate <= 1):
+            raise InputError("economics.margin_rate", rate, "a number in (0, 1]")
         for variant, cost in self.costs.items():
+            for key, value in cost.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                        math.isfinite(value) and value >= 0) or (key == "discount_pct" and value >= 100):
+                    raise InputError(f"variant {variant}: cost.{key}", value,
+                                     "a finite amount >= 0 (discount_pct below 100)")
             if cost.get("shipping_cost") and self.orders is None:
                 raise InputError(f"variant {variant}: cost.shipping_cost", cost["shipping_cost"],
                                  "an orders metric ([economics] orders = ...) to count shipped orders")
@@ -233,7 +241,7 @@ def parse_costs(items: Sequence[str]) -> dict[str, dict[str, float]]:
                 number = float(value)
             except ValueError:
                 number = -1.0
-            if not eq or key.strip() not in COST_KEYS or number < 0:
+            if not eq or key.strip() not in COST_KEYS or not (math.isfinite(number) and number >= 0):
                 raise InputError("cost", item, f"key=value pairs with keys {', '.join(COST_KEYS)} and amounts >= 0")
             out.setdefault(variant, {})[key.strip()] = number
     return out

@@ -27,6 +27,7 @@ All SQL is portable (CTEs, CASE, LAG, PERCENTILE_CONT … WITHIN GROUP, INTERVAL
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,10 +36,12 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from promolab.analysis.sql import literal, per_user_ctes, quote
+from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.model import FilterRules
 
 IMBALANCE_THRESHOLD = 0.01
+MAX_ACCOUNTS = 1_000_000  # accounts allowed per shared device / payment value
 EXCLUDED = "__excluded"
 
 
@@ -171,6 +174,14 @@ class TableFilters:
     shared: tuple[str, ...] = ()
     outlier_z: float = 5.0
     max_accounts: int = 3
+
+    def __post_init__(self) -> None:
+        z = self.outlier_z
+        if isinstance(z, bool) or not isinstance(z, (int, float)) or not (math.isfinite(z) and z > 0):
+            raise InputError("filters.outlier_z", z, "a finite number > 0")
+        n = self.max_accounts
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_ACCOUNTS:
+            raise InputError("filters.max_accounts", n, f"an integer in [1, {MAX_ACCOUNTS}]")
 
     @property
     def active(self) -> bool:

@@ -189,14 +189,21 @@ def _registry_exposures(session: SqlSession, key: str, policy: CrossVariantPolic
     return MultipleExposures(sum(exposed.values()), None, cross, by_variant, policy, excluded), exposed
 
 
-def with_every_variant(stats: dict[str, VariantStats], variants: Sequence[str], key: str) -> dict[str, VariantStats]:
-    """Check that every declared variant has users; one with none at all is refused by
-    name (it means assignment is broken, which an SRM check on the others would miss)."""
-    if not stats:
+def with_every_variant(stats: dict[str, VariantStats], variants: Sequence[str], key: str,
+                       exposed: Mapping[str, int]) -> dict[str, VariantStats]:
+    """Check that every declared variant has analysed users. One exposed to nobody is refused
+    by name (assignment is broken, which an SRM check on the others would miss); one whose
+    exposed users were all removed says what removed them."""
+    if not stats and not sum(exposed.values()):
         raise InputError("experiment", key, "an experiment with recorded exposures (none yet)")
     missing = [v for v in variants if v not in stats]
     if missing:
-        raise InputError(f"variant {missing[0]!r}", "n=0", "users exposed to every variant "
+        v = missing[0]
+        if exposed.get(v, 0):
+            raise InputError(f"variant {v!r}", f"{exposed[v]:,} exposed, 0 analysed",
+                             "users left after abuse filtering and the exclusion of users exposed to several "
+                             "variants (see `promolab report --no-filter`, `--keep-cross-variant`)")
+        raise InputError(f"variant {v!r}", "n=0", "users exposed to every variant "
                          "(none has been assigned: check the weights, targeting and traffic)")
     return stats
 
@@ -231,7 +238,7 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
         else:
             stats = stats_from_frame(session.query(ctes + sufficient_stats_sql("analysis_users", "variant", metrics)),
                                      metrics)
-        stats = with_every_variant(stats, plan.variants, experiment.key)
+        stats = with_every_variant(stats, plan.variants, experiment.key, exposed)
         segments = tuple(
             drilldown(session.query(registry_segment_sql(ctes, column, metrics)), column, metrics, plan.control,
                       plan.weights or {}, plan.alpha, plan.correction, plan.srm_threshold, plan.min_segment_users)
@@ -294,6 +301,8 @@ def _run_table(plan: ReportPlan, source: TableSource) -> Report:
         stats = stats_from_frame(session.query(ctes + sufficient_stats_sql("analysis_users", source.variant,
                                                                            metrics)), metrics)
         filtering = summarise(session.query(table_counts_sql(ctes, source.variant, rules)), rules) if rules else None
+        if filtering is not None:
+            with_every_variant(stats, list(filtering.exposed), str(source.path), filtering.exposed)
         weights = plan.weights or {v: 1.0 for v in stats}
         segments = tuple(
             drilldown(session.query(table_segment_sql(ctes, column, source.variant, metrics)), column, metrics,

@@ -21,12 +21,14 @@ from promolab.analysis.metrics import ColumnMetric
 from promolab.analysis.results import MetricResult
 from promolab.analysis.sql import literal, quote, sufficient_stats_sql
 from promolab.analysis.sufficient import VariantStats, stats_from_frame
+from promolab.errors import InputError
 from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD, Correction
 from promolab.stats import SrmResult, adjust_pvalues
 
 SEPARATOR = " | "
 MISSING = "(missing)"
 MIN_USERS = 500
+MAX_VALUES = 200  # segments per column: each is a full set of tests, and a family this large has no power
 SEGMENT_KEY = "__segment_variant"
 
 
@@ -102,6 +104,9 @@ def drilldown(
 ) -> SegmentDrilldown:
     """The statistics query's rows (``variant`` = segment | variant) → a drill-down."""
     by_segment = _split(stats_from_frame(frame, list(metrics)))
+    if len(by_segment) > MAX_VALUES:
+        raise InputError("plan.segments", column, f"a column with at most {MAX_VALUES} distinct values "
+                                                  f"(it has {len(by_segment):,})")
     warnings: list[str] = []
     found = {}
     for value in sorted(by_segment):

@@ -17,7 +17,9 @@ PLAN_FLAGS = {
     "spark_master": "--spark-master", "data": "--data",
 }
 TABLE_FLAGS = {**PLAN_FLAGS, "table": "FILE", "table.variant": "--variant", "table.user": "--user",
-               "cost": "--cost", "filter column": "--flag/--outlier/--shared", "economics column": "--revenue/--orders"}
+               "cost": "--cost", "filter column": "--flag/--outlier/--shared", "economics column": "--revenue/--orders",
+               "filters.outlier_z": "--outlier-z", "filters.max_accounts": "--max-accounts",
+               "economics.margin_rate": "--margin-rate"}
 REPORT_FLAGS = {"plan.srm_threshold": "--srm-threshold", "plan.segments": "--segment", "engine": "--engine",
                 "spark_master": "--spark-master", "data": "--data"}
 STATS_FLAGS = {**PLAN_FLAGS, "stats file": "FILE"}

@@ -110,3 +110,47 @@ def test_only_hashes_are_stored(client, keys):
 def test_health_needs_no_key(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def _admin_ids(client, token) -> list[str]:
+    return [k["key_id"] for k in client.get("/v1/keys", headers=bearer(token)).json()
+            if k["kind"] == "admin" and k["revoked_at"] is None]
+
+
+def test_the_last_active_admin_key_cannot_be_revoked(client, keys):
+    admin = keys["admin"]
+    (own,) = _admin_ids(client, admin)
+    r = client.delete(f"/v1/keys/{own}", headers=bearer(admin))
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "conflict" and err["field"] == "key_id" and err["value"] == own
+    assert "last active admin key" in err["message"]
+    assert _admin_ids(client, admin) == [own]
+    assert client.get("/v1/experiments", headers=bearer(admin)).status_code == 200  # still an admin
+    # with a second admin key, either may go - but not both
+    r = client.post("/v1/keys", json={"kind": "admin", "name": "second"}, headers=bearer(admin))
+    second, second_id = r.json()["key"], r.json()["key_id"]
+    assert client.delete(f"/v1/keys/{own}", headers=bearer(admin)).status_code == 204  # revokes itself
+    assert client.get("/v1/experiments", headers=bearer(admin)).status_code == 401
+    r = client.delete(f"/v1/keys/{second_id}", headers=bearer(second))
+    assert r.status_code == 409 and "last active admin key" in r.json()["error"]["message"]
+    assert _admin_ids(client, second) == [second_id]
+    # SDK keys are not admin keys: revoking one is never refused for this reason
+    sdk_id = next(k["key_id"] for k in client.get("/v1/keys", headers=bearer(second)).json() if k["kind"] == "sdk")
+    assert client.delete(f"/v1/keys/{sdk_id}", headers=bearer(second)).status_code == 204
+
+
+def test_concurrent_revokes_leave_an_admin(client, keys):
+    """Two admins revoking each other at once: one wins, one is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    admin = keys["admin"]
+    r = client.post("/v1/keys", json={"kind": "admin", "name": "second"}, headers=bearer(admin))
+    second, second_id = r.json()["key"], r.json()["key_id"]
+    (own,) = [k for k in _admin_ids(client, admin) if k != second_id]
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(client.delete, f"/v1/keys/{second_id}", headers=bearer(admin))
+        b = pool.submit(client.delete, f"/v1/keys/{own}", headers=bearer(second))
+        codes = sorted([a.result().status_code, b.result().status_code])
+    assert codes in ([204, 401], [204, 409]), codes
+    assert sum(client.app.state.service.keys.identify(t) is not None for t in (admin, second)) == 1

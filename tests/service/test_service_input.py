@@ -132,11 +132,12 @@ def test_admin_errors(client, keys):
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
-def test_internal_errors_are_generic(client, keys, monkeypatch):
-    def boom(*a, **k):
-        raise RuntimeError("secret detail /etc/passwd")
+def _boom(path, key):  # a report function that fails (runs in the report worker process)
+    raise RuntimeError("secret detail /etc/passwd")
 
-    monkeypatch.setattr("promolab.service.routes_experiments.analyze_experiment", boom)
+
+def test_internal_errors_are_generic(client, keys):
+    client.app.state.service.reports.compute = f"{__name__}:_boom"
     r = client.get("/v1/experiments/checkout-coupon/report", headers=bearer(keys["admin"]))
     assert r.status_code == 500
     assert r.json()["error"] == {"code": "internal", "message": "internal error", "field": None, "value": None,

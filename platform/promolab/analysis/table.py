@@ -6,6 +6,7 @@ metric columns, binomial values outside {0, 1}, a control value absent from the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -18,28 +19,47 @@ from promolab.errors import InputError
 if TYPE_CHECKING:
     from promolab.analysis.engines import SqlSession
 
+GLOB_CHARACTERS = re.compile(r"([*?\[])")
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "BOOLEAN")
 
 
-def open_table(con: duckdb.DuckDBPyConnection, path: str | Path, name: str = "per_user_input") -> str:
-    """Create a view ``name`` over a CSV or Parquet file; return the view's name."""
+def open_table(con: duckdb.DuckDBPyConnection, path: str | Path, name: str = "per_user_input", *,
+               field: str = "table") -> str:
+    """Create a view ``name`` over one CSV or Parquet file with at least one row; return the
+    view's name. ``field`` names the argument in errors (``FILE``, ``--file``).
+
+    The path is a path, never a pattern: DuckDB expands ``*``, ``?``, ``[`` and ``**`` in
+    file names, so each of them is written as a one-character class (``[*]``) that matches
+    only itself; the path is made absolute so that ``~`` or a ``scheme://`` is not read as
+    a home folder or a remote file either."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("table", str(path), "an existing CSV or Parquet file")
+        raise InputError(field, str(path), "an existing CSV or Parquet file")
     suffix = "".join(path.suffixes[-2:]).lower()
+    exact = literal(exact_path(path))
     if suffix.endswith(".parquet") or suffix.endswith(".pq"):
-        reader = f"read_parquet({literal(str(path))})"
+        reader = f"read_parquet({exact})"
     elif suffix.endswith((".csv", ".csv.gz", ".tsv")):
-        reader = f"read_csv_auto({literal(str(path))})"
+        reader = f"read_csv_auto({exact})"
     else:
-        raise InputError("table", str(path), "a file ending in .csv, .csv.gz, .tsv or .parquet")
+        raise InputError(field, str(path), "a file ending in .csv, .csv.gz, .tsv or .parquet")
     try:
         con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT * FROM {reader}")
-        con.execute(f"SELECT * FROM {quote(name)} LIMIT 0").fetchall()
+        has_rows = bool(con.execute(f"SELECT 1 FROM {quote(name)} LIMIT 1").fetchall())
     except duckdb.Error as exc:
-        raise InputError("table", str(path), f"a readable CSV or Parquet file ({str(exc).splitlines()[0]})") from exc
+        raise InputError(field, str(path), f"a readable CSV or Parquet file ({str(exc).splitlines()[0]})") from exc
+    if not has_rows:
+        empty = path.stat().st_size == 0
+        raise InputError(field, str(path), "a CSV or Parquet file with a header row and at least one row "
+                         f"({'the file is empty' if empty else 'the file has no rows'})")
     return name
+
+
+def exact_path(path: str | Path) -> str:
+    """``path`` absolute, with DuckDB's glob characters ``*``, ``?``, ``[`` written as
+    one-character classes that match only themselves: a path, never a pattern."""
+    return GLOB_CHARACTERS.sub(r"[\1]", str(Path(path).absolute()))
 
 
 def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:

@@ -34,12 +34,34 @@ def sample_categorical(p: np.ndarray, rng: np.random.Generator, size: int) -> np
 
 
 def check_range(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
-    """Raise ``InputError`` unless ``low <= value <= high`` (``low < value`` if ``open_low``)."""
+    """Raise ``InputError`` unless ``low <= value <= high`` (``low < value`` if ``open_low``).
+
+    NaN and booleans never pass; infinities pass only where a bound is infinite (none of the
+    policies' parameters has one: every parameter is bounded, see ``MAX_PARAM``).
+    """
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = ok and (low < value if open_low else low <= value) and value <= high
     if not ok:
         bracket = "(" if open_low else "["
-        raise InputError(name, value, f"a number in {bracket}{low}, {high}]")
+        raise InputError(name, value, f"a number in {bracket}{_bound(low)}, {_bound(high)}]")
+
+
+def _bound(x: float) -> str:
+    """0.0 and 1.0 as written; 1e12 as 1e+12 rather than 1000000000000.0."""
+    return str(x) if abs(x) < 1e6 else f"{x:g}"
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """Raise ``InputError`` unless ``value`` is an integer (not a bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise InputError(name, value, f"an integer in [{low}, {high}]")
+    return int(value)
+
+
+# A finite cap for scale-like policy parameters (prior pseudo-counts and scales, UCB's reward
+# range, ε-greedy's decay): far beyond any meaningful value (order values are capped at 1e12 in
+# scenarios too), but finite, so inf never reaches the arithmetic and turns weights into NaN.
+MAX_PARAM = 1e12
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +100,13 @@ class Policy(ABC):
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.params()}
+
+    def probability_draws(self, n_arms: int) -> int:
+        """Work of one ``probabilities`` call per bandit, in random draws or arm comparisons.
+
+        Callers that evaluate the policy many times (replay, OPE) bound their total work with it.
+        """
+        return n_arms
 
     def _floored(self, w: np.ndarray) -> np.ndarray:
         if self.floor == 0.0:

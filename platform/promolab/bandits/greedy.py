@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from promolab.bandits.base import Policy, argmax_share, check_range
+from promolab.bandits.base import MAX_PARAM, Policy, argmax_share, check_range
 from promolab.bandits.state import ArmState
 
 
@@ -26,7 +26,7 @@ class EpsilonGreedy(Policy):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("epsilon", self.epsilon, 0.0, 1.0)
-        check_range("decay", self.decay, 0.0, np.inf)
+        check_range("decay", self.decay, 0.0, MAX_PARAM)
 
     def epsilon_at(self, t: np.ndarray | float) -> np.ndarray:
         return self.epsilon / (1.0 + self.decay * np.asarray(t, dtype=float))

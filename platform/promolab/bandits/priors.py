@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from promolab.bandits.base import check_range
+from promolab.bandits.base import MAX_PARAM, check_range
 from promolab.bandits.state import ArmState
 from promolab.errors import InputError
 
@@ -24,8 +25,8 @@ class BetaPrior:
     beta: float = 1.0
 
     def __post_init__(self) -> None:
-        check_range("prior.alpha", self.alpha, 0.0, np.inf, open_low=True)
-        check_range("prior.beta", self.beta, 0.0, np.inf, open_low=True)
+        check_range("prior.alpha", self.alpha, 0.0, MAX_PARAM, open_low=True)
+        check_range("prior.beta", self.beta, 0.0, MAX_PARAM, open_low=True)
 
     def posterior(self, state: ArmState) -> tuple[np.ndarray, np.ndarray]:
         if np.any(state.sum < 0) or np.any(state.sum > state.n + 1e-9):
@@ -59,9 +60,9 @@ class NormalInverseGammaPrior:
     beta: float = 1.0
 
     def __post_init__(self) -> None:
-        check_range("prior.mu", self.mu, -np.inf, np.inf)
+        check_range("prior.mu", self.mu, -MAX_PARAM, MAX_PARAM)
         for name in ("kappa", "alpha", "beta"):
-            check_range(f"prior.{name}", getattr(self, name), 0.0, np.inf, open_low=True)
+            check_range(f"prior.{name}", getattr(self, name), 0.0, MAX_PARAM, open_low=True)
 
     def sample(self, state: ArmState, rng: np.random.Generator, size: int) -> np.ndarray:
         n, s = state.n, state.sum
@@ -90,9 +91,11 @@ def make_prior(spec: Prior | dict[str, Any] | str) -> Prior:
     """A prior from ``{"model": "bernoulli" | "normal", **params}``, a model name, or a prior."""
     if isinstance(spec, (BetaPrior, NormalInverseGammaPrior)):
         return spec
+    if not isinstance(spec, (str, Mapping)):
+        raise InputError("prior", spec, 'a table such as { model = "normal", beta = 20.0 } or a model name')
     params = {"model": spec} if isinstance(spec, str) else dict(spec)
     model = params.pop("model", "bernoulli")
-    if model not in PRIORS:
+    if not isinstance(model, str) or model not in PRIORS:
         raise InputError("prior.model", model, f"one of {', '.join(PRIORS)}")
     cls = PRIORS[model]
     allowed = set(cls.__dataclass_fields__)

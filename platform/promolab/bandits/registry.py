@@ -27,7 +27,7 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, field: st
 
     Errors name the field as ``{field}.name`` or ``{field}.{parameter}``.
     """
-    if name not in POLICIES:
+    if not isinstance(name, str) or name not in POLICIES:
         raise InputError(f"{field}.name", name, f"one of {', '.join(POLICIES)}")
     params = dict(params or {})
     allowed = policy_parameters(name)

@@ -21,6 +21,13 @@ from promolab.bandits.state import ArmState
 from promolab.errors import InputError
 
 
+# Segments one policy learns separately. The state and every ``probabilities`` call grow with
+# segments × arms, and each segment needs its own traffic to learn from; customer segments in
+# practice number a handful to a few hundred (RFM clusters, countries, channels). A column with
+# more distinct values is almost always a user or order id given by mistake.
+MAX_SEGMENTS = 1_000
+
+
 @dataclass(frozen=True)
 class SegmentedPolicy:
     """``policy`` learnt separately for each of ``segments`` (labels, in state order)."""
@@ -29,6 +36,8 @@ class SegmentedPolicy:
     segments: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        if len(self.segments) > MAX_SEGMENTS:
+            raise InputError("segments", len(self.segments), f"at most {MAX_SEGMENTS:,} distinct segments")
         if len(self.segments) < 1 or len(set(self.segments)) != len(self.segments):
             raise InputError("segments", list(self.segments), "at least one distinct segment label")
 

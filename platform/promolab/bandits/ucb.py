@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from promolab.bandits.base import Policy, argmax_share, check_range
+from promolab.bandits.base import MAX_PARAM, Policy, argmax_share, check_range
 from promolab.bandits.state import ArmState
 
 _EPS = 1e-12
@@ -34,7 +34,7 @@ class UCB1(Policy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_range("reward_range", self.reward_range, 0.0, np.inf, open_low=True)
+        check_range("reward_range", self.reward_range, 0.0, MAX_PARAM, open_low=True)
 
     def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
         t = np.maximum(state.total, 1.0)[..., None]
@@ -56,7 +56,7 @@ class KLUCB(Policy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_range("c", self.c, 0.0, np.inf)
+        check_range("c", self.c, 0.0, MAX_PARAM)
 
     def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
         t = np.maximum(state.total, 1.0)[..., None]

@@ -13,7 +13,7 @@ from promolab.analysis.engines import resolve_engine
 from promolab.analysis.filtering import TableFilters
 from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app, console
-from promolab.cli.flags import REPORT_FLAGS, TABLE_FLAGS, flag_errors
+from promolab.cli.flags import POWER_FLAGS, REPORT_FLAGS, TABLE_FLAGS, flag_errors
 from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
@@ -128,12 +128,13 @@ def power(
         raise InputError("--kind", kind, "binomial or mean")
     if kind == "mean" and sd is None:
         raise InputError("--sd", sd, "a standard deviation > 0 for --kind mean")
-    if kind == "binomial":
-        result = (sample_size_proportion(baseline, mde, alpha, power_, variants) if mde is not None
-                  else mde_proportion(baseline, n, alpha, power_, variants))
-    else:
-        result = (sample_size_mean(baseline, sd, mde, alpha, power_, variants) if mde is not None
-                  else mde_mean(baseline, sd, n, alpha, power_, variants))
+    with flag_errors(POWER_FLAGS):
+        if kind == "binomial":
+            result = (sample_size_proportion(baseline, mde, alpha, power_, variants) if mde is not None
+                      else mde_proportion(baseline, n, alpha, power_, variants))
+        else:
+            result = (sample_size_mean(baseline, sd, mde, alpha, power_, variants) if mde is not None
+                      else mde_mean(baseline, sd, n, alpha, power_, variants))
     days = None
     if daily_users is not None:
         if daily_users <= 0:

@@ -10,7 +10,7 @@ from rich.table import Table
 from promolab.adaptive import update_weights
 from promolab.cli.app import app, console
 from promolab.cli.options import ByOption, DbOption, JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import plain, print_json, say
 from promolab.store import Registry
 
 bandit_app = typer.Typer(help="Bandit experiments: weight updates and their history.", no_args_is_help=True)
@@ -30,9 +30,9 @@ def update(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
     table = Table("variant", "users", "mean reward", "new weight")
     for k, w in result.weights.items():
         s = result.arms[k]
-        table.add_row(k, f"{s.n:,}", f"{s.mean:.4g}" if s.n else "", f"{w:.1%}")
+        table.add_row(plain(k), f"{s.n:,}", f"{s.mean:.4g}" if s.n else "", f"{w:.1%}")
     console.print(table)
-    console.print(f"{key}: {result.reason}")
+    say(f"{key}: {result.reason}")
 
 
 @bandit_app.command("weights")
@@ -44,7 +44,9 @@ def weights(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbO
         print_json(history.to_dict("records"))
         return
     wide = history.pivot_table(index="updated_at", columns="variant_key", values="weight")
-    table = Table("updated_at", *map(str, wide.columns))
+    table = Table("updated_at")
+    for column in wide.columns:
+        table.add_column(plain(column))
     for ts, row in wide.iterrows():
         table.add_row(str(ts), *(f"{w:.1%}" for w in row))
     console.print(table)
@@ -61,7 +63,9 @@ def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
     if json_:
         print_json(result.to_dict())
         return
-    table = Table(period, "users", *result.variants, "reward", "cum. reward", "est. regret", "cum. regret")
+    table = Table(period, "users")
+    for header in (*result.variants, "reward", "cum. reward", "est. regret", "cum. regret"):
+        table.add_column(plain(header))
     for p in result.periods:
         table.add_row(f"{p.start:%Y-%m-%d %H:%M}" if period == "hour" else f"{p.start:%Y-%m-%d}", f"{p.users:,}",
                       *(f"{p.share[v]:.0%}" for v in result.variants), f"{p.reward:.4g}",
@@ -69,11 +73,11 @@ def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
     console.print(table)
     arms = Table("variant", "users", "mean reward", "gap to best", "regret", "current weight")
     for a in result.arms:
-        arms.add_row(a.variant, f"{a.users:,}", "" if a.mean_reward is None else f"{a.mean_reward:.4g}",
+        arms.add_row(plain(a.variant), f"{a.users:,}", "" if a.mean_reward is None else f"{a.mean_reward:.4g}",
                      "" if a.gap is None else f"{a.gap:.4g}", f"{a.regret:.4g}",
                      "" if a.current_weight is None else f"{a.current_weight:.1%}")
     console.print(arms)
-    console.print(f"{key}: reward {result.reward_metric}; best arm so far {result.best_variant}; "
-                  f"estimated regret {result.total_regret:.4g} over {result.users:,} users")
+    say(f"{key}: reward {result.reward_metric}; best arm so far {result.best_variant}; "
+        f"estimated regret {result.total_regret:.4g} over {result.users:,} users")
     for note in result.notes:
-        console.print(f"note: {note}")
+        say(f"note: {note}")

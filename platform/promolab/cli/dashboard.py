@@ -15,7 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from promolab.cli.app import app, console
+from promolab.cli.app import app
+from promolab.cli.output import say
 from promolab.errors import InputError
 from promolab.store import DB_ENV, DEFAULT_DB
 
@@ -67,9 +68,9 @@ def dashboard(
     path = dashboard_db(db)
     command = streamlit_command(path, port, host, app_path())
     env = {**os.environ, DB_ENV: str(path)}
-    console.print(f"promolab dashboard on http://{host}:{port} — registry {path}")
+    say(f"promolab dashboard on http://{host}:{port} — registry {path}")
     if not path.exists():
-        console.print(f"(no registry at {path} yet: it is created empty; run `promolab demo` for example data)")
+        say(f"(no registry at {path} yet: it is created empty; run `promolab demo` for example data)")
     if os.name == "posix":
         sys.stdout.flush()
         sys.stderr.flush()

@@ -12,19 +12,38 @@ from rich.table import Table
 from promolab.analysis.table import open_table
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import plain, print_json, say
 from promolab.errors import InputError
 from promolab.store import Registry, events_batch, exposures_batch
 
 INGEST_KINDS = ("exposures", "events", "attributes")
 
 
-def _read(path: Path):
+def _read(path: Path, field: str):
+    """Exactly the file named (never a glob), with at least one row; errors name ``field``."""
     con = duckdb.connect()
     try:
-        return con.execute(f"SELECT * FROM {open_table(con, path, 'ingest_input')}").df()
+        return con.execute(f"SELECT * FROM {open_table(con, path, 'ingest_input', field=field)}").df()
     finally:
         con.close()
+
+
+def _attributes(frame, source: str):
+    """Refuse an attributes file at the door: a user_id column, at least one attribute
+    column, and a user id on every row (row 1 = the first data row)."""
+    if "user_id" not in frame.columns or len(frame.columns) < 2:
+        raise InputError("columns", sorted(map(str, frame.columns)), "a user_id column plus one column per "
+                         "attribute", source=source)
+    import pandas as pd
+
+    ids = frame["user_id"]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        row = int(blank.to_numpy().nonzero()[0][0])
+        value = ids.iloc[row]
+        raise InputError(f"user_id (row {row + 1})", None if pd.isna(value) else value, "a non-empty user id",
+                         source=source)
+    return frame.assign(user_id=ids.astype(str))
 
 
 @app.command()
@@ -43,7 +62,7 @@ def assign(
 
     from promolab.adaptive import sticky_assign
 
-    frame = _read(file) if file is not None else pd.DataFrame({"user_id": users or []})
+    frame = _read(file, "--file") if file is not None else pd.DataFrame({"user_id": users or []})
     if "user_id" not in frame.columns:
         raise InputError("--file", str(file), "a table with a user_id column")
     if frame.empty:
@@ -57,10 +76,10 @@ def assign(
         return
     table = Table("user_id", "variant")
     for r in rows:
-        table.add_row(r["user_id"], r["variant"] or "(not in experiment)")
+        table.add_row(plain(r["user_id"]), plain(r["variant"] or "(not in experiment)"))
     console.print(table)
     if record:
-        console.print(f"{result.new:,} new exposures recorded")
+        say(f"{result.new:,} new exposures recorded")
 
 
 @app.command()
@@ -77,11 +96,11 @@ def ingest(
     user attributes (user_id + columns). Idempotent; a bad file stores nothing."""
     if kind not in INGEST_KINDS:
         raise InputError("--kind", kind, "one of " + ", ".join(INGEST_KINDS))
+    with console.status(plain(f"reading {file}")):
+        frame = _read(file, "FILE")  # before the registry is opened: a bad file creates nothing
     reg = Registry.open(db)
-    with console.status(f"reading {file}"):
-        frame = _read(file)
     label = source or file.name
-    with console.status(f"storing {len(frame):,} {kind}"):
+    with console.status(plain(f"storing {len(frame):,} {kind}")):
         if kind == "exposures":
             if not experiment:
                 raise InputError("--experiment", experiment, "the experiment the exposures belong to")
@@ -89,14 +108,13 @@ def ingest(
         elif kind == "events":
             result = reg.ingest_events(events_batch(frame, str(file)), source=label)
         else:
-            if "user_id" not in frame.columns:
-                raise InputError("columns", sorted(frame.columns), "a user_id column plus attribute columns")
-            stored = reg.set_attributes(frame)
+            stored = reg.set_attributes(_attributes(frame, str(file)))
             result = None
     if json_:
         print_json(result if result is not None else {"attributes": stored})
     elif result is not None:
-        console.print(f"{kind}: {result.received:,} rows, {result.inserted:,} new, "
-                      f"{result.duplicates:,} already stored")
+        say(f"{kind}: {result.received:,} rows, {result.inserted:,} new, {result.duplicates:,} already stored"
+            + (f", {result.conflicts:,} ids already stored with other content (the first kept)"
+               if result.conflicts else ""))
     else:
-        console.print(f"attributes: {stored:,} values stored")
+        say(f"attributes: {stored:,} values stored")

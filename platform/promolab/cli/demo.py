@@ -10,7 +10,7 @@ import typer
 from promolab.analysis import analyze_experiment
 from promolab.cli.app import app, console
 from promolab.cli.options import JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import print_json, say
 from promolab.cli.render import print_report
 from promolab.demo import build_demo
 
@@ -29,6 +29,6 @@ def demo(
     if json_:
         print_json(result.to_dict())
         return
-    console.print(f"demo registry: {registry.path}")
+    say(f"demo registry: {registry.path}")
     print_report(result)
-    console.print(f"next: promolab dashboard --db {db}")
+    say(f"next: promolab dashboard --db {db}")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from promolab.cli.app import app, console
 from promolab.cli.options import ByOption, DbOption, JsonOption, ReasonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import plain, print_json, say
 from promolab.spec import experiment_to_dict, load_experiment
 from promolab.store import LATEST_VERSION, Registry
 
@@ -25,7 +27,7 @@ KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
 def init(db: DbOption = None) -> None:
     """Create (or migrate) the registry file."""
     reg = Registry.open(db)
-    console.print(f"registry {reg.path} at schema version {LATEST_VERSION}")
+    say(f"registry {reg.path} at schema version {LATEST_VERSION}")
 
 
 @experiment_app.command("create")
@@ -34,7 +36,7 @@ def create(spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")]
     """Validate a spec and register it as a draft."""
     experiment = load_experiment(spec)
     Registry.open(db).create_experiment(experiment, by=by)
-    console.print(f"created {experiment.key} (draft) from {spec}")
+    say(f"created {experiment.key} (draft) from {spec}")
 
 
 @experiment_app.command("list")
@@ -46,7 +48,7 @@ def list_(db: DbOption = None, json_: JsonOption = False) -> None:
         return
     table = Table("key", "name", "kind", "status", "traffic", "exposures", "launched")
     for r in rows:
-        table.add_row(r.key, r.name, r.kind, r.status, f"{r.coverage:.0%}", f"{r.exposures:,}",
+        table.add_row(plain(r.key), plain(r.name), r.kind, r.status, f"{r.coverage:.0%}", f"{r.exposures:,}",
                       r.launched_at.strftime("%Y-%m-%d %H:%M") if r.launched_at else "")
     console.print(table)
 
@@ -60,22 +62,26 @@ def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
     if json_:
         print_json(data)
         return
-    console.print(f"[bold]{spec['key']}[/bold] — {spec['name']} ({data['status']}, {spec['kind']}, "
-                  f"traffic {spec['traffic_percent']:g} %)")
-    console.print(f"hypothesis: {spec['hypothesis']}\nowner: {spec['owner']}")
+    # every name, payload and reason is user text: printed as Text, never read as markup
+    line = f" — {spec['name']} ({data['status']}, {spec['kind']}, traffic {spec['traffic_percent']:g} %)"
+    console.print(Text.assemble(plain(spec["key"], "bold"), plain(line)))
+    if spec.get("hypothesis"):
+        say(f"hypothesis: {spec['hypothesis']}")
+    say(f"owner: {spec['owner']}")
     for v in spec["variants"]:
         marker = " (control)" if v["key"] == spec["control"] else ""
-        console.print(f"  variant {v['key']}{marker}: {v['name']}, weight {v['weight']:g}, payload {v['payload']}")
+        payload = json.dumps(v["payload"], ensure_ascii=False)
+        say(f"  variant {v['key']}{marker}: {v['name']}, weight {v['weight']:g}, payload {payload}")
     for m in spec["metrics"] + spec.get("guardrails", []):
-        console.print(f"  metric {m['key']}: {m['kind']}")
+        say(f"  metric {m['key']}: {m['kind']}" + (f" — {m['name']}" if m.get("name") else ""))
     for h in data["history"]:
-        console.print(f"  {h.changed_at:%Y-%m-%d %H:%M:%S} {h.from_status or '-'} → {h.to_status} "
-                      f"traffic {h.coverage:.0%} by {h.changed_by} {h.reason}")
+        say(f"  {h.changed_at:%Y-%m-%d %H:%M:%S} {h.from_status or '-'} → {h.to_status} "
+            f"traffic {h.coverage:.0%} by {h.changed_by} {h.reason}")
 
 
 def _transition(key: str, to: str, db, by: str, reason: str) -> None:
     Registry.open(db).set_status(key, to, by=by, reason=reason)
-    console.print(f"{key}: {to}")
+    say(f"{key}: {to}")
 
 
 @experiment_app.command("launch")
@@ -101,4 +107,4 @@ def ramp(key: KeyArg, percent: Annotated[float, typer.Argument(help="Traffic in 
          db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
     """Change traffic coverage; users already in keep their variant."""
     Registry.open(db).ramp(key, percent, by=by, reason=reason)
-    console.print(f"{key}: traffic {percent:g} %")
+    say(f"{key}: traffic {percent:g} %")

@@ -24,6 +24,8 @@ REPORT_FLAGS = {"plan.srm_threshold": "--srm-threshold", "plan.segments": "--seg
                 "spark_master": "--spark-master", "data": "--data"}
 STATS_FLAGS = {**PLAN_FLAGS, "stats file": "FILE"}
 SEQUENTIAL_FLAGS = {"plan.looks": "--looks", "plan.spending": "--spending", "metric": "--metric"}
+POWER_FLAGS = {"baseline": "--baseline", "mean": "--baseline", "mde_relative": "--mde", "n_per_variant": "--n",
+               "variants": "--variants", "alpha": "--alpha", "power": "--power", "sd": "--sd"}
 SQL_FLAGS = {"dialect": "--dialect", "schema": "--schema", "window_days": "--window-days"}
 
 

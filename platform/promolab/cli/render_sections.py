@@ -1,23 +1,35 @@
 """Text output of the issue-8 report sections: filtering, guardrails, economics, segments,
-and the filtered-versus-unfiltered comparison (``--no-filter``)."""
+and the filtered-versus-unfiltered comparison (``--no-filter``).
+
+Every cell, title and header is user data (metric names, variants, segment values, rule
+descriptions naming events and attributes): it reaches rich as ``Text``, never as markup."""
 
 from __future__ import annotations
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from promolab.analysis import Report
 from promolab.cli.app import console
+from promolab.cli.output import plain, say
 
 
 def _p(p: float) -> str:
     return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
 
 
+class _Table(Table):
+    """A report table whose cells are shown as written (see module doc)."""
+
+    def add_row(self, *cells, style=None, **options) -> None:  # type: ignore[override]
+        super().add_row(*(None if c is None else plain(c) for c in cells), style=style, **options)
+
+
 def _table(title: str, columns: list[str]) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = _Table(title=plain(title, "table.title"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
+        table.add_column(plain(col), justify="left" if i == 0 else "right")
     return table
 
 
@@ -34,9 +46,9 @@ def print_filtering(report: Report) -> None:
     table.add_row("analysed", *[f"{f.kept[v]:,} of {f.exposed[v]:,}" for v in variants], "")
     console.print(table)
     if f.alert:
-        console.print(f"[bold red]ALERT: {f.alert_text()}[/bold red]")
+        say(f"ALERT: {f.alert_text()}", "bold red")
     for note in f.notes:
-        console.print(f"  note: {note}")
+        say(f"  note: {note}")
 
 
 def print_guardrails(report: Report) -> None:
@@ -45,8 +57,8 @@ def print_guardrails(report: Report) -> None:
     console.print("[bold]Guardrails[/bold] (non-inferiority: the harmful end of the CI must stay inside the margin)")
     for variant, checks in report.guardrails.items():
         for c in checks:
-            mark = "[green]pass[/green]" if c.passed else "[bold red]FAIL[/bold red]"
-            console.print(f"  {variant}: {mark} {c.text}")
+            mark = ("pass", "green") if c.passed else ("FAIL", "bold red")
+            console.print(Text.assemble(plain(f"  {variant}: "), mark, plain(f" {c.text}")))
 
 
 def print_economics(report: Report) -> None:
@@ -73,7 +85,7 @@ def print_economics(report: Report) -> None:
             f"{vl.value * 100:+.1f} % [{vl.ci_low * 100:+.1f}, {vl.ci_high * 100:+.1f}]", style=style)
     console.print(table)
     for note in e.notes:
-        console.print(f"  note: {note}")
+        say(f"  note: {note}")
 
 
 def print_segments(report: Report) -> None:
@@ -96,7 +108,7 @@ def print_segments(report: Report) -> None:
                                   _p(lf.p_value), _p(lf.p_value_adjusted), style=style)
         console.print(table)
         for w in d.warnings:
-            console.print(f"  [yellow]warning: {w}[/yellow]")
+            say(f"  warning: {w}", "yellow")
 
 
 def print_unfiltered(report: Report) -> None:
@@ -117,7 +129,7 @@ def print_unfiltered(report: Report) -> None:
                           f"{b.relative * 100:+.1f}% [{b.ci_low * 100:+.1f}, {b.ci_high * 100:+.1f}]",
                           _p(b.p_value_adjusted))
     console.print(table)
-    console.print(f"  unfiltered verdict: {u.verdict.text}")
+    say(f"  unfiltered verdict: {u.verdict.text}")
 
 
 def print_health(report: Report) -> None:
@@ -127,7 +139,7 @@ def print_health(report: Report) -> None:
         line = (f"Multiple exposures: {x.cross_variant_users:,} of {x.users:,} users saw more than one variant"
                 + (f", {x.repeated_users:,} appear on more than one row" if x.repeated_users else "")
                 + (f" ({'excluded' if x.policy == 'exclude' else 'kept'})" if x.cross_variant_users else ""))
-        console.print(line if not x.cross_variant_users else f"[yellow]{line}[/yellow]", highlight=False)
+        say(line, "yellow" if x.cross_variant_users else "")
     capped = [t for t in h.tails if t.cap is not None or t.heavy_tail]
     if capped:
         table = _table("Tails and caps", ["metric", "p99 (non-zero)", "max", "cap"])

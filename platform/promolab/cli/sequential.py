@@ -6,8 +6,13 @@ import typer
 from rich.table import Table
 
 from promolab.cli.app import app, console
+from promolab.cli.flags import flag_errors
 from promolab.cli.output import print_json
-from promolab.sim.peeking import PeekingResult, simulate_peeking
+from promolab.sim.peeking import MAX_RUNS, MAX_USERS_PER_LOOK, PeekingResult, simulate_peeking
+from promolab.spec.vocabulary import MAX_LOOKS
+
+PEEKING_FLAGS = {"looks": "--looks", "runs": "--runs", "users_per_look": "--users-per-look", "rate": "--rate",
+                 "alpha": "--alpha", "seed": "--seed", "spending": "--spending"}
 
 
 def _table(result: PeekingResult) -> Table:
@@ -35,9 +40,10 @@ def _table(result: PeekingResult) -> Table:
 
 @app.command("peeking")
 def peeking(
-    looks: int = typer.Option(30, "--looks", help="Looks (e.g. days) per A/A test."),
-    runs: int = typer.Option(10_000, "--runs", help="Simulated A/A tests."),
-    users_per_look: int = typer.Option(1_000, "--users-per-look", help="New users per arm per look."),
+    looks: int = typer.Option(30, "--looks", help=f"Looks (e.g. days) per A/A test, 1 to {MAX_LOOKS}."),
+    runs: int = typer.Option(10_000, "--runs", help=f"Simulated A/A tests, 1 to {MAX_RUNS:,}."),
+    users_per_look: int = typer.Option(1_000, "--users-per-look",
+                                       help=f"New users per arm per look, 1 to {MAX_USERS_PER_LOOK:,}."),
     rate: float = typer.Option(0.05, "--rate", help="Conversion rate in both arms."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -45,9 +51,11 @@ def peeking(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Simulate A/A tests with repeated looks: naive peeking vs group-sequential vs mSPRT."""
-    result = simulate_peeking(
-        looks=looks, runs=runs, users_per_look=users_per_look, rate=rate, alpha=alpha, seed=seed, spending=spending
-    )
+    with flag_errors(PEEKING_FLAGS):  # every number is bounded before anything is drawn
+        result = simulate_peeking(
+            looks=looks, runs=runs, users_per_look=users_per_look, rate=rate, alpha=alpha, seed=seed,
+            spending=spending,
+        )
     if as_json:
         print_json(result)
     else:

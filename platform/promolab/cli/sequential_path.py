@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
 from promolab.cli.app import app, console
 from promolab.cli.flags import SEQUENTIAL_FLAGS, flag_errors
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import plain, print_json, say
 from promolab.store import Registry
 
 
@@ -24,7 +23,7 @@ def _tables(path: SequentialPath) -> list[Table]:
         crossing = c.first_crossing
         state = ("SRM: no read-out" if path.blocked else "boundary not crossed" if crossing is None
                  else f"boundary crossed at look {crossing}")
-        table = Table(title=escape(f"{c.metric}: {c.variant} vs {path.control} — {state}"))
+        table = Table(title=plain(f"{c.metric}: {c.variant} vs {path.control} — {state}", "table.title"))
         for col in ("look", "users", "info", "z", "boundary", "p (fixed)", f"p adj ({path.correction})",
                     "always-valid p", "CS on lift"):
             table.add_column(col, justify="right")
@@ -63,4 +62,4 @@ def sequential(
     console.print(f"α = {result.alpha:g}, {SPENDINGS[result.spending]} spending, {result.correction} correction, "
                   f"{len(result.looks)} looks ({result.split} split).")
     for note in result.notes:
-        console.print(f"note: {escape(note)}", highlight=False)
+        say(f"note: {note}")

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from promolab.cli.app import app, console, err_console
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import plain, print_json, say
 
 keys_app = typer.Typer(help="API keys for the HTTP service (only their hashes are stored).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -23,6 +23,8 @@ def serve(
     bandit_period: Annotated[Optional[float], typer.Option(
         "--bandit-period", help="Seconds between scheduled bandit weight updates (default: none).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    report_timeout: Annotated[float, typer.Option(
+        "--report-timeout", help="Seconds a report may take before it is cancelled (answer 504).")] = 30.0,
 ) -> None:
     """Run the HTTP API (assign, events, experiments, reports) on the registry, one process."""
     import logging
@@ -35,8 +37,15 @@ def serve(
         from promolab.errors import InputError
 
         raise InputError("--bandit-period", bandit_period, "a number of seconds > 0")
+    if not 0 < report_timeout < float("inf"):
+        from promolab.errors import InputError
+
+        raise InputError("--report-timeout", report_timeout, "a number of seconds > 0")
+    from promolab.store import Registry
+
+    Registry.open(db, read_only=False)  # a damaged, foreign or read-only file: one line here, not a traceback
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    application = create_app(db, bandit_period=bandit_period)
+    application = create_app(db, bandit_period=bandit_period, report_timeout=report_timeout)
     err_console.print(f"promolab service on http://{host}:{port} (docs at /docs)", markup=False, highlight=False)
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False, workers=1)
 
@@ -69,7 +78,7 @@ def keys_list(db: DbOption = None, json_: JsonOption = False) -> None:
         return
     table = Table("id", "kind", "name", "created", "revoked")
     for k in rows:
-        table.add_row(k.key_id, k.kind, k.name, f"{k.created_at:%Y-%m-%d %H:%M}",
+        table.add_row(plain(k.key_id), k.kind, plain(k.name), f"{k.created_at:%Y-%m-%d %H:%M}",
                       f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
     console.print(table)
 
@@ -81,4 +90,4 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see ke
     from promolab.store.keys import revoke_key
 
     revoke_key(Registry.open(db), key_id)
-    console.print(f"revoked {key_id}")
+    say(f"revoked {key_id}")

@@ -12,33 +12,44 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from promolab.bandits import make_policy
+from promolab.bandits.base import check_int
 from promolab.cli.app import app, console, err_console
+from promolab.cli.flags import flag_errors
+from promolab.cli.output import plain
 from promolab.errors import InputError
-from promolab.sim.grid import check_engine, make_tasks, run_grid
+from promolab.sim.grid import MAX_WORKERS, check_engine, make_tasks, run_grid
 from promolab.sim.logged import read_log
 from promolab.sim.metrics import SimulationSummary
 from promolab.sim.replay import PolicyEvaluation, evaluate_policy
-from promolab.sim.scenario import Scenario, load_scenario
+from promolab.sim.scenario import MAX_BATCH_SIZE, MAX_RUNS, MAX_SEED, Scenario, load_scenario
+
+# Library fields set by this module's flags (the same names in a scenario file are not flags, so
+# only the calls that take these flags are wrapped in flag_errors).
+SIM_FLAGS = {"runs": "--runs", "seed": "--seed", "workers": "--workers", "batch_size": "--batch-size"}
 
 
 @app.command("simulate")
 def simulate_command(
     files: list[Path] = typer.Argument(..., help="Scenario TOML files (simulations/*.toml)."),
     json_out: bool = typer.Option(False, "--json", help="Print results as JSON."),
-    runs: int | None = typer.Option(None, "--runs", min=1, help="Runs per policy (default: the scenario's)."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Root seed (default: the scenario's)."),
+    runs: int | None = typer.Option(None, "--runs", help=f"Runs per policy, 1 to {MAX_RUNS:,} "
+                                    "(default: the scenario's)."),
+    seed: int | None = typer.Option(None, "--seed", help="Root seed (default: the scenario's)."),
     policy: list[str] | None = typer.Option(None, "--policy", help="Policy label or registered name; repeatable."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local Ray: CPUs; 1 = all)."),
+    workers: int = typer.Option(1, "--workers", help=f"Worker processes, 1 to {MAX_WORKERS} "
+                                "(local Ray: CPUs; 1 = all)."),
     engine: str = typer.Option("pool", "--engine", help="Where tasks run: pool (processes) or ray."),
     address: str | None = typer.Option(None, "--address", help="Ray cluster, e.g. ray://HOST:10001 "
                                        "(default: a local Ray)."),
 ) -> None:
     """Simulate bandit policies on scenarios: regret, allocation, best-arm identification, cost."""
     check_engine(engine, address)
+    _check_flags(runs=runs, seed=seed, workers=workers)  # before any file is read
     scenarios = [load_scenario(f) for f in files]
     if policy:
         scenarios = [s.with_policies(policy) for s in scenarios]
-    tasks = make_tasks(scenarios, runs=runs, seed=seed)
+    with flag_errors(SIM_FLAGS):
+        tasks = make_tasks(scenarios, runs=runs, seed=seed)  # refuses a --runs whose totals exceed a bound
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=json_out) as progress:
         bar = progress.add_task("runs", total=sum(t.runs for t in tasks))
@@ -63,18 +74,30 @@ def replay_command(
     reward_col: str = typer.Option("reward", "--reward-col"),
     propensity_col: str = typer.Option("propensity", "--propensity-col"),
     uniform: bool = typer.Option(False, "--uniform", help="The log was assigned uniformly (propensity 1/K)."),
-    batch_size: int = typer.Option(100, "--batch-size", min=1, help="Rows between policy updates."),
-    seed: int = typer.Option(0, "--seed", min=0),
+    batch_size: int = typer.Option(100, "--batch-size", help=f"Rows between policy updates, 1 to {MAX_BATCH_SIZE:,}."),
+    seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Estimate a policy's value on logged data: replay (Li et al. 2011), IPS, SNIPS, DR."""
+    _check_flags(seed=seed, batch_size=batch_size)  # before the log is read
     chosen = make_policy(policy, _parse_params(param or []), field="--policy")
     log = read_log(file, action_col=action_col, reward_col=reward_col, propensity_col=propensity_col,
                    uniform=uniform)
-    evaluation = evaluate_policy(log, chosen, seed=seed, batch_size=batch_size)
+    with flag_errors(SIM_FLAGS):  # the total work (batches × the policy's draws per batch) is bounded
+        evaluation = evaluate_policy(log, chosen, seed=seed, batch_size=batch_size)
     if json_out:
         console.print_json(json.dumps(evaluation.to_dict()))
     else:
         console.print(_replay_table(evaluation))
+
+
+def _check_flags(*, runs: int | None = None, seed: int | None = None, workers: int | None = None,
+                 batch_size: int | None = None) -> None:
+    """Per-flag bounds, checked before any file is read (the totals are checked once it is)."""
+    bounds = {"--runs": (runs, 1, MAX_RUNS), "--seed": (seed, 0, MAX_SEED), "--workers": (workers, 1, MAX_WORKERS),
+              "--batch-size": (batch_size, 1, MAX_BATCH_SIZE)}
+    for flag, (value, low, high) in bounds.items():
+        if value is not None:
+            check_int(flag, value, low, high)
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
@@ -104,16 +127,17 @@ def _scenario_json(scenario: Scenario, results: list[SimulationSummary], runs: i
 
 
 def _scenario_table(scenario: Scenario, results: list[SimulationSummary]) -> Table:
-    table = Table(title=f"{scenario.name}: {scenario.horizon:,} users × {results[0].runs} runs, reward = {scenario.reward}")
+    table = Table(title=plain(f"{scenario.name}: {scenario.horizon:,} users × {results[0].runs} runs, "
+                              f"reward = {scenario.reward}", "table.title"))
     for header in ("policy", "regret (5–95 %)", "share per arm", "P(best found)", "users to find", "discount", "margin lost"):
         table.add_column(header, justify="left" if header in ("policy", "share per arm") else "right")
     for r in results:
         band = r.regret
         margin = "—" if r.margin_lost is None else f"{r.margin_lost.mean[-1]:,.1f}"
         table.add_row(
-            r.policy,
+            plain(r.policy),
             f"{band.mean[-1]:,.1f} ({band.low[-1]:,.0f}–{band.high[-1]:,.0f})",
-            " ".join(f"{a}:{s:.0%}" for a, s in zip(r.arms, r.final_share)),
+            plain(" ".join(f"{a}:{s:.0%}" for a, s in zip(r.arms, r.final_share))),
             f"{r.p_best[-1]:.0%}",
             "—" if r.users_to_identify is None else f"{r.users_to_identify:,}",
             f"{r.discount_spent.mean[-1]:,.1f}",
@@ -125,8 +149,8 @@ def _scenario_table(scenario: Scenario, results: list[SimulationSummary]) -> Tab
 
 
 def _replay_table(evaluation: PolicyEvaluation) -> Table:
-    table = Table(title=f"{evaluation.policy['name']} on {evaluation.source}: {evaluation.rows:,} rows, "
-                        f"{evaluation.replay.accepted:,} accepted by replay")
+    table = Table(title=plain(f"{evaluation.policy['name']} on {evaluation.source}: {evaluation.rows:,} rows, "
+                              f"{evaluation.replay.accepted:,} accepted by replay", "table.title"))
     for header in ("estimator", "value", "95 % CI", "n"):
         table.add_column(header, justify="right")
     for e in (evaluation.replay.estimate, evaluation.ips, evaluation.snips, evaluation.dr):

@@ -13,10 +13,10 @@ import typer
 
 from promolab.analysis.dialect import DIALECTS, experiment_sql, export_parquet, export_users
 from promolab.analysis.stats_file import analyze_stats_file
-from promolab.cli.app import app, console
+from promolab.cli.app import app
 from promolab.cli.flags import SQL_FLAGS, STATS_FLAGS, flag_errors
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import print_json
+from promolab.cli.output import print_json, say
 from promolab.cli.render import print_report
 from promolab.store import Registry
 
@@ -84,7 +84,7 @@ def export_parquet_cmd(
     """Export the registry's exposures, events and attributes to Parquet (for Spark or a lake)."""
     written = export_parquet(Registry.open(db), out, experiment)
     for table, path in written.items():
-        console.print(f"{table}: {path}", highlight=False, soft_wrap=True)
+        say(f"{table}: {path}", soft_wrap=True)
 
 
 @app.command("export-users")
@@ -96,4 +96,4 @@ def export_users_cmd(
     """Write the report's per-user rows (variant, metrics, covariates) for ``analyze-table`` or a notebook."""
     with flag_errors({"path": "OUT"}):
         rows = export_users(Registry.open(db), key, out)
-    console.print(f"{rows:,} users: {out}", highlight=False, soft_wrap=True)
+    say(f"{rows:,} users: {out}", soft_wrap=True)

@@ -2,21 +2,27 @@
 
 One process owns the DuckDB file: one connection (``Registry.open``), one writer thread
 with group commit, an in-memory catalog of experiments for assignment with each
-experiment's first-exposure map (sticky assignment), and optionally a bandit scheduler.
+experiment's first-exposure map (sticky assignment), optionally a bandit scheduler, and
+a report worker process (``reports``) that computes reports on a snapshot of the file,
+within a time limit, so reports never hold the server.
 ``POST /v1/assign`` is served by a lean ASGI path (``fastpath``) in front of FastAPI. Run ONE uvicorn worker per database file (DuckDB has one writer);
 scale out with more files or with local evaluation in the clients.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from promolab.service import errors
 from promolab.service.fastpath import FastAssign, replay_receive
+from promolab.service.reports import DEFAULT_TIMEOUT as DEFAULT_REPORT_TIMEOUT
+from promolab.service.reports import ReportRunner
 from promolab.service.routes_assign import router as assign_router
 from promolab.service.routes_events import router as events_router
 from promolab.service.routes_experiments import router as experiments_router
@@ -36,8 +42,10 @@ Authenticate with `Authorization: Bearer <key>`: SDK keys (`pl_sdk_…`) may ass
 events and read `/v1/config`; admin keys (`pl_admin_…`) may use every route. Create keys
 with `promolab keys create --kind sdk|admin`.
 
-Limits: 10,000 events per batch, 1,000 users per assign batch, 8 MiB per body, event
-timestamps at most 24 h in the future, revenue and values finite and >= 0.
+Limits: 10,000 events per batch, 1,000 users per assign batch, 8 MiB per body (JSON text:
+UTF-8, no lone surrogate escapes, at most 200 levels deep), event timestamps at most 24 h in
+the future, revenue and values finite and >= 0, reports computed within the server's report
+time limit (default 30 s).
 """
 
 
@@ -114,13 +122,17 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     close_registry: bool = True,
     fast_assign: bool = True,
+    report_timeout: float = DEFAULT_REPORT_TIMEOUT,
 ) -> FastAPI:
     """The service on the registry at ``db_path`` (default: $PROMOLAB_DB or ./promolab.duckdb).
 
     ``bandit_period``: seconds between scheduled bandit updates (None: no schedule).
     ``bandit_update``: the update function (default ``promolab.bandit_update.update_weights``).
     ``fast_assign``: serve ``POST /v1/assign`` by the lean ASGI path (False: FastAPI only).
+    ``report_timeout``: seconds a report may take (past it: 504, and the report is cancelled).
     """
+    if not (isinstance(report_timeout, (int, float)) and 0 < report_timeout < float("inf")):
+        raise ValueError(f"report_timeout: got {report_timeout!r}, expected a number of seconds > 0")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -132,6 +144,8 @@ def create_app(
         if bandit_period:
             state.scheduler = BanditScheduler(state, bandit_period)
             state.scheduler.start()
+        state.reports = ReportRunner(state, report_timeout)
+        restore = _on_shutdown_signal(state.reports.begin_shutdown)
         app.state.service = state
         if not len(state.keys):
             log.warning("no API keys in %s: create one with `promolab keys create --kind admin --db %s`",
@@ -145,6 +159,8 @@ def create_app(
             yield
         finally:
             app.fast = None
+            restore()
+            await state.reports.close()
             if state.scheduler is not None:
                 state.scheduler.stop()
             writer.stop()
@@ -167,10 +183,49 @@ def create_app(
     return app
 
 
+def _on_shutdown_signal(callback):
+    """Run ``callback`` on the event loop as soon as SIGTERM or SIGINT arrives, then the
+    Python handler that was there (uvicorn's, which starts its graceful shutdown); returns the
+    function that puts the previous handlers back.
+
+    uvicorn's graceful shutdown waits for every open request; this lets the reports in
+    flight end at once (503) instead of holding the shutdown for their time limit. Signal
+    handlers can only be set from the main thread: elsewhere (a test client) this does nothing.
+    """
+    loop = asyncio.get_running_loop()
+    previous: dict[int, object] = {}
+
+    def handler(signum, frame):
+        loop.call_soon_threadsafe(callback)
+        previous[signum](signum, frame)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            prev = signal.getsignal(sig)
+            if callable(prev):  # a server's handler (uvicorn's); the default would end the process anyway
+                previous[sig] = prev
+                signal.signal(sig, handler)
+    except ValueError:  # not the main thread
+        pass
+
+    def restore() -> None:
+        for sig, prev in previous.items():
+            try:
+                if signal.getsignal(sig) is handler:
+                    signal.signal(sig, prev)
+            except (ValueError, TypeError):
+                pass
+
+    return restore
+
+
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --factory promolab.service.app:app_from_env`` ($PROMOLAB_DB)."""
+    """For ``uvicorn --factory promolab.service.app:app_from_env`` ($PROMOLAB_DB,
+    $PROMOLAB_BANDIT_PERIOD, $PROMOLAB_REPORT_TIMEOUT)."""
     period = os.environ.get("PROMOLAB_BANDIT_PERIOD")
-    return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=float(period) if period else None)
+    timeout = os.environ.get("PROMOLAB_REPORT_TIMEOUT")
+    return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=float(period) if period else None,
+                      report_timeout=float(timeout) if timeout else DEFAULT_REPORT_TIMEOUT)
 
 
 __all__ = ["create_app", "app_from_env"]

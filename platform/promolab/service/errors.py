@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from promolab.errors import InputError, PromolabError, SpecError, StateError
-from promolab.service.schemas import ErrorResponse
+from promolab.service.schemas import PATTERN_HELP, ErrorResponse
+from promolab.service.state import NotServable
 
 log = logging.getLogger("promolab.service")
 
@@ -35,6 +36,16 @@ def not_found(field: str, value: Any, what: str = "experiment") -> ApiError:
     return ApiError(404, "not_found", f"{field}: no {what} {value!r}", field, value, f"the key of an existing {what}")
 
 
+def clean_text(text: str) -> str:
+    """``text`` as it can be written in a UTF-8 JSON body: a lone surrogate (which no
+    UTF-8 encoder accepts) is replaced by its escape, ``\\ud800``, as visible text."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def safe_value(value: Any) -> Any:
     """A JSON-safe, bounded echo of an input value."""
     if value is None or isinstance(value, (bool, int)):
@@ -42,14 +53,23 @@ def safe_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
-        return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + "…"
-    text = repr(value)
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…"
+        return clean_text(value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + "…")
+    return _bounded(repr(value))
+
+
+def _bounded(text: str) -> str:
+    return clean_text(text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "…")
+
+
+def _text(text: Any) -> Any:
+    return clean_text(text) if isinstance(text, str) else text
 
 
 def detail(code: str, message: str, field: str | None = None, value: Any = None,
            expected: str | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "field": field, "value": safe_value(value), "expected": expected}
+    """One error entry; every text in it is safe to write as UTF-8 JSON."""
+    return {"code": code, "message": _text(message), "field": _text(field), "value": safe_value(value),
+            "expected": _text(expected)}
 
 
 def error_response(status: int, err: dict[str, Any], problems: list[dict[str, Any]] | None = None,
@@ -104,6 +124,8 @@ def install(app: FastAPI) -> None:
                 problems.append(detail("invalid_input", "body: missing", "body", None, "a JSON body"))
                 continue
             msg = e.get("msg", "invalid").removeprefix("Value error, ")
+            if e.get("type") == "string_pattern_mismatch":
+                msg = PATTERN_HELP.get((e.get("ctx") or {}).get("pattern"), msg)
             value = e.get("input")
             problems.append(detail("invalid_input", f"{field}: got {safe_value(value)!r}, {msg}", field, value, msg))
         if not problems:
@@ -121,6 +143,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StateError)
     async def _state(_: Request, exc: StateError):
+        if isinstance(exc, NotServable):
+            return error_response(409, detail("conflict", str(exc), "key", exc.key,
+                                              "an experiment the service can serve (fix its spec, or stop it)"))
         return error_response(409, detail("conflict", str(exc)))
 
     @app.exception_handler(PromolabError)

@@ -6,7 +6,8 @@ the body and of the security dependency, and the response class. This handler an
 the plainly valid requests directly at the ASGI level:
 
 - it reads the body (``Content-Length`` within the limit, ``application/json``), parses
-  it with ``json.loads`` and checks it against exactly the limits of ``AssignRequest``
+  it with the service's one JSON parser (``body.parse_json``: no lone surrogates, bounded
+  nesting) and checks it against exactly the limits of ``AssignRequest``
   (``schemas.py``: fields, lengths, patterns, attribute types), accepting a *subset* of
   what pydantic accepts - anything else (malformed JSON, a wrong type, a coercible
   ``"true"``, a non-finite number, an unknown experiment, a missing or invalid key, an
@@ -28,7 +29,8 @@ import re
 
 from promolab.errors import InputError
 from promolab.service.assigner import assign_user
-from promolab.service.errors import detail
+from promolab.service.body import parse_json
+from promolab.service.errors import ApiError, detail
 from promolab.service.routes_assign import response_body
 from promolab.service.schemas import MAX_ATTRIBUTES
 
@@ -60,9 +62,9 @@ def _valid_value(v: object) -> bool:
 def parse(body: bytes) -> tuple[str, dict | None, str | None, bool] | None:
     """(user_id, attributes, experiment, track) of a plainly valid AssignRequest, else None."""
     try:
-        doc = json.loads(body)
-    except ValueError:
-        return None
+        doc = parse_json(body)
+    except ApiError:
+        return None  # the route answers with the parser's error
     if type(doc) is not dict or not _FIELDS.issuperset(doc):
         return None
     user_id = doc.get("user_id")
@@ -141,7 +143,11 @@ class FastAssign:
                 if total > self.limit or not message.get("more_body", False):
                     break
             body = b"".join(chunks)
-        answer = self._answer(body, authorization)
+        try:
+            answer = self._answer(body, authorization)
+        except Exception:
+            log.exception("lean path: handing POST /v1/assign over after an error")
+            answer = None
         if answer is None:
             self.handed_over += 1
             return await fallback(scope, replay_receive(body, receive), send)

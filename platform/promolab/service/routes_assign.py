@@ -19,11 +19,12 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from promolab.errors import InputError
 from promolab.service.auth import Principal, sdk_key
+from promolab.service.body import JsonRoute
 from promolab.service.assigner import assign_user, assign_users
 from promolab.service.errors import ERROR_RESPONSES, ErrorResponse, not_found
 from promolab.service.schemas import AssignBatchRequest, AssignBatchResponse, AssignRequest, AssignResponse
 
-router = APIRouter(prefix="/v1", tags=["assign"])
+router = APIRouter(prefix="/v1", tags=["assign"], route_class=JsonRoute)
 RESPONSES = {**ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "No such experiment."}}
 
 

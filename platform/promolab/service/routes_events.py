@@ -21,33 +21,37 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from promolab.service.auth import Principal, sdk_key
+from promolab.service.body import JsonRoute, is_json, parse_request
 from promolab.service.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from promolab.service.schemas import (MAX_FUTURE, MIN_TS_NAIVE, EventBatch, IngestResponse, check_ts,
-                                      utc_naive)
+                                      derived_id, utc_naive)
 from promolab.service.writer import EVENT_SCHEMA, EXPOSURE_SCHEMA, Overloaded, WriterStopped
 
 
-class EventsRoute(APIRoute):
-    """FastAPI's route, with the body validated by pydantic-core straight from the JSON bytes.
+class EventsRoute(JsonRoute):
+    """The service's route, with the body validated by pydantic-core straight from the JSON bytes.
 
     ``EventBatch.model_validate_json`` parses and validates in Rust. On success the batch
     is left where FastAPI looks for the parsed JSON body (``Request.json()``'s cache), so
     FastAPI runs exactly as before (content-type check, dependencies such as the key
     check, then the body parameter), and the already-valid model passes its validation as
-    is. On any failure nothing is cached and FastAPI parses and validates the body
-    itself, so bad input gets the same errors as before; the OpenAPI document is FastAPI's.
+    is. On any failure the body is parsed by the service's one parser
+    (``body.parse_json``: a body that is not JSON text is refused there) and FastAPI
+    validates that document, so bad input gets the same errors as on every route; the
+    OpenAPI document is FastAPI's.
     """
 
     def get_route_handler(self):
-        handler = super().get_route_handler()
+        handler = APIRoute.get_route_handler(self)
 
         async def fast_handler(request: Request):
-            body = await request.body()
-            if body:
-                try:
-                    request._json = EventBatch.model_validate_json(body)
-                except ValidationError:
-                    pass
+            if is_json(request.headers.get("content-type")):
+                body = await request.body()
+                if body:
+                    try:
+                        request._json = EventBatch.model_validate_json(body)
+                    except ValidationError:
+                        await parse_request(request)
             return await handler(request)
 
         return fast_handler
@@ -58,7 +62,7 @@ router = APIRouter(prefix="/v1", tags=["events"], route_class=EventsRoute)
 RESPONSES = {
     **ERROR_RESPONSES,
     404: {"model": ErrorResponse, "description": "An exposure names an unknown experiment."},
-    409: {"model": ErrorResponse, "description": "An exposure to a draft experiment."},
+    409: {"model": ErrorResponse, "description": "An exposure to a draft or stopped experiment."},
     503: {"model": ErrorResponse, "description": "The writer is overloaded or stopping: retry the same batch."},
 }
 
@@ -88,14 +92,14 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
             ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append("order")
             ev_value.append(e.revenue), ev_ts.append(ts)
             if e.discount_cost > 0:
-                ev_id.append(e.event_id + ":discount_cost"), ev_user.append(e.user_id)
+                ev_id.append(derived_id("discount_cost", e.event_id)), ev_user.append(e.user_id)
                 ev_name.append("discount_cost"), ev_value.append(e.discount_cost), ev_ts.append(ts)
         elif kind == "conversion":
             ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append(e.name)
             ev_value.append(e.value), ev_ts.append(e.ts)
         else:
             status = statuses.get(e.experiment)
-            if status is None or status == "draft" or e.variant not in experiments[e.experiment].variant_keys:
+            if status is None or status in ("draft", "stopped") or e.variant not in experiments[e.experiment].variant_keys:
                 return _build_tables_checked(batch, catalog, sticky, fresh)
             x_key.append(e.experiment), x_user.append(e.user_id), x_var.append(e.variant), x_ts.append(e.ts)
     now_us = pa.scalar(now, pa.timestamp("us"))
@@ -147,7 +151,7 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
             ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append("order")
             ev_value.append(e.revenue), ev_ts.append(ts)
             if e.discount_cost > 0:
-                ev_id.append(e.event_id + ":discount_cost"), ev_user.append(e.user_id)
+                ev_id.append(derived_id("discount_cost", e.event_id)), ev_user.append(e.user_id)
                 ev_name.append("discount_cost"), ev_value.append(e.discount_cost), ev_ts.append(ts)
         elif e.type == "conversion":
             ev_id.append(e.event_id), ev_user.append(e.user_id), ev_name.append(e.name)
@@ -160,6 +164,10 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
             if status == "draft":
                 raise ApiError(409, "conflict", f"events[{i}].experiment: {e.experiment} is a draft; launch it first",
                                f"events[{i}].experiment", e.experiment, "a launched experiment")
+            if status == "stopped":  # the registry's rule too (Registry.record_exposures)
+                raise ApiError(409, "conflict", f"events[{i}].experiment: {e.experiment} is stopped; exposures of a "
+                               "stopped experiment are not recorded", f"events[{i}].experiment", e.experiment,
+                               "a running or paused experiment")
             variants = catalog.experiments[e.experiment].variant_keys
             if e.variant not in variants:
                 raise ApiError(422, "invalid_input", f"events[{i}].variant: got {e.variant!r}",
@@ -234,4 +242,5 @@ async def ingest(batch: EventBatch, request: Request, _: Principal = Depends(sdk
         raise
     rows = (events.num_rows if events is not None else 0)
     return IngestResponse(received=len(batch.events), inserted_events=written.events,
-                          inserted_exposures=written.exposures, duplicates=rows - written.events)
+                          inserted_exposures=written.exposures, duplicates=rows - written.events - written.conflicts,
+                          conflicts=written.conflicts)

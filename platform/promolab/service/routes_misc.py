@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
+from promolab.errors import StateError
 from promolab.service.auth import Principal, admin_key, sdk_key
+from promolab.service.body import JsonRoute
 from promolab.service.errors import ADMIN_RESPONSES, ERROR_RESPONSES, ErrorResponse, detail, error_response
 from promolab.service.schemas import ConfigOut, Health, KeyCreate, KeyCreated, KeyOut
 from promolab.store.keys import create_key, list_keys, revoke_key
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 
 
 @router.get("/v1/config", response_model=ConfigOut, tags=["client"], summary="Running experiments for local evaluation",
@@ -31,24 +33,38 @@ def keys(request: Request, _: Principal = Depends(admin_key)):
     return [dataclasses.asdict(k) for k in list_keys(request.app.state.service.registry)]
 
 
-@router.post("/v1/keys", status_code=201, response_model=KeyCreated, tags=["keys"], responses=ADMIN_RESPONSES,
+@router.post("/v1/keys", status_code=201, response_model=KeyCreated, tags=["keys"],
+             responses={**ADMIN_RESPONSES, 201: {"links": {"RevokeKey": {
+                 "operationRef": "#/paths/~1v1~1keys~1{key_id}/delete",
+                 "parameters": {"path.key_id": "$response.body#/key_id"}}}}},
              summary="Create an API key (shown once)")
 def new_key(request: Request, body: KeyCreate, _: Principal = Depends(admin_key)):
     state = request.app.state.service
-    token, record = create_key(state.registry, body.kind, body.name)
-    state.keys.reload()
+    with state.locked():
+        token, record = create_key(state.registry, body.kind, body.name)
+        state.keys.reload()
     return {**dataclasses.asdict(record), "key": token}
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204, tags=["keys"],
-               responses={**ADMIN_RESPONSES, 404: {"model": ErrorResponse, "description": "No such key."}},
+               responses={**ADMIN_RESPONSES, 404: {"model": ErrorResponse, "description": "No such key."},
+                          409: {"model": ErrorResponse, "description": "The last active admin key."}},
                summary="Revoke an API key")
-def delete_key(request: Request, key_id: str, _: Principal = Depends(admin_key)):
+def delete_key(request: Request, key_id: str = Path(max_length=64), _: Principal = Depends(admin_key)):
+    """Requests with the key get 401 from now on. The last active admin key cannot be
+    revoked (409): create another admin key first, so the service always keeps one."""
     state = request.app.state.service
-    if key_id not in {k.key_id for k in list_keys(state.registry) if k.revoked_at is None}:
-        return error_response(404, detail("not_found", "key_id: no active key with this id", "key_id", key_id))
-    revoke_key(state.registry, key_id)
-    state.keys.reload()
+    with state.locked():  # check and revoke as one: two admins cannot revoke each other at once
+        active = {k.key_id: k.kind for k in list_keys(state.registry) if k.revoked_at is None}
+        if key_id not in active:
+            return error_response(404, detail("not_found", "key_id: no active key with this id", "key_id", key_id,
+                                              "the id of an active key (GET /v1/keys)"))
+        try:
+            revoke_key(state.registry, key_id)  # refuses the last active admin key
+        except StateError as exc:
+            return error_response(409, detail("conflict", str(exc), "key_id", key_id,
+                                              "an SDK key, or an admin key while another admin key is active"))
+        state.keys.reload()
     return Response(status_code=204)
 
 

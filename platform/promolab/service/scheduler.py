@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from dataclasses import replace
 from typing import Callable
 
 from promolab.errors import StateError
@@ -48,7 +49,12 @@ def _policy_name(bandit) -> str:
 
 
 def update_one(state, key: str, reason: str = "scheduled update") -> dict[str, float]:
-    """Run the bandit update of one running bandit experiment; store and serve its weights."""
+    """Run the bandit update of one running bandit experiment; store and serve its weights.
+
+    Weights the update function returns without storing them are validated first: the
+    catalog serving them is built before they are written (``ServiceState.change``), so
+    weights the service could not serve are refused (NotServable) and nothing is stored.
+    """
     registry: Registry = state.registry
     experiment = registry.get_experiment(key)
     if experiment.kind != "bandit":
@@ -66,8 +72,16 @@ def update_one(state, key: str, reason: str = "scheduled update") -> dict[str, f
     if set(stored) != set(weights) or any(not math.isclose(stored[k], weights[k], abs_tol=1e-12) for k in weights):
         total = sum(weights.values())
         normalised = {k: v / total for k, v in weights.items()} if total > 0 else weights
-        registry.record_weights(key, normalised, policy=_policy_name(experiment.bandit), reason=reason)
-    state.refresh()
+
+        def reweight(entries):
+            e = entries.get(key)
+            if e is not None and e.status == "running":
+                entries[key] = replace(e, weights=normalised)
+
+        state.change(key, reweight, lambda: registry.record_weights(
+            key, normalised, policy=_policy_name(experiment.bandit), reason=reason))
+    else:
+        state.refresh()  # the update function stored them (validated by the store), or nothing changed
     return registry.current_weights(key)
 
 

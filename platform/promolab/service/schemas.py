@@ -7,32 +7,66 @@ Limits (a request over any of them gets a 4xx naming the field, and nothing is s
 - ``MAX_BODY_BYTES`` bytes per request body (413);
 - event timestamps no later than ``MAX_FUTURE`` after the server's clock and no earlier
   than ``MIN_TS``; revenue, discount cost and event values finite and >= 0;
-- ids (user, event, source) 1-256 printable characters; at most ``MAX_ATTRIBUTES``
-  attributes per user, attribute names up to 64 characters, string values up to 256.
+- ids (user, event, source) 1-256 printable characters; an event id may not start with
+  ``DERIVED_PREFIX`` (``$``): that namespace holds the ids the platform derives (an order's
+  ``discount_cost`` row is ``$discount_cost:<order id>``), so they cannot collide with a
+  client's; at most ``MAX_ATTRIBUTES`` attributes per user, attribute names up to 64
+  characters, string values up to 256.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from promolab.store import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts
 
 MAX_EVENTS = 10_000
 MAX_ASSIGN_USERS = 1_000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ATTRIBUTES = 64
-MAX_FUTURE = timedelta(hours=24)
-MIN_TS = datetime(2000, 1, 1, tzinfo=timezone.utc)
-MIN_TS_NAIVE = MIN_TS.replace(tzinfo=None)
+# one rule for every way in (the CLI's ingest and the registry use the same): promolab.store
+MAX_FUTURE = MAX_EVENT_FUTURE
+MIN_TS_NAIVE = MIN_EVENT_TS
+MIN_TS = MIN_EVENT_TS.replace(tzinfo=timezone.utc)
 MAX_VALUE = 1e12
+# Bounds a time can have at all; they keep its conversion to UTC in range (year 1..9999).
+# The bounds that depend on the clock (at most MAX_FUTURE after now) are checked per batch.
+MAX_TS = datetime(9000, 1, 1, tzinfo=timezone.utc)
+DERIVED_PREFIX = "$"
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
-ExperimentKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+EVENT_ID_PATTERN = r"^[^\x00-\x1f\x7f$][^\x00-\x1f\x7f]*$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+NAME_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# What each pattern means, for error messages (pydantic's own message quotes the regex).
+PATTERN_HELP = {
+    ID_PATTERN: "printable characters (no control characters)",
+    EVENT_ID_PATTERN: f"printable characters (no control characters), not starting with {DERIVED_PREFIX!r}: "
+                      "that prefix is reserved for the ids the platform derives",
+    KEY_PATTERN: "a lower-case key: letters a-z, digits, '-' and '_', starting with a letter or digit, "
+                 "at most 64 characters",
+    NAME_PATTERN: "1-64 characters out of A-Z a-z 0-9 _ . : -",
+}
+
+
+def derived_id(kind: str, event_id: str) -> str:
+    """The id of a row the platform derives from a client event (``$discount_cost:o1``)."""
+    return f"{DERIVED_PREFIX}{kind}:{event_id}"
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=ID_PATTERN)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=EVENT_ID_PATTERN)]
+ExperimentKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 AttrName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AttrValue = Union[bool, int, float, Annotated[str, StringConstraints(max_length=256)], None]
 Attributes = Annotated[dict[AttrName, AttrValue], Field(max_length=MAX_ATTRIBUTES)]
-Amount = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False)]
+# Numbers and booleans are taken as the JSON types the schema documents (strict: no "12" or
+# true for a number, no 1 or "yes" for a boolean).
+Amount = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 def utc_naive(ts: datetime) -> datetime:
@@ -40,17 +74,12 @@ def utc_naive(ts: datetime) -> datetime:
     return ts if ts.tzinfo is None else ts.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def check_ts(ts: datetime, now: datetime) -> str | None:
-    """What is wrong with a (naive UTC) event time, or None; ``now`` is naive UTC."""
-    if ts > now + MAX_FUTURE:
-        return f"a time no later than {int(MAX_FUTURE.total_seconds() // 3600)} h after now ({now:%Y-%m-%dT%H:%M:%SZ})"
-    if ts < MIN_TS_NAIVE:
-        return "a time on or after 2000-01-01"
-    return None
+check_ts = check_event_ts  # what is wrong with a (naive UTC) event time, or None
 
 
-# Checked against the clock once per batch in the route (cheaper than a validator per event).
-Timestamp = datetime
+# The fixed bounds are checked by pydantic-core (in Rust, no Python per event); the clock
+# bound once per batch in the route (cheaper than a validator per event).
+Timestamp = Annotated[datetime, Field(ge=MIN_TS, le=MAX_TS)]
 # Output times: the registry stores naive UTC; the API says so (RFC 3339 with +00:00).
 UtcTime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
 
@@ -67,7 +96,7 @@ class AssignRequest(BaseModel):
     user_id: Id
     attributes: Attributes | None = None
     experiment: ExperimentKey | None = None
-    track: bool = Field(True, description=(
+    track: Flag = Field(True, description=(
         "Record the exposure of each assignment (asynchronously: buffered, committed within about 0.1 s). "
         "An exposed user keeps this variant when weights change."))
 
@@ -82,7 +111,7 @@ class AssignBatchRequest(BaseModel):
     model_config = STRICT
     users: Annotated[list[UserIn], Field(min_length=1, max_length=MAX_ASSIGN_USERS)]
     experiment: ExperimentKey | None = None
-    track: bool = True
+    track: Flag = True
 
 
 class Assignment(BaseModel):
@@ -105,7 +134,9 @@ class AssignBatchResponse(BaseModel):
 
 class _EventBase(BaseModel):
     model_config = STRICT
-    event_id: Id = Field(description="Client-chosen id; (source, event_id) is stored at most once.")
+    event_id: EventId = Field(description=(
+        "Client-chosen id; (source, event_id) is stored at most once. Ids starting with '$' are reserved "
+        "for the rows the platform derives (an order's discount cost: '$discount_cost:<event_id>')."))
     user_id: Id
     ts: Timestamp | None = Field(None, description="When it happened (ISO 8601; naive = UTC); default: now.")
 
@@ -122,13 +153,13 @@ class ConversionEvent(_EventBase):
     """A named event (default ``conversion``) with a value (default 1)."""
 
     type: Literal["conversion"]
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "conversion"
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] = "conversion"
     value: Amount = 1.0
 
 
 class OrderEvent(_EventBase):
     """An order: stored as event ``order`` (value = revenue) and, when positive, event
-    ``discount_cost`` (value = the promotion's cost) with id ``{event_id}:discount_cost``."""
+    ``discount_cost`` (value = the promotion's cost) with id ``$discount_cost:{event_id}``."""
 
     type: Literal["order"]
     revenue: Amount
@@ -140,7 +171,7 @@ Event = Annotated[Union[ExposureEvent, ConversionEvent, OrderEvent], Field(discr
 
 class EventBatch(BaseModel):
     model_config = STRICT
-    source: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+    source: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] = Field(
         "api", description="Idempotency namespace: events are unique on (source, event_id).")
     events: Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS)]
 
@@ -149,7 +180,10 @@ class IngestResponse(BaseModel):
     received: int = Field(description="Events in the batch.")
     inserted_events: int = Field(description="Event rows newly stored (an order with a discount is two rows).")
     inserted_exposures: int = Field(description="First exposures newly stored.")
-    duplicates: int = Field(description="Event rows already stored (retries) or repeated in the batch.")
+    duplicates: int = Field(description="Event rows already stored with the same content (retries) or repeated "
+                                        "in the batch.")
+    conflicts: int = Field(0, description="Event rows whose (source, event_id) was already taken by a row with "
+                                          "other content: the first stored row is kept, these are not stored.")
 
 
 # -- experiments ----------------------------------------------------------------------------
@@ -161,7 +195,7 @@ class Change(BaseModel):
 
 
 class RampRequest(Change):
-    traffic_percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    traffic_percent: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]
 
 
 class ExperimentSummaryOut(BaseModel):

@@ -41,17 +41,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from promolab.store import Registry
+from promolab.store.events import insert_events
 from promolab.store.exposures import EXPOSURES_SQL, insert_exposures  # noqa: F401 (EXPOSURES_SQL: re-exported)
 from promolab.store.migrations import registered
 
 log = logging.getLogger("promolab.service.writer")
-
-EVENTS_SQL = """
-INSERT INTO events
-SELECT source, event_id, any_value(user_id), any_value(event), any_value(value), any_value(ts)
-FROM {table} GROUP BY source, event_id
-ON CONFLICT DO NOTHING
-"""
 
 EVENT_SCHEMA = pa.schema([("source", pa.string()), ("event_id", pa.string()), ("user_id", pa.string()),
                           ("event", pa.string()), ("value", pa.float64()), ("ts", pa.timestamp("us"))])
@@ -71,6 +65,7 @@ class WriterStopped(Exception):
 class Written:
     events: int
     exposures: int
+    conflicts: int = 0  # event rows whose id was already taken by other content (the first kept)
 
 
 @dataclass
@@ -235,14 +230,15 @@ class Writer:
             self._commit_group(rest)
 
     def _apply(self, con, job: Job) -> Written:
-        n_events = n_exposures = 0
+        n_events = n_exposures = n_conflicts = 0
         if job.events is not None and job.events.num_rows:
-            with registered(con, "writer_events", job.events) as table:
-                n_events = con.execute(EVENTS_SQL.format(table=table)).fetchall()[0][0]
+            rows = job.events.append_column("batch_row", pa.array(range(job.events.num_rows), pa.int64()))
+            with registered(con, "writer_events", rows) as table:
+                n_events, n_conflicts = insert_events(con, table)
         if job.exposures is not None and job.exposures.num_rows:
             with registered(con, "writer_exposures", job.exposures) as table:
                 n_exposures = insert_exposures(con, table)
-        return Written(int(n_events), int(n_exposures))
+        return Written(int(n_events), int(n_exposures), int(n_conflicts))
 
     def _commit_group(self, group: list[Job]) -> None:
         # in queue order, the fire-and-forget exposures merged into one unit where the first

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from promolab.bandits import Policy
+from promolab.bandits.base import check_int
 from promolab.errors import InputError
 from promolab.sim.metrics import SimulationSummary, summarise
-from promolab.sim.scenario import Scenario
+from promolab.sim.scenario import CHUNK_RUNS, MAX_RUNS, MAX_SEED, Scenario, check_work
 from promolab.sim.simulate import RunBatch, simulate
 
-CHUNK_RUNS = 200  # runs per task: small enough to spread over workers, large enough to vectorise
+# Worker processes (or local Ray CPUs): each holds a task's arrays (up to a few hundred MB, see
+# scenario.MAX_ARRAY_CELLS), and more workers than cores only add memory; 64 covers large servers.
+MAX_WORKERS = 64
 ENGINES = ("pool", "ray")  # pool: concurrent.futures processes (or in-process for workers=1); ray: Ray tasks
 
 
@@ -50,8 +53,16 @@ def make_tasks(
 ) -> list[GridTask]:
     """Split every (scenario, policy) into chunks of at most ``chunk_runs`` runs.
 
-    ``runs`` and ``seed`` override each scenario's own.
+    ``runs`` and ``seed`` override each scenario's own; both, and each scenario's totals with
+    them (``check_work``), are validated before any task is made.
     """
+    if runs is not None:
+        runs = check_int("runs", runs, 1, MAX_RUNS)
+    if seed is not None:
+        seed = check_int("seed", seed, 0, MAX_SEED)
+    chunk_runs = check_int("chunk_runs", chunk_runs, 1, MAX_RUNS)
+    for scenario in scenarios:
+        check_work(scenario, runs, chunk_runs=chunk_runs)
     tasks = []
     for i, scenario in enumerate(scenarios):
         total = runs or scenario.runs
@@ -91,6 +102,7 @@ def run_grid(
     of this machine's if ``workers == 1``) or on the cluster at ``address``; same results.
     """
     check_engine(engine, address)
+    workers = check_int("workers", workers, 1, MAX_WORKERS)
     results: dict[int, RunBatch] = {}
     if engine == "ray":
         from promolab.sim import ray_engine

@@ -10,6 +10,7 @@ import pandas as pd
 
 from promolab.errors import InputError
 from promolab.sim.ope import check_propensity
+from promolab.sim.scenario import MAX_ARMS
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +79,8 @@ def read_log(
         raise InputError(f"{action_col}[row {row}]", None, "an action label", source=source)
     if len(labels) < 2:
         raise InputError(action_col, list(map(str, labels)), "at least 2 distinct actions", source=source)
+    if len(labels) > MAX_ARMS:  # replay holds rows × actions probabilities; actions are offers, not ids
+        raise InputError(action_col, len(labels), f"at most {MAX_ARMS} distinct actions (arms)", source=source)
     if uniform:
         propensity = np.full(codes.size, 1.0 / len(labels))
     else:

@@ -22,11 +22,20 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 
 from promolab.errors import InputError
+from promolab.spec.vocabulary import MAX_LOOKS
 from promolab.stats.sequential.boundaries import SpendingName, equally_spaced, gst_boundaries
 from promolab.stats.sequential.msprt import always_valid_p_values, tau2_for_horizon
 from promolab.stats.sequential.spending import check_level
 
-MAX_CELLS = 50_000_000  # runs × looks; keeps memory under ~2 GB
+# Bounds. The looks are those of the group-sequential design the A/A runs are checked against,
+# so they share the platform's bound on a design's looks (MAX_LOOKS: 50 covers daily looks for
+# seven weeks). A million runs put the Wilson interval of a 5 % false-positive rate at ±0.04 points.
+# A billion users per arm per look is beyond any shop and keeps n·looks exact in float64.
+MAX_RUNS = 1_000_000
+MAX_USERS_PER_LOOK = 1_000_000_000
+MAX_SEED = 2**63 - 1
+# runs × looks: ≈ 15 s and under ~2 GB of memory (measured on 2 cores); MAX_RUNS × MAX_LOOKS stays within it
+MAX_CELLS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,11 @@ def _rate(rejected: np.ndarray) -> RateEstimate:
     return RateEstimate(count, runs, count / runs, float(low), float(high))
 
 
-def _positive_int(field: str, value: int) -> int:
+def _positive_int(field: str, value: int, high: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise InputError(field, value, "an integer >= 1")
+    if value > high:
+        raise InputError(field, value, f"an integer in [1, {high}]")
     return int(value)
 
 
@@ -80,10 +91,13 @@ def simulate_peeking(
     spending: SpendingName = "obf",
 ) -> PeekingResult:
     """Simulate ``runs`` A/A tests with ``looks`` looks and count false positives per method."""
-    looks, runs = _positive_int("looks", looks), _positive_int("runs", runs)
-    users_per_look = _positive_int("users_per_look", users_per_look)
+    looks, runs = _positive_int("looks", looks, MAX_LOOKS), _positive_int("runs", runs, MAX_RUNS)
+    users_per_look = _positive_int("users_per_look", users_per_look, MAX_USERS_PER_LOOK)
     check_level("rate", rate)
     check_level("alpha", alpha)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed <= MAX_SEED):
+        raise InputError("seed", seed, f"an integer in [0, {MAX_SEED}]")
     if runs * looks > MAX_CELLS:
         raise InputError("runs", runs, f"runs × looks <= {MAX_CELLS:,} (looks = {looks})")
     design = gst_boundaries(equally_spaced(looks), alpha=alpha, spending=spending, sides=2)

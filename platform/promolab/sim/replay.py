@@ -13,15 +13,18 @@ that row's batch — it depends only on earlier rows, so the estimators stay unb
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from promolab.bandits import ArmState, Policy, as_generator
+from promolab.bandits.base import check_int
 from promolab.errors import InputError
 from promolab.sim.logged import LoggedData
 from promolab.sim.ope import Estimate, arm_means, doubly_robust, ips, snips
+from promolab.sim.scenario import MAX_ARMS, MAX_ARRAY_CELLS, MAX_BATCH_SIZE, MAX_SEED, MAX_WORK, STEP_DRAWS
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,13 +58,46 @@ class PolicyEvaluation:
         }
 
 
+def check_seed(seed: object) -> None:
+    """An integer seed must be one numpy accepts (a Generator, SeedSequence or None passes)."""
+    if isinstance(seed, (bool, int, np.integer, float)):
+        check_int("seed", seed, 0, MAX_SEED)
+
+
+def check_replay_work(rows: int, n_arms: int, policy: Policy, batch_size: int, segments: int | None = None) -> int:
+    """Validate ``batch_size`` and ``n_arms`` and bound a replay's total work before it starts.
+
+    Each batch evaluates the policy's probabilities (``policy.probability_draws`` per segment,
+    e.g. draws × arms for Thompson) plus a fixed Python cost per segment served, and each row
+    one choice over the arms; the total is held to ``MAX_WORK`` draws (≈ 100 s of one core). Returns
+    the batch size as an int.
+    """
+    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
+    n_arms = check_int("arms", n_arms, 1, MAX_ARMS)
+    if batch_size * n_arms > MAX_ARRAY_CELLS:
+        raise InputError("batch_size × arms", batch_size * n_arms,
+                         f"at most {MAX_ARRAY_CELLS:,} (floats drawn per batch, 400 MB; here {batch_size:,} × {n_arms}); "
+                         "lower batch_size")
+    s = segments or 1
+    batches = math.ceil(rows / batch_size)
+    per_batch = s * policy.probability_draws(n_arms) + STEP_DRAWS * min(s, batch_size)
+    work = batches * per_batch + rows * n_arms
+    if work > MAX_WORK:
+        where = f"{n_arms} arms" + (f", {s:,} segments" if segments else "")
+        raise InputError("⌈rows / batch_size⌉ × draws per batch", work,
+                         f"at most {MAX_WORK:,} (≈ 100 s of one core; here {batches:,} batches of {batch_size:,} rows "
+                         f"× {per_batch:,} draws for {policy.name} on {where}); raise batch_size or lower the "
+                         "policy's draws")
+    return batch_size
+
+
 def replay(
     action: np.ndarray, reward: np.ndarray, n_arms: int, policy: Policy, *,
     seed: int | np.random.SeedSequence | None = 0, batch_size: int = 1, with_targets: bool = False,
 ) -> ReplayResult:
     """Li et al.'s replay of ``policy`` over logged (action, reward) rows in order."""
-    if batch_size < 1:
-        raise InputError("batch_size", batch_size, "an integer >= 1")
+    batch_size = check_replay_work(action.size, n_arms, policy, batch_size)
+    check_seed(seed)
     rng = as_generator(seed)
     state = ArmState.empty(n_arms)
     targets = np.empty((action.size, n_arms)) if with_targets else None

@@ -30,6 +30,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,29 @@ from promolab.bandits import Policy, make_policy
 from promolab.errors import InputError
 
 REWARDS = ("conversion", "revenue", "margin")
+
+# --------------------------------------------------------------------------- bounds
+# Every number that drives work is bounded where it enters: each field on its own (below), and
+# the totals they multiply into (``check_work``). The shipped scenarios use at most 500 runs ×
+# 56,000 users × 5 arms × 5 policies, so every bound leaves room for 10× that and more.
+MAX_RUNS = 100_000           # runs per policy: the regret band's standard error is already 0.3 % of its spread
+MAX_HORIZON = 100_000_000    # users per run: more than a large shop's promotion traffic in a year
+MAX_BATCH_SIZE = 1_000_000   # users between policy updates
+MAX_DELAY = 1_000            # batches before feedback arrives; each pending batch holds runs × arms arrays
+MAX_CHECKPOINTS = 1_000      # points on the regret curve; a plot shows no more
+MAX_USERS_PER_DAY = 10**9    # only divides user indices into days: does not drive work
+MAX_SEED = 2**63 - 1         # numpy SeedSequence entropy
+MAX_ARMS = 100               # promotions compare a handful of offers; every step's arrays grow with arms
+MAX_POLICIES = 20            # policies per scenario (or --policy flags): each is a full simulation
+CHUNK_RUNS = 200             # runs per grid task: small enough to spread over workers, large enough to vectorise
+
+# Totals. Measured on 2 cores: a step of a chunk of 200 runs costs ≈ 50 ns per (run, user, arm)
+# posterior draw or comparison, plus ≈ 100 µs of Python (≈ 2,000 draws' worth) whatever its size.
+MAX_WORK = 2_000_000_000     # draws: ≈ 100 s of one core, about a minute on 2 workers (replay: one core)
+MAX_STEPS = 1_000_000        # Python steps (chunks × ⌈horizon / batch_size⌉ × policies): ≈ 100 s of one core
+MAX_ARRAY_CELLS = 50_000_000  # floats in one array a step or a result allocates: 400 MB
+MAX_TABLE_CELLS = 10_000_000  # per-step × per-arm tables (the reward model holds ~5 of them): 80 MB each
+STEP_DRAWS = 2_000           # a step's fixed Python cost (≈ 100 µs) counted in draws, for replay's total
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +116,20 @@ class Scenario:
         """Number of policy updates per run: ⌈horizon / batch_size⌉."""
         return math.ceil(self.horizon / self.batch_size)
 
+    def __post_init__(self) -> None:
+        for key, (low, high) in _INTS.items():  # also for a Scenario built without parse_scenario
+            object.__setattr__(self, key, _int(key, getattr(self, key), low, high))
+        if not 2 <= self.arms.k <= MAX_ARMS:
+            raise InputError("arms.names", self.arms.k, f"between 2 and {MAX_ARMS} arms")
+        if not 1 <= len(self.policies) <= MAX_POLICIES:
+            raise InputError("policies", len(self.policies), f"between 1 and {MAX_POLICIES} policies")
+        check_work(self)
+
     def with_policies(self, names: list[str]) -> Scenario:
         """Keep the named policies; a name not configured here gets default parameters."""
+        if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= MAX_POLICIES:
+            raise InputError("--policy", names if not isinstance(names, (list, tuple)) else len(names),
+                             f"between 1 and {MAX_POLICIES} policies", source=self.source)
         by_label = {entry.label: entry for entry in self.policies}
         entries = tuple(
             by_label.get(name) or PolicyEntry(name, make_policy(name, field=f"{self.source}: --policy"))
@@ -102,8 +138,9 @@ class Scenario:
         return replace(self, policies=entries)
 
 
-_INTS = {"horizon": (1, 10**9), "runs": (1, 10**7), "batch_size": (1, 10**7), "delay": (0, 10**6),
-         "users_per_day": (1, 10**9), "checkpoints": (2, 10_000), "seed": (0, 2**63 - 1)}
+_INTS = {"horizon": (1, MAX_HORIZON), "runs": (1, MAX_RUNS), "batch_size": (1, MAX_BATCH_SIZE),
+         "delay": (0, MAX_DELAY), "users_per_day": (1, MAX_USERS_PER_DAY), "checkpoints": (2, MAX_CHECKPOINTS),
+         "seed": (0, MAX_SEED)}
 _FLOATS = {"margin_rate": (0.0, 1.0), "order_value_shape": (1e-9, 1e9)}
 _ARM_FIELDS = {"rate": (0.0, 1.0), "order_value": (0.0, 1e12), "discount": (0.0, 1.0),
                "fatigue": (0.0, 1.0), "weekend": (0.0, 1e6)}
@@ -168,6 +205,8 @@ def _arms(table: Any) -> Arms:
         if key != "names" and key not in _ARM_FIELDS:
             raise InputError(f"arms.{key}", table[key], f"one of names, {', '.join(_ARM_FIELDS)}")
     names = table["names"]
+    if isinstance(names, list) and len(names) > MAX_ARMS:
+        raise InputError("arms.names", len(names), f"at most {MAX_ARMS} arms")
     if not isinstance(names, list) or len(names) < 2 or len(set(map(str, names))) != len(names):
         raise InputError("arms.names", names, "a list of at least 2 distinct arm names")
     k = len(names)
@@ -186,6 +225,8 @@ def _arms(table: Any) -> Arms:
 def _policies(entries: Any, reward: str, k: int) -> tuple[PolicyEntry, ...]:
     if not isinstance(entries, list) or not entries:
         raise InputError("policies", entries, "at least one [[policies]] table with a name")
+    if len(entries) > MAX_POLICIES:
+        raise InputError("policies", len(entries), f"at most {MAX_POLICIES} [[policies]] tables")
     parsed: list[PolicyEntry] = []
     for i, entry in enumerate(entries):
         field = f"policies[{i}]"
@@ -205,10 +246,52 @@ def _policies(entries: Any, reward: str, k: int) -> tuple[PolicyEntry, ...]:
     return tuple(parsed)
 
 
+def check_work(scenario: Scenario, runs: int | None = None, *, segments: int | None = None,
+               chunk_runs: int = CHUNK_RUNS, policies: int | None = None) -> None:
+    """Refuse a simulation whose totals exceed the bounds above, before any of it runs.
+
+    ``runs`` and ``policies`` override the scenario's (a ``--runs`` flag, one policy);
+    ``segments`` is the number of user segments of a segmented scenario (each multiplies the
+    per-user work); ``chunk_runs`` is how many runs one task steps together (all of them when the
+    simulator does not split runs into tasks). The error names the product, its value and bound.
+    """
+    runs = scenario.runs if runs is None else runs
+    k, steps, horizon = scenario.arms.k, scenario.steps, scenario.horizon
+    n_pol = len(scenario.policies) if policies is None else policies
+    chunk = min(runs, chunk_runs)
+    chunks = math.ceil(runs / chunk)
+    seg = [] if segments is None else [("segments", segments)]
+    pol = [("policies", n_pol)]
+    runs_per_task = [("runs", runs)] if chunk == runs else [(f"min(runs, {chunk_runs})", chunk)]
+    tasks = [] if chunks == 1 else [(f"⌈runs / {chunk_runs}⌉", chunks)]
+    steps_factor = [("⌈horizon / batch_size⌉", steps)]
+    budgets = [
+        ([("runs", runs), ("horizon", horizon), ("arms", k), *seg, *pol], MAX_WORK,
+         "user × arm draws, ≈ a minute on 2 cores; lower runs or horizon"),
+        ([*tasks, *steps_factor, *pol, *seg], MAX_STEPS,
+         "simulation steps of ≈ 100 µs each, ≈ a minute on 2 cores; raise batch_size or lower horizon"),
+        ([("batch_size", scenario.batch_size), *runs_per_task, ("arms", k), *seg], MAX_ARRAY_CELLS,
+         "floats drawn per step, 400 MB; lower batch_size"),
+        ([*steps_factor, ("arms", k), *seg], MAX_TABLE_CELLS,
+         "per-step reward tables of 80 MB each; raise batch_size or lower horizon"),
+        ([("runs", runs), ("checkpoints", min(scenario.checkpoints, steps)), ("arms", k)], MAX_ARRAY_CELLS,
+         "floats of recorded trajectories, 400 MB; lower runs or checkpoints"),
+        ([("delay", min(scenario.delay, steps)), *runs_per_task, ("arms", k), *seg], MAX_TABLE_CELLS,
+         "pending feedback held in memory; lower delay"),
+    ]
+    for factors, bound, why in budgets:
+        total = math.prod(v for _, v in factors)
+        if total > bound:
+            names = " × ".join(name for name, _ in factors)
+            shown = " × ".join(f"{v:,}" for _, v in factors)
+            raise InputError(names, total, f"at most {bound:,} ({why}; here {shown})", source=scenario.source)
+
+
 def _int(field: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    """An integer in [low, high]: bool, float (1e9 in TOML is a float), NaN and inf are refused."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
         raise InputError(field, value, f"an integer in [{low}, {high}]")
-    return value
+    return int(value)
 
 
 def _float(field: str, value: Any, low: float, high: float) -> float:

@@ -35,15 +35,22 @@ from typing import Any, Mapping
 import numpy as np
 
 from promolab.bandits import ArmState, Policy, as_generator
-from promolab.bandits.segmented import SegmentedPolicy
+from promolab.bandits.base import check_int
+from promolab.bandits.segmented import MAX_SEGMENTS, SegmentedPolicy
 from promolab.errors import InputError
 from promolab.sim.environment import Environment
 from promolab.sim.logged import LoggedData
 from promolab.sim.metrics import Band
 from promolab.sim.ope import doubly_robust, ips, snips
-from promolab.sim.replay import PolicyEvaluation, ReplayResult, _mean_estimate, replay
-from promolab.sim.scenario import Scenario, parse_scenario, read_scenario_toml
+from promolab.sim.replay import (PolicyEvaluation, ReplayResult, _mean_estimate, check_replay_work, check_seed,
+                                 replay)
+from promolab.sim.scenario import (MAX_ARMS, MAX_RUNS, MAX_SEED, Scenario, check_work, parse_scenario,
+                                   read_scenario_toml)
 from promolab.sim.simulate import checkpoint_steps
+
+# A segment's share is a relative weight (shares are normalised to sum to 1): finite and positive,
+# at most this, so the sum of up to MAX_SEGMENTS of them stays finite and exact enough.
+MAX_SHARE = 1e6
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +78,14 @@ def parse_segmented_scenario(data: Mapping[str, Any], source: str = "<scenario>"
     if not isinstance(segments, list) or not segments:
         raise InputError("segments", segments, "at least one [[segments]] table with name, share, rate",
                          source=source)
+    if len(segments) > MAX_SEGMENTS:
+        raise InputError("segments", len(segments), f"at most {MAX_SEGMENTS:,} [[segments]] tables", source=source)
     arms = data.get("arms")
     if not isinstance(arms, Mapping) or not isinstance(arms.get("names"), list):
         raise InputError("arms", arms, "a table with names = [...]", source=source)
     k = len(arms["names"])
+    if k > MAX_ARMS:
+        raise InputError("arms.names", k, f"at most {MAX_ARMS} arms", source=source)
     names, shares, rates = [], [], []
     for i, seg in enumerate(segments):
         field = f"segments[{i}]"
@@ -84,8 +95,9 @@ def parse_segmented_scenario(data: Mapping[str, Any], source: str = "<scenario>"
         if not isinstance(rate, list) or len(rate) != k or not all(
                 isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r <= 1 for r in rate):
             raise InputError(f"{field}.rate", rate, f"a list of {k} rates in [0, 1]", source=source)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or share <= 0:
-            raise InputError(f"{field}.share", share, "a share > 0", source=source)
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= MAX_SHARE:
+            raise InputError(f"{field}.share", share, f"a share in (0, {MAX_SHARE:g}] (shares are normalised)",
+                             source=source)
         names.append(str(seg.get("name", f"segment {i + 1}")))
         shares.append(float(share))
         rates.append([float(r) for r in rate])
@@ -103,6 +115,7 @@ def parse_segmented_scenario(data: Mapping[str, Any], source: str = "<scenario>"
         if not isinstance(flag, bool):
             raise InputError(f"policies[{entry.label}].per_segment", flag, "true or false", source=source)
         flags[entry.label] = flag
+    check_work(base, segments=len(names), chunk_runs=base.runs)  # segmented runs are not split into tasks
     share = np.array(shares)
     return SegmentedScenario(base, tuple(names), share / share.sum(), np.array(rates), flags)
 
@@ -132,8 +145,10 @@ class SegmentedSummary:
 def simulate_segmented(scenario: SegmentedScenario, policy: Policy, per_segment: bool, runs: int,
                        seed: int | np.random.SeedSequence, label: str | None = None) -> SegmentedSummary:
     """``runs`` independent bandits (one per segment each if ``per_segment``) over the horizon."""
-    rng = np.random.default_rng(seed)
     base = scenario.base
+    runs = check_int("runs", runs, 1, MAX_RUNS)
+    check_work(base, runs, segments=len(scenario.segments), chunk_runs=runs, policies=1)
+    rng = np.random.default_rng(seed)
     envs = [Environment.build(scenario.segment_scenario(s)) for s in range(len(scenario.segments))]
     n_seg, k = scenario.rates.shape
     marks = checkpoint_steps(base.steps, base.checkpoints)
@@ -173,8 +188,15 @@ def simulate_segmented(scenario: SegmentedScenario, policy: Policy, per_segment:
 
 
 def run_segmented(scenario: SegmentedScenario, runs: int | None = None, seed: int | None = None) -> list[SegmentedSummary]:
-    """Every configured policy on the scenario, each with its own child seed."""
-    runs = runs or scenario.base.runs
+    """Every configured policy on the scenario, each with its own child seed.
+
+    ``runs`` and ``seed`` override the scenario's; they and the totals they imply are validated
+    before anything runs.
+    """
+    runs = scenario.base.runs if runs is None else check_int("runs", runs, 1, MAX_RUNS)
+    if seed is not None:
+        seed = check_int("seed", seed, 0, MAX_SEED)
+    check_work(scenario.base, runs, segments=len(scenario.segments), chunk_runs=runs)
     seeds = np.random.SeedSequence(scenario.base.seed if seed is None else seed).spawn(len(scenario.base.policies))
     return [simulate_segmented(scenario, entry.policy, scenario.per_segment[entry.label], runs, s, entry.label)
             for entry, s in zip(scenario.base.policies, seeds)]
@@ -186,8 +208,8 @@ def run_segmented(scenario: SegmentedScenario, runs: int | None = None, seed: in
 def replay_segmented(action: np.ndarray, reward: np.ndarray, segment: np.ndarray, n_arms: int,
                      policy: SegmentedPolicy, *, seed: int | None = 0, batch_size: int = 1) -> ReplayResult:
     """Li et al.'s replay where each row's segment picks the policy row that serves it."""
-    if batch_size < 1:
-        raise InputError("batch_size", batch_size, "an integer >= 1")
+    batch_size = check_replay_work(action.size, n_arms, policy.policy, batch_size, segments=policy.n_segments)
+    check_seed(seed)
     rng = as_generator(seed)
     state = policy.empty_state(n_arms)
     targets = np.empty((action.size, n_arms))

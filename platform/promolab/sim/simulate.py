@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from promolab.bandits import ArmState, Policy
+from promolab.bandits.base import check_int
 from promolab.sim.environment import Environment, Feedback
-from promolab.sim.scenario import Scenario
+from promolab.sim.scenario import MAX_RUNS, Scenario, check_work
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,6 +61,8 @@ def simulate(
     ``progress(steps_done)`` is called at each checkpoint. Regret is the pseudo-regret
     Σₜ (μ*(t) − μ_{aₜ}(t)) against the per-step oracle.
     """
+    runs = check_int("runs", runs, 1, MAX_RUNS)
+    check_work(scenario, runs, chunk_runs=runs, policies=1)  # all runs step together here
     rng = np.random.default_rng(seed)
     env = Environment.build(scenario)
     k, delay = scenario.arms.k, scenario.delay

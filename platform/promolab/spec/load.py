@@ -6,7 +6,9 @@ file, the field, the value and what was expected.
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,11 +41,39 @@ from promolab.spec.model import (
 MARGIN_REWARD = "margin"
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KEY_EXPECTED = "a key of lowercase letters, digits, '-' or '_' (1-64 chars)"
+# Bounds that keep every number of a spec finite through the SQL and arithmetic it feeds:
+# amounts (caps, margins, costs, thresholds) times user counts and squared stay far from
+# overflow; integers fit the registry's 64-bit columns; durations fit a timedelta.
+MAX_NUMBER = 1e15
+MAX_COUNT = 1_000_000_000
+MAX_USERS = 1_000_000_000_000
+MAX_SECONDS = 1_000_000_000
+MAX_ACCOUNTS = 1_000_000
+INT64 = (-(2**63), 2**63 - 1)
+MAX_DEPTH = 20  # nesting of payloads and bandit parameters
+MAX_SHOWN = 200  # characters of a bad value repeated in an error
+JSON_EXPECTED = "a JSON value: text, an integer, a finite number, true/false, or a list / table of those"
+SCALAR_EXPECTED = "a text, an integer, a finite number or true/false"
+# lone surrogates cannot be stored or printed; control characters (other than tab and new
+# line) would rewrite the terminal of whoever reads a name
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+TEXT_EXPECTED = "a non-empty string of printable text"
 TOP_LEVEL = {
     "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
     "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
     "filtering", "economics",
 }
+
+
+def _shown(value: object) -> object:
+    """The value as an error shows it: itself, or its repr cut to MAX_SHOWN characters (a
+    hostile value can be a megabyte of text, or an integer too long for ``repr``)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} too large to show>"
+    return value if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
 class _Problems:
@@ -54,7 +84,8 @@ class _Problems:
         self.items: list[InputError] = []
 
     def add(self, field: str, value: object, expected: str) -> None:
-        self.items.append(InputError(field, value, expected, source=self.source))
+        field = field if len(field) <= MAX_SHOWN else field[:MAX_SHOWN] + "…"  # e.g. an unknown 1 MB name
+        self.items.append(InputError(field, _shown(value), expected, source=self.source))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -69,6 +100,9 @@ def load_experiment(path: str | Path) -> Experiment:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([InputError("file", source, f"a readable TOML file ({exc.strerror})")]) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError([InputError("file", source, f"a UTF-8 encoded TOML file (not UTF-8: byte "
+                                    f"0x{exc.object[exc.start]:02x} at offset {exc.start})")]) from None
     return parse_experiment(text, source=source)
 
 
@@ -78,7 +112,18 @@ def parse_experiment(text: str, source: str | None = None) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError([InputError("toml", str(exc), "valid TOML", source=source)]) from exc
+    except RecursionError:
+        raise SpecError([InputError("toml", "deeply nested arrays or tables", "valid TOML nested at most "
+                                    f"{MAX_DEPTH} levels deep", source=source)]) from None
+    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+        raise SpecError([InputError("toml", str(exc)[:MAX_SHOWN], "valid TOML (integers of at most 64 bits)",
+                                    source=source)]) from None
     return experiment_from_dict(raw, source=source)
+
+
+def _is_text(value: Any, *, empty: bool = False) -> bool:
+    """A str of printable text (no lone surrogates, no control characters but tab / new line)."""
+    return isinstance(value, str) and (empty or bool(value.strip())) and not _BAD_TEXT.search(value)
 
 
 def _str(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, required: bool = True,
@@ -88,10 +133,80 @@ def _str(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, requi
         if required:
             p.add(f"{prefix}{field}", None, "a non-empty string")
         return default
-    if not isinstance(value, str) or not value.strip():
-        p.add(f"{prefix}{field}", value, "a non-empty string")
+    if not _is_text(value):
+        p.add(f"{prefix}{field}", value, TEXT_EXPECTED if isinstance(value, str) else "a non-empty string")
         return default
     return value
+
+
+def _opt_text(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str) -> str:
+    """An optional label: absent or "" is "", anything else must be printable text."""
+    value = raw.get(field)
+    if value is None or value == "":
+        return ""
+    if not _is_text(value):
+        p.add(f"{prefix}{field}", value, "a string of printable text")
+        return ""
+    return value
+
+
+def _names(p: _Problems, value: Any, field: str, expected: str) -> tuple[str, ...] | None:
+    """A list of non-empty names (events, attributes); None (and a problem) otherwise."""
+    if not isinstance(value, list) or not all(_is_text(x) for x in value):
+        p.add(field, value, expected)
+        return None
+    return tuple(value)
+
+
+def _int(p: _Problems, value: Any, field: str, lo: int, hi: int, expected: str | None = None) -> int | None:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        p.add(field, value, expected or f"a whole number in [{lo}, {hi}]")
+        return None
+    return value
+
+
+def _json(p: _Problems, value: Any, field: str, depth: int = 0) -> Any:
+    """A JSON-representable copy of ``value`` (payloads, parameters); problems name the path,
+    e.g. ``variants[1].payload.starts``: TOML datetimes, inf / nan, ints beyond 64 bits,
+    non-text keys and lone surrogates cannot be stored, served or printed."""
+    if depth > MAX_DEPTH:
+        p.add(field, "…", f"values nested at most {MAX_DEPTH} levels deep")
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not INT64[0] <= value <= INT64[1]:
+            p.add(field, value, "an integer that fits in 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            p.add(field, value, "a finite number")
+        return value
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            p.add(field, value, "valid Unicode text")
+        return value
+    if isinstance(value, list):
+        return [_json(p, x, f"{field}[{i}]", depth + 1) for i, x in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, x in value.items():
+            if not isinstance(k, str) or _SURROGATE.search(k):
+                p.add(f"{field}", k, "a table whose keys are valid Unicode text")
+                continue
+            out[k] = _json(p, x, f"{field}.{k}", depth + 1)
+        return out
+    p.add(field, value, JSON_EXPECTED)
+    return None
+
+
+def _scalar(p: _Problems, value: Any, field: str, expected: str = SCALAR_EXPECTED) -> bool:
+    """A text, 64-bit integer, finite number or boolean (targeting values)."""
+    ok = (isinstance(value, bool) or (isinstance(value, int) and INT64[0] <= value <= INT64[1])
+          or (isinstance(value, float) and math.isfinite(value)) or _is_text(value, empty=True))
+    if not ok:
+        p.add(field, value, expected)
+    return ok
 
 
 def _key(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, required: bool = True) -> str:
@@ -106,13 +221,21 @@ def _key(p: _Problems, raw: Mapping[str, Any], field: str, prefix: str, *, requi
 
 def _number(p: _Problems, value: Any, field: str, expected: str, lo: float, hi: float,
             lo_open: bool = False, hi_open: bool = False) -> float | None:
+    """A finite number in the range; -0.0 becomes 0.0. Bounds must be finite."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if ok:
         ok = (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if ok:
+        try:
+            number = float(value) + 0.0
+        except OverflowError:
+            ok = False
+        else:
+            ok = math.isfinite(number)
     if not ok:
         p.add(field, value, expected)
         return None
-    return float(value)
+    return number
 
 
 def _choice(p: _Problems, value: Any, field: str, choices: tuple[str, ...]) -> str:
@@ -134,6 +257,7 @@ def _variants(p: _Problems, raw: Any) -> tuple[Variant, ...]:
               "at least two [[variants]] tables")
         return ()
     out: list[Variant] = []
+    weights: list[float | None] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
         prefix = f"variants[{i}]."
@@ -146,15 +270,32 @@ def _variants(p: _Problems, raw: Any) -> tuple[Variant, ...]:
             p.add(f"{prefix}key", key, "a key not used by another variant")
         seen.add(key)
         name = _str(p, item, "name", prefix, required=False, default=key)
-        weight = _number(p, item.get("weight", 1.0), f"{prefix}weight", "a number > 0", 0.0, float("inf"),
-                         lo_open=True)
+        weight = _number(p, item.get("weight", 1.0), f"{prefix}weight", "a finite number > 0", 0.0,
+                         sys.float_info.max, lo_open=True)
+        weights.append(weight)
         payload = item.get("payload", {})
         if not isinstance(payload, dict):
             p.add(f"{prefix}payload", payload, "a table such as {discount_pct = 10}")
             payload = {}
-        out.append(Variant(key=key, name=name, weight=weight or 1.0, payload=dict(payload),
+        out.append(Variant(key=key, name=name, weight=weight or 1.0, payload=_json(p, payload, f"{prefix}payload"),
                            cost=_cost(p, item.get("cost", {}), f"{prefix}cost")))
+    _check_weights(p, weights)
     return tuple(out)
+
+
+def _check_weights(p: _Problems, weights: list[float | None]) -> None:
+    """Weights are split into shares: their sum must be finite and every share > 0."""
+    if None in weights or not weights:
+        return
+    total = sum(weights)
+    if not math.isfinite(total):
+        p.add("variants", f"weights {', '.join(f'{w:g}' for w in weights)}",
+              "weights whose sum is finite (they are relative: scale them down)")
+        return
+    for i, w in enumerate(weights):
+        if not w / total > 0:
+            p.add(f"variants[{i}].weight", w, f"a weight large enough to get a share of the traffic "
+                  f"next to the others (total {total:g})")
 
 
 def _cost(p: _Problems, raw: Any, field: str) -> dict[str, float]:
@@ -166,9 +307,12 @@ def _cost(p: _Problems, raw: Any, field: str) -> dict[str, float]:
     out = {}
     for name in COST_KEYS:
         if name in raw:
-            high, expected = (100.0, "a percentage in [0, 100)") if name == "discount_pct" else (
-                float("inf"), "an amount >= 0")
-            value = _number(p, raw[name], f"{field}.{name}", expected, 0.0, high, hi_open=True)
+            if name == "discount_pct":
+                value = _number(p, raw[name], f"{field}.{name}", "a percentage in [0, 100)", 0.0, 100.0,
+                                hi_open=True)
+            else:
+                value = _number(p, raw[name], f"{field}.{name}", f"a finite amount in [0, {MAX_NUMBER:g}]",
+                                0.0, MAX_NUMBER)
             if value is not None:
                 out[name] = value
     return out
@@ -184,17 +328,17 @@ def _filtering(p: _Problems, raw: Any) -> FilterRules | None:
     defaults = FilterRules()
     _unknown(p, raw, set(FilterRules.__dataclass_fields__), "filtering.")
     values: dict[str, Any] = {}
-    for name in ("max_events_per_day", "burst_orders", "refunds_after_coupon", "burst_seconds", "max_accounts"):
+    bounds = {"max_events_per_day": (1, MAX_COUNT), "burst_orders": (2, MAX_COUNT),
+              "refunds_after_coupon": (1, MAX_COUNT), "burst_seconds": (1, MAX_SECONDS),
+              "max_accounts": (1, MAX_ACCOUNTS)}
+    for name, (low, high) in bounds.items():
         if name in raw:
-            v = raw[name]
-            low = 2 if name == "burst_orders" else 1
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                p.add(f"filtering.{name}", v, f"a whole number >= {low}")
-            else:
+            v = _int(p, raw[name], f"filtering.{name}", low, high)
+            if v is not None:
                 values[name] = v
     if "outlier_z" in raw:
-        z = _number(p, raw["outlier_z"], "filtering.outlier_z", "a robust z-score threshold > 0 (e.g. 5)",
-                    0.0, float("inf"), lo_open=True)
+        z = _number(p, raw["outlier_z"], "filtering.outlier_z",
+                    f"a robust z-score threshold in (0, {MAX_NUMBER:g}] (e.g. 5)", 0.0, MAX_NUMBER, lo_open=True)
         if z is not None:
             values["outlier_z"] = z
     for name in ("order_event", "coupon_event", "refund_event"):
@@ -202,11 +346,9 @@ def _filtering(p: _Problems, raw: Any) -> FilterRules | None:
             values[name] = _str(p, raw, name, "filtering.", default=getattr(defaults, name))
     for name in ("rate_events", "shared_attributes"):
         if name in raw:
-            v = raw[name]
-            if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-                p.add(f"filtering.{name}", v, "a list of names")
-            else:
-                values[name] = tuple(v)
+            names = _names(p, raw[name], f"filtering.{name}", "a list of names")
+            if names is not None:
+                values[name] = names
     return FilterRules(**values)
 
 
@@ -224,7 +366,7 @@ def _economics(p: _Problems, raw: Any, metrics: tuple[Metric, ...]) -> Economics
     refs: dict[str, str | None] = {}
     for name, (kind, expected) in wanted.items():
         ref = raw.get(name)
-        if ref is not None and (ref not in by_key or by_key[ref].kind != kind):
+        if ref is not None and (not isinstance(ref, str) or ref not in by_key or by_key[ref].kind != kind):
             p.add(f"economics.{name}", ref, f"the key of {expected} of this experiment")
             ref = None
         refs[name] = ref
@@ -248,24 +390,27 @@ def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
     denominator = item.get("denominator")
     if kind == "ratio":
         for field, value in (("numerator", numerator), ("denominator", denominator)):
-            if not isinstance(value, str) or not value:
+            if not _is_text(value):
                 p.add(f"{prefix}{field}", value, "the key of another metric of this experiment")
-    elif not isinstance(event, str) or not event:
+    elif not _is_text(event):
         p.add(f"{prefix}event", event, "the name of the event this metric counts (e.g. 'order')")
     cap = item.get("cap")
     if cap is not None:
-        cap = _number(p, cap, f"{prefix}cap", "a number > 0 (winsorisation cap)", 0.0, float("inf"),
-                      lo_open=True)
+        cap = _number(p, cap, f"{prefix}cap", f"a finite number in (0, {MAX_NUMBER:g}] (winsorisation cap)",
+                      0.0, MAX_NUMBER, lo_open=True)
     covariate = item.get("covariate")
-    if covariate is not None and (not isinstance(covariate, str) or not covariate):
+    if covariate is not None and not _is_text(covariate):
         p.add(f"{prefix}covariate", covariate, "the name of a numeric user attribute")
         covariate = None
     margin = item.get("margin")
     if margin is not None:
-        margin = _number(p, margin, f"{prefix}margin", "a non-inferiority margin > 0", 0.0, float("inf"),
-                         lo_open=True)
+        margin = _number(p, margin, f"{prefix}margin", f"a non-inferiority margin in (0, {MAX_NUMBER:g}]",
+                         0.0, MAX_NUMBER, lo_open=True)
     margin_type = _choice(p, item.get("margin_type", "absolute"), f"{prefix}margin_type", MARGIN_TYPES)
-    return Metric(key=key, kind=kind, name=item.get("name", "") or "", event=event, aggregate=aggregate,
+    if kind == "ratio":
+        numerator = numerator if isinstance(numerator, str) else None
+        denominator = denominator if isinstance(denominator, str) else None
+    return Metric(key=key, kind=kind, name=_opt_text(p, item, "name", prefix), event=event, aggregate=aggregate,
                   numerator=numerator, denominator=denominator, direction=direction, cap=cap,
                   covariate=covariate, margin=margin, margin_type=margin_type)
 
@@ -291,7 +436,7 @@ def _check_metric_refs(p: _Problems, metrics: tuple[Metric, ...], guardrails: tu
             continue
         for field in ("numerator", "denominator"):
             ref = getattr(m, field)
-            target = by_key.get(ref)
+            target = by_key.get(ref) if isinstance(ref, str) else None
             if isinstance(ref, str) and ref and (target is None or target.kind == "ratio"):
                 p.add(f"metric {m.key}.{field}", ref, "the key of a binomial or mean metric of this experiment")
 
@@ -312,12 +457,21 @@ def _targeting(p: _Problems, raw: Any) -> tuple[TargetRule, ...]:
         attribute = _str(p, item, "attribute", prefix)
         op = _choice(p, item.get("op"), f"{prefix}op", TARGET_OPS)
         value = item.get("value")
-        if op in ("in", "not_in") and not isinstance(value, list):
-            p.add(f"{prefix}value", value, f"a list of values for op '{op}'")
-        elif op in ("lt", "lte", "gt", "gte") and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            p.add(f"{prefix}value", value, f"a number for op '{op}'")
+        if op in ("in", "not_in"):
+            if not isinstance(value, list):
+                p.add(f"{prefix}value", value, f"a list of values for op '{op}'")
+            else:
+                for j, x in enumerate(value):
+                    _scalar(p, x, f"{prefix}value[{j}]")
+        elif op in ("lt", "lte", "gt", "gte"):
+            if isinstance(value, (str, bool)):
+                p.add(f"{prefix}value", value, f"a finite number for op '{op}'")
+            else:
+                _scalar(p, value, f"{prefix}value", f"a finite number for op '{op}'")
         elif value is None:
             p.add(f"{prefix}value", value, "a value to compare with")
+        else:
+            _scalar(p, value, f"{prefix}value")
         rules.append(TargetRule(attribute=attribute, op=op, value=value))
     return tuple(rules)
 
@@ -347,10 +501,8 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
         return AnalysisPlan()
     _unknown(p, raw, {"alpha", "correction", "sequential", "looks", "spending", "target_users", "segments",
                       "srm_threshold"}, "analysis.")
-    segments = raw.get("segments", [])
-    if not isinstance(segments, list) or not all(isinstance(x, str) and x for x in segments):
-        p.add("analysis.segments", segments, "a list of user attribute names to drill down by")
-        segments = []
+    segments = _names(p, raw.get("segments", []), "analysis.segments",
+                      "a list of user attribute names to drill down by") or ()
     alpha = _number(p, raw.get("alpha", 0.05), "analysis.alpha", "a number in (0, 1)", 0.0, 1.0,
                     lo_open=True, hi_open=True)
     correction = _choice(p, raw.get("correction", "holm"), "analysis.correction", CORRECTIONS)
@@ -364,11 +516,10 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
         looks = None
     spending = _choice(p, raw.get("spending", "obf"), "analysis.spending", SPENDING_FUNCTIONS)
     target = raw.get("target_users")
-    if (target is not None or sequential == "gst") and (
-            not isinstance(target, int) or isinstance(target, bool) or target < 2):
-        p.add("analysis.target_users", target, "the planned number of users (an integer >= 2); "
-              "a group-sequential plan needs it to know the information fraction")
-        target = None
+    if target is not None or sequential == "gst":
+        target = _int(p, target, "analysis.target_users", 2, MAX_USERS,
+                      f"the planned number of users (an integer in [2, {MAX_USERS:.0e}]); "
+                      "a group-sequential plan needs it to know the information fraction")
     srm_threshold = _number(p, raw.get("srm_threshold", DEFAULT_SRM_THRESHOLD), "analysis.srm_threshold",
                             "a number in (0, 1)", 0.0, 1.0, lo_open=True, hi_open=True)
     return AnalysisPlan(alpha=alpha or 0.05, correction=correction, sequential=sequential, looks=looks,
@@ -390,14 +541,20 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
     if not isinstance(params, dict):
         p.add("bandit.params", params, "a table of policy parameters")
         params = {}
+    before = len(p.items)
+    params = _json(p, params, "bandit.params")
+    params_ok = len(p.items) == before  # numbers finite, values JSON: only then ask the policy
     floor = _number(p, raw.get("floor", 0.0), "bandit.floor", f"a number in [0, {1 / max(arms, 1):.4g}] "
                     "(every arm keeps at least this share)", 0.0, 1.0 / max(arms, 1))
     policy = None
-    try:
-        policy = make_policy(name, {**params, "floor": floor or 0.0}, field="bandit.policy")
-    except InputError as exc:
-        p.items.append(InputError(exc.field.replace("bandit.policy.name", "bandit.policy"), exc.value,
-                                  exc.expected, source=p.source))
+    if not isinstance(name, str):
+        p.add("bandit.policy", name, "the name of a bandit policy (e.g. 'thompson')")
+    elif params_ok:
+        try:
+            policy = make_policy(name, {**params, "floor": floor or 0.0}, field="bandit.policy")
+        except InputError as exc:
+            p.items.append(InputError(exc.field.replace("bandit.policy.name", "bandit.policy"), exc.value,
+                                      exc.expected, source=p.source))
     reward = raw.get("reward")
     by_key = {m.key: m for m in metrics}
     if reward == MARGIN_REWARD:
@@ -406,16 +563,16 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
         elif policy is not None and policy.bernoulli_only:
             p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards "
                   "(use a normal prior or ucb1 / epsilon-greedy for margin)")
-    elif reward not in by_key or by_key[reward].kind == "ratio":
+    elif not isinstance(reward, str) or reward not in by_key or by_key[reward].kind == "ratio":
         p.add("bandit.reward", reward, "'margin' or the key of a binomial or mean metric of this experiment: "
               + ", ".join(m.key for m in metrics if m.kind != "ratio"))
     elif policy is not None and policy.bernoulli_only and by_key[reward].kind != "binomial":
         p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards")
     period = _number(p, raw.get("update_period_seconds", 3600.0), "bandit.update_period_seconds",
-                     "a number of seconds >= 1", 1.0, float("inf"))
-    burn_in = raw.get("burn_in", 100)
-    if not isinstance(burn_in, int) or isinstance(burn_in, bool) or burn_in < 0:
-        p.add("bandit.burn_in", burn_in, "a whole number of users per arm >= 0")
+                     f"a number of seconds in [1, {MAX_SECONDS:.0e}]", 1.0, MAX_SECONDS)
+    burn_in = _int(p, raw.get("burn_in", 100), "bandit.burn_in", 0, MAX_COUNT,
+                   f"a whole number of users per arm in [0, {MAX_COUNT:.0e}]")
+    if burn_in is None:
         burn_in = 100
     if not isinstance(name, str):
         return None
@@ -426,6 +583,9 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
 def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
     """Validate a parsed spec mapping; raise SpecError with one line per problem."""
     p = _Problems(source)
+    if not isinstance(raw, Mapping):
+        p.add("spec", raw, "a table of experiment fields (key, name, owner, variants, metrics, ...)")
+        p.raise_if_any()
     _unknown(p, raw, TOP_LEVEL, "")
     key = _key(p, raw, "key", "")
     name = _str(p, raw, "name", "")
@@ -434,7 +594,7 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
     kind = _choice(p, raw.get("kind", "ab"), "kind", ASSIGNMENT_KINDS)
     variants = _variants(p, raw.get("variants"))
     control = raw.get("control", variants[0].key if variants else None)
-    if variants and control not in {v.key for v in variants}:
+    if variants and (not isinstance(control, str) or control not in {v.key for v in variants}):
         p.add("control", control, "one of the variant keys: " + ", ".join(v.key for v in variants))
     metrics = _metrics(p, raw.get("metrics"), "metrics", required=True)
     guardrails = _metrics(p, raw.get("guardrails"), "guardrails", required=False)
@@ -444,8 +604,8 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
     _check_metric_refs(p, metrics, guardrails)
     traffic = _number(p, raw.get("traffic_percent", 100), "traffic_percent", "a number in [0, 100]", 0.0, 100.0)
     salt = raw.get("salt", "")
-    if not isinstance(salt, str):
-        p.add("salt", salt, "a string")
+    if not _is_text(salt, empty=True):
+        p.add("salt", salt, "a string of printable text")
         salt = ""
     bandit = raw.get("bandit")
     if kind == "bandit" and not isinstance(bandit, dict):
@@ -464,7 +624,8 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         control=control if isinstance(control, str) else "",
         metrics=metrics,
         guardrails=guardrails,
-        coverage=(traffic if traffic is not None else 100.0) / 100.0,
+        # 10 decimals of a percent, as experiment_to_dict writes it: a stored spec reads back equal
+        coverage=round(traffic if traffic is not None else 100.0, 10) / 100.0,
         layer=_layer(p, raw.get("layer")),
         targeting=_targeting(p, raw.get("targeting")),
         kind=kind,

@@ -1,8 +1,10 @@
 """The DuckDB registry: schema migrations, experiments, status history, exposures (and cross-variant
 exposure conflicts), events."""
 
-from promolab.store.batches import events_batch, exposures_batch
+from promolab.store.batches import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts, events_batch, exposures_batch
+from promolab.store.events import insert_events
 from promolab.store.exposures import CONFLICTS_TABLE, CROSS_VARIANT_USERS_SQL
+from promolab.store.files import RegistryFileError
 from promolab.store.migrations import LATEST_VERSION
 from promolab.store.registry import (
     DB_ENV,
@@ -16,7 +18,7 @@ from promolab.store.registry import (
 )
 
 __all__ = [
-    "CONFLICTS_TABLE", "CROSS_VARIANT_USERS_SQL", "DB_ENV", "DEFAULT_DB", "LATEST_VERSION", "ExperimentSummary",
-    "ExposureHealth", "IngestResult", "Registry", "StatusChange", "events_batch", "exposures_batch",
-    "resolve_db_path",
+    "CONFLICTS_TABLE", "CROSS_VARIANT_USERS_SQL", "DB_ENV", "DEFAULT_DB", "LATEST_VERSION", "MAX_EVENT_FUTURE",
+    "MIN_EVENT_TS", "ExperimentSummary", "ExposureHealth", "IngestResult", "Registry", "RegistryFileError",
+    "StatusChange", "check_event_ts", "events_batch", "exposures_batch", "insert_events", "resolve_db_path",
 ]

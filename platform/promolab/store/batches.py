@@ -1,10 +1,18 @@
 """Validate and normalise ingestion batches before anything is written.
 
 A batch with any bad row is rejected whole, with the first problem named by column,
-row and value.
+row (1 = the first data row) and value.
+
+Event and exposure times follow one rule wherever they enter (CLI ingest, Python API,
+HTTP API): on or after ``MIN_EVENT_TS`` (2000-01-01 UTC) and no later than
+``MAX_EVENT_FUTURE`` (24 h) after the clock; :func:`check_event_ts` says what is wrong
+with one time. Times with an offset are converted to UTC first; times without one are
+taken as UTC.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
@@ -12,6 +20,30 @@ from promolab.errors import InputError
 
 EXPOSURE_COLUMNS = ("user_id", "variant", "ts")
 EVENT_COLUMNS = ("event_id", "user_id", "event", "value", "ts")
+
+#: the earliest event or exposure time accepted (naive UTC, as the registry stores times)
+MIN_EVENT_TS = datetime(2000, 1, 1)
+#: how far after the clock an event or exposure time may be (clock skew, time zones)
+MAX_EVENT_FUTURE = timedelta(hours=24)
+
+
+def _too_late(now: datetime) -> str:
+    return (f"a time no later than {int(MAX_EVENT_FUTURE.total_seconds() // 3600)} h after now "
+            f"({now:%Y-%m-%dT%H:%M:%SZ})")
+
+
+def _too_early() -> str:
+    return f"a time on or after {MIN_EVENT_TS:%Y-%m-%d}"
+
+
+def check_event_ts(ts: datetime, now: datetime) -> str | None:
+    """What is wrong with a (naive UTC) event or exposure time, as the expected-part of an
+    error message, or None; ``now`` is naive UTC."""
+    if ts > now + MAX_EVENT_FUTURE:
+        return _too_late(now)
+    if ts < MIN_EVENT_TS:
+        return _too_early()
+    return None
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
@@ -21,7 +53,8 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], source: str) -> None
                          f"(missing: {', '.join(missing)})", source=source)
 
 
-def _no_blank(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
+def no_blank(frame: pd.DataFrame, column: str, source: str | None) -> pd.Series:
+    """``column`` as strings; an InputError naming the first empty, blank or null row."""
     values = frame[column]
     blank = values.isna() | (values.astype(str).str.strip() == "")
     if blank.any():
@@ -30,27 +63,37 @@ def _no_blank(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
     return values.astype(str)
 
 
-def _timestamps(frame: pd.DataFrame, source: str) -> pd.Series:
+def _timestamps(frame: pd.DataFrame, source: str, now: datetime | None) -> pd.Series:
     ts = pd.to_datetime(frame["ts"], errors="coerce", utc=True, format="ISO8601")
     bad = ts.isna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(f"ts (row {row + 1})", frame["ts"].iloc[row], "an ISO-8601 timestamp", source=source)
-    return ts.dt.tz_localize(None).astype("datetime64[us]")
+    ts = ts.dt.tz_localize(None).astype("datetime64[us]")
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    early = ts < MIN_EVENT_TS
+    out = early | (ts > now + MAX_EVENT_FUTURE)
+    if out.any():  # (in UTC a time can fall outside Python's datetime range: years 0 and 10000)
+        row = int(out.to_numpy().nonzero()[0][0])
+        raise InputError(f"ts (row {row + 1})", frame["ts"].iloc[row],
+                         _too_early() if early.iloc[row] else _too_late(now), source=source)
+    return ts
 
 
-def exposures_batch(frame: pd.DataFrame, source: str = "batch") -> pd.DataFrame:
-    """Columns user_id, variant, ts (UTC) as strings and timestamps."""
+def exposures_batch(frame: pd.DataFrame, source: str = "batch", *, now: datetime | None = None) -> pd.DataFrame:
+    """Columns user_id, variant, ts (naive UTC, within the bounds above; ``now``: the clock,
+    naive UTC, default the current time) as strings and timestamps."""
     _require(frame, EXPOSURE_COLUMNS, source)
     return pd.DataFrame({
-        "user_id": _no_blank(frame, "user_id", source),
-        "variant": _no_blank(frame, "variant", source),
-        "ts": _timestamps(frame, source),
+        "user_id": no_blank(frame, "user_id", source),
+        "variant": no_blank(frame, "variant", source),
+        "ts": _timestamps(frame, source, now),
     })
 
 
-def events_batch(frame: pd.DataFrame, source: str = "batch") -> pd.DataFrame:
-    """Columns event_id, user_id, event, value (finite, >= 0), ts (UTC)."""
+def events_batch(frame: pd.DataFrame, source: str = "batch", *, now: datetime | None = None) -> pd.DataFrame:
+    """Columns event_id, user_id, event, value (finite, >= 0), ts (naive UTC, within the
+    bounds above; ``now`` as for :func:`exposures_batch`)."""
     _require(frame, EVENT_COLUMNS, source)
     value = pd.to_numeric(frame["value"], errors="coerce")
     bad = value.isna() | ~value.between(0, float("inf"), inclusive="left")  # finite and >= 0
@@ -59,9 +102,9 @@ def events_batch(frame: pd.DataFrame, source: str = "batch") -> pd.DataFrame:
         raise InputError(f"value (row {row + 1})", frame["value"].iloc[row], "a finite number >= 0",
                          source=source)
     return pd.DataFrame({
-        "event_id": _no_blank(frame, "event_id", source),
-        "user_id": _no_blank(frame, "user_id", source),
-        "event": _no_blank(frame, "event", source),
+        "event_id": no_blank(frame, "event_id", source),
+        "user_id": no_blank(frame, "user_id", source),
+        "event": no_blank(frame, "event", source),
         "value": value.astype(float),
-        "ts": _timestamps(frame, source),
+        "ts": _timestamps(frame, source, now),
     })

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from promolab.errors import InputError
+from promolab.errors import InputError, StateError
 from promolab.store.migrations import first_row
 from promolab.store.registry import Registry, now_utc
 
@@ -65,10 +65,19 @@ def list_keys(registry: Registry) -> list[ApiKey]:
 
 
 def revoke_key(registry: Registry, key_id: str) -> None:
+    """Revoke a key. The last active admin key cannot be revoked (a running service would be
+    left without an admin): create another admin key first. Checked and written in one
+    transaction, so two concurrent revocations cannot both pass."""
     with registry.transaction() as con:
-        row = first_row(con.execute("SELECT revoked_at FROM api_keys WHERE key_id = ?", [key_id]))
+        row = first_row(con.execute("SELECT revoked_at, kind FROM api_keys WHERE key_id = ?", [key_id]))
         if row is None:
             raise InputError("key_id", key_id, "the id of a stored key (see promolab keys list)")
+        if row[0] is None and row[1] == "admin":
+            admins = first_row(con.execute(
+                "SELECT COUNT(*) FROM api_keys WHERE kind = 'admin' AND revoked_at IS NULL"))[0]
+            if admins == 1:
+                raise StateError(f"key_id: {key_id} is the last active admin key; revoking it would leave the "
+                                 "service without an admin - create another admin key first")
         con.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [now_utc(), key_id])
 
 

@@ -1,7 +1,9 @@
 """Numbered, versioned schema migrations for the DuckDB registry.
 
 Each migration is applied once, in order, inside one transaction, and recorded in
-``schema_version``. A file whose schema is newer than this code knows is refused.
+``schema_version``. A file whose schema is newer than this code knows is refused, and so
+is a DuckDB file that is not a promolab registry (tables but no promolab
+``schema_version``): it is someone else's data, and nothing is written to it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Iterator
 
 import duckdb
 
-from promolab.errors import StateError
+from promolab.store.files import RegistryFileError, user_tables
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,11 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 LATEST_VERSION = MIGRATIONS[-1].version
 
+#: the small tables nearly every command reads; read in full when a registry is opened
+CONTROL_TABLES = ("schema_version", "experiments", "variants", "metrics", "status_history", "bandit_weights",
+                  "api_keys")
+SCHEMA_VERSION_COLUMNS = ("version", "description", "applied_at")
+
 
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[str]:
@@ -157,8 +164,13 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[str]
     con.register(name, data)
     try:
         yield name
-    finally:
-        con.unregister(name)
+    except BaseException:
+        try:  # in an aborted transaction unregister fails too; the first error is the one to see
+            con.unregister(name)
+        except duckdb.Error:
+            pass
+        raise
+    con.unregister(name)
 
 
 def first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
@@ -167,25 +179,54 @@ def first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
     return rows[0] if rows else None
 
 
+def _names(tables: list[str]) -> str:
+    shown = ", ".join(tables[:3])
+    return f"{shown}, … ({len(tables)} in all)" if len(tables) > 3 else shown
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open database (0 for an empty file)."""
-    exists = con.execute(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchall()[0][0]
-    if not exists:
+    if "schema_version" not in user_tables(con):
         return 0
     row = first_row(con.execute("SELECT MAX(version) FROM schema_version"))
     return int(row[0] or 0)
 
 
-def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
-    """Bring the schema to LATEST_VERSION; refuse a file written by a newer promolab."""
+def schema_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    """The promolab schema version of an open DuckDB file, reading only: 0 for a file without
+    tables (a new registry). Refused with a RegistryFileError: a file with tables but no
+    promolab ``schema_version`` (someone else's database), and a schema newer than this code."""
+    tables = user_tables(con)
+    if not tables:
+        return 0
+    if "schema_version" not in tables:
+        raise RegistryFileError(f"{path}: is a DuckDB database but not a promolab registry (it has tables "
+                                f"{_names(tables)} and no schema_version table); use another file for the registry")
+    columns = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_name = 'schema_version' ORDER BY ordinal_position").fetchall()]
+    if not set(SCHEMA_VERSION_COLUMNS) <= set(columns):
+        raise RegistryFileError(f"{path}: is a DuckDB database but not a promolab registry (its schema_version "
+                                f"table has columns {', '.join(columns)}, not {', '.join(SCHEMA_VERSION_COLUMNS)}); "
+                                "use another file for the registry")
     version = current_version(con)
+    others = [t for t in tables if t != "schema_version"]
+    if version == 0 and others:
+        raise RegistryFileError(f"{path}: is a DuckDB database but not a promolab registry (its schema_version "
+                                f"table is empty and it has tables {_names(others)}); "
+                                "use another file for the registry")
     if version > LATEST_VERSION:
-        raise StateError(
+        raise RegistryFileError(
             f"{path}: schema version {version} is newer than this promolab supports "
             f"(up to {LATEST_VERSION}); upgrade promolab to open it"
         )
+    return version
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    """Bring the schema to LATEST_VERSION. Before writing anything, refuse (RegistryFileError)
+    a file written by a newer promolab and a DuckDB file that is not a promolab registry."""
+    version = schema_version(con, path)
     for m in MIGRATIONS:
         if m.version <= version:
             continue
@@ -202,6 +243,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
             raise
     return LATEST_VERSION

@@ -1,9 +1,16 @@
 """The experiment registry: one DuckDB file, one owned connection per process.
 
 Every write runs in a transaction, so a batch is stored whole or not at all. Events are
-idempotent on (source, event_id); exposures keep each user's first exposure per
-experiment (sticky assignment), and exposures of a user to another variant are kept in
-``exposure_conflicts`` (see :mod:`promolab.store.exposures`).
+idempotent on (source, event_id), and a repeated id with other content is counted as a
+conflict, the first stored row kept (see :mod:`promolab.store.events`); exposures keep
+each user's first exposure per experiment (sticky assignment), and exposures of a user
+to another variant are kept in ``exposure_conflicts`` (see :mod:`promolab.store.exposures`).
+
+Opening checks the file before anything is written to it (:mod:`promolab.store.files`):
+a damaged, truncated, foreign or non-DuckDB file, or a folder that cannot be created, is
+one :class:`RegistryFileError` line naming the file, and the file is left as it was. A
+file this process may not write is opened read-only: reads work, writes are refused in
+one line, and a schema older than this code's cannot be upgraded (one line says so).
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ import pandas as pd
 
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
+from promolab.store import files
+from promolab.store.batches import no_blank
+from promolab.store.events import insert_events
 from promolab.store.exposures import CROSS_VARIANT_USERS_SQL, insert_exposures
-from promolab.store.migrations import first_row, migrate, registered
+from promolab.store.files import RegistryFileError
+from promolab.store.migrations import CONTROL_TABLES, LATEST_VERSION, first_row, migrate, registered, schema_version
 
 DEFAULT_DB = "promolab.duckdb"
 DB_ENV = "PROMOLAB_DB"
@@ -71,14 +82,24 @@ class StatusChange:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """Rows offered, newly stored, and skipped as already present (idempotent retries)."""
+    """Rows offered (``received``), newly stored (``inserted``) and not stored.
+
+    A row not stored is a ``duplicate`` (the same content as the stored row of its key:
+    an idempotent retry, or a repeat within the batch) or, for events, a ``conflict``:
+    its event id (per source) was already taken, in the registry or earlier in the same
+    batch, by a row with another user, event or value. The first stored
+    row is kept; conflicting rows are dropped and counted, never merged. Exposures
+    report ``conflicts`` 0: a user exposed to another variant is recorded in
+    ``exposure_conflicts`` instead (see :class:`ExposureHealth`).
+    """
 
     received: int
     inserted: int
+    conflicts: int = 0
 
     @property
     def duplicates(self) -> int:
-        return self.received - self.inserted
+        return self.received - self.inserted - self.conflicts
 
 
 @dataclass(frozen=True)
@@ -115,30 +136,95 @@ class ExposureHealth:
         return self.cross_variant_users == 0
 
 
+def _connect(path: Path, read_only: bool | None) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+    """A checked connection and, when read-only, why (see :meth:`Registry.__init__`)."""
+    if not files.inspect_path(path):
+        if read_only:
+            raise RegistryFileError(f"{path}: does not exist (a registry opened read-only must exist)")
+        files.prepare_folder(path)
+        con = files.connect(path, read_only=False)
+        try:
+            migrate(con, str(path))
+        except BaseException:
+            con.close()
+            raise
+        return con, None
+    may_write = files.writable(path)
+    if read_only is False and not may_write:
+        raise RegistryFileError(f"{path}: no write permission on the file or its folder; "
+                                "it can only be opened read-only")
+    reason = "as requested" if read_only else None if may_write else "no write permission"
+    try:
+        probe = files.connect(path, read_only=True)
+    except RegistryFileError as exc:
+        if reason is None and isinstance(exc.__cause__, duckdb.ConnectionException):
+            # this process already has the file open for writing (another connection): the
+            # read-only probe cannot join it, so check on a connection that can
+            probe = None
+        else:
+            raise
+    con = probe or files.connect(path, read_only=False)
+    try:
+        files.check_length(con, path)
+        version = schema_version(con, str(path))
+        present = set(files.user_tables(con))
+        files.check_tables(con, path, [t for t in CONTROL_TABLES if t in present])
+        if reason is not None:
+            if version == 0:
+                raise RegistryFileError(f"{path}: has no promolab schema yet; open it once with write access "
+                                        "to create it")
+            if version < LATEST_VERSION:
+                raise RegistryFileError(f"{path}: schema version {version} is older than this promolab's "
+                                        f"({LATEST_VERSION}); open it once with write access to upgrade")
+            return con, reason
+        if probe is not None:
+            probe.close()
+            con = files.connect(path, read_only=False)
+        migrate(con, str(path))
+    except BaseException:
+        con.close()
+        raise
+    return con, None
+
+
 class Registry:
     """A DuckDB-backed registry of experiments, exposures and events."""
 
     _open: dict[Path, "Registry"] = {}
     _open_lock = threading.Lock()
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, read_only: bool | None = None):
+        """Open (creating or migrating) the registry at ``path``.
+
+        ``read_only``: None (default) opens read-only exactly when this process may not
+        write the file or its folder (``os.access``), else for writing; True opens
+        read-only; False requires write access. Read-only, every read works and every
+        write is refused with a StateError naming the file; a schema older than
+        LATEST_VERSION cannot be upgraded, so it is refused. Any file problem is one
+        RegistryFileError line, and a file that is refused is not modified.
+        """
         self.path = resolve_db_path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            raise StateError(f"{self.path}: cannot open the registry ({exc})") from exc
         self._lock = threading.RLock()
-        migrate(self.con, str(self.path))
+        self.con, self._read_only_reason = _connect(self.path, read_only)
+
+    @property
+    def read_only(self) -> bool:
+        """Opened read-only (explicitly, or because the file is not writable)."""
+        return self._read_only_reason is not None
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None) -> "Registry":
-        """The process's one connection to this file (opened on first use)."""
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool | None = None) -> "Registry":
+        """The process's one connection to this file (opened on first use; ``read_only`` as in
+        the constructor). An open writable registry also serves ``read_only=True``; asking
+        for writing when this process has the file open read-only is a StateError."""
         resolved = resolve_db_path(path)
         with cls._open_lock:
             reg = cls._open.get(resolved)
             if reg is None:
-                reg = cls._open[resolved] = cls(resolved)
+                reg = cls._open[resolved] = cls(resolved, read_only)
+            elif read_only is False and reg.read_only:
+                raise RegistryFileError(f"{resolved}: is open read-only in this process; close it "
+                                        "(Registry.close_if_open) before opening it for writing")
             return reg
 
     @classmethod
@@ -154,27 +240,63 @@ class Registry:
                 del self._open[self.path]
         self.con.close()
 
+    def verify(self) -> None:
+        """Read every table in full (DuckDB checks each block's checksum): a RegistryFileError
+        naming the first damaged table. Opening reads only the small control tables."""
+        with self._guard() as con:
+            files.check_tables(con, self.path, files.user_tables(con))
+
+    def _file_error(self, exc: duckdb.Error) -> StateError | None:
+        """The one-line error for a DuckDB error caused by the file (damaged, read-only), else None."""
+        if self.read_only and "read-only" in str(exc):
+            return self._read_only_error()
+        return files.damage_error(self.path, exc)
+
+    def _read_only_error(self) -> StateError:
+        return StateError(f"{self.path}: is open read-only ({self._read_only_reason}); "
+                          "this change needs write access")
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise self._read_only_error()
+
+    @contextmanager
+    def _guard(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection under the lock; a damaged-file DuckDB error becomes one line."""
+        with self._lock:
+            try:
+                yield self.con
+            except duckdb.Error as exc:
+                error = self._file_error(exc)
+                if error is None:
+                    raise
+                raise error from exc
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT, or ROLLBACK on any error: nothing is half-written."""
-        with self._lock:
-            self.con.execute("BEGIN TRANSACTION")
+        with self._guard() as con:
+            con.execute("BEGIN TRANSACTION")
             try:
-                yield self.con
+                yield con
             except BaseException:
-                self.con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:  # a damaged file can fail the rollback too; report the first error
+                    pass
                 raise
-            self.con.execute("COMMIT")
+            con.execute("COMMIT")
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame."""
-        with self._lock:
-            return self.con.execute(sql, params or []).df()
+        with self._guard() as con:
+            return con.execute(sql, params or []).df()
 
     # -- experiments -------------------------------------------------------------------
 
     def create_experiment(self, experiment: Experiment, by: str = "cli") -> None:
         """Register a validated experiment as a draft; a duplicate key is refused."""
+        self._require_writable()
         e = experiment
         with self.transaction() as con:
             if first_row(con.execute("SELECT 1 FROM experiments WHERE key = ?", [e.key])):
@@ -203,8 +325,8 @@ class Registry:
             )
 
     def _row(self, key: str) -> tuple:
-        with self._lock:
-            row = first_row(self.con.execute(
+        with self._guard() as con:
+            row = first_row(con.execute(
                 "SELECT spec_json, status, coverage FROM experiments WHERE key = ?", [key]
             ))
         if row is None:
@@ -213,8 +335,8 @@ class Registry:
         return row
 
     def experiment_keys(self) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self.con.execute("SELECT key FROM experiments ORDER BY key").fetchall()]
+        with self._guard() as con:
+            return [r[0] for r in con.execute("SELECT key FROM experiments ORDER BY key").fetchall()]
 
     def get_experiment(self, key: str) -> Experiment:
         """The stored spec, with the current traffic coverage."""
@@ -246,6 +368,7 @@ class Registry:
         """Move an experiment along draft → running ⇄ paused → stopped; refuse anything else."""
         if to_status not in STATUSES:
             raise InputError("status", to_status, "one of " + ", ".join(STATUSES))
+        self._require_writable()
         with self.transaction() as con:
             row = first_row(con.execute("SELECT status, coverage FROM experiments WHERE key = ?", [key]))
             if row is None:
@@ -267,6 +390,7 @@ class Registry:
         """Change traffic coverage; users already included keep their variant."""
         if not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
             raise InputError("traffic_percent", percent, "a number in [0, 100]")
+        self._require_writable()
         with self.transaction() as con:
             row = first_row(con.execute("SELECT status FROM experiments WHERE key = ?", [key]))
             if row is None:
@@ -303,6 +427,7 @@ class Registry:
         if any(not (w >= 0) for w in weights.values()) or abs(sum(weights.values()) - 1) > 1e-9:
             raise InputError("weights", weights, "non-negative weights summing to 1")
         ts = at or now_utc()
+        self._require_writable()
         with self.transaction() as con:
             con.executemany(
                 "INSERT INTO bandit_weights VALUES (?, ?, ?, ?, ?, ?)",
@@ -332,10 +457,20 @@ class Registry:
     # -- data ------------------------------------------------------------------------
 
     def record_exposures(self, experiment_key: str, batch: pd.DataFrame, source: str = "cli") -> IngestResult:
-        """Store first exposures (columns user_id, variant, ts); a user's first variant sticks."""
+        """Store first exposures (columns user_id, variant, ts, as built by ``exposures_batch``);
+        a user's first variant sticks.
+
+        Refused with a StateError: a draft (launch it first) and a stopped experiment (its
+        analysis is final; a late exposure would change it). A paused experiment still
+        takes exposures that happened while it ran."""
         experiment = self.get_experiment(experiment_key)
-        if self.status(experiment_key) == "draft":
+        status = self.status(experiment_key)
+        if status == "draft":
             raise StateError(f"experiment {experiment_key}: is a draft; launch it before recording exposures")
+        if status == "stopped":
+            raise StateError(f"experiment {experiment_key}: is stopped; exposures of a stopped experiment "
+                             "are not recorded")
+        self._require_writable()
         bad = sorted(set(batch["variant"].astype(str)) - set(experiment.variant_keys))
         if bad:
             raise InputError("variant", bad[0], "one of " + ", ".join(experiment.variant_keys))
@@ -349,17 +484,17 @@ class Registry:
     def exposure_health(self, key: str) -> ExposureHealth:
         """Users with exposures and those exposed to more than one variant (see ExposureHealth)."""
         variants = self.get_experiment(key).variant_keys
-        with self._lock:
-            users = self.con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?", [key]).fetchall()[0][0]
-            crossed = self.con.execute(
+        with self._guard() as con:
+            users = con.execute("SELECT COUNT(*) FROM exposures WHERE experiment_key = ?", [key]).fetchall()[0][0]
+            crossed = con.execute(
                 "SELECT COUNT(DISTINCT user_id) FROM exposure_conflicts WHERE experiment_key = ?", [key]
             ).fetchall()[0][0]
-            by_stored = self.con.execute(
+            by_stored = con.execute(
                 "SELECT x.variant_key, COUNT(*) FROM exposures x WHERE x.experiment_key = ? AND x.user_id IN "
                 "(SELECT user_id FROM exposure_conflicts c WHERE c.experiment_key = ?) GROUP BY x.variant_key",
                 [key, key],
             ).fetchall()
-            by_conflict = self.con.execute(
+            by_conflict = con.execute(
                 "SELECT variant_key, COUNT(*) FROM exposure_conflicts WHERE experiment_key = ? GROUP BY variant_key",
                 [key],
             ).fetchall()
@@ -382,28 +517,43 @@ class Registry:
     def cross_variant_users(self, key: str) -> set[str]:
         """Ids of the users of ``key`` exposed to more than one variant."""
         self._row(key)
-        with self._lock:
-            return {r[0] for r in self.con.execute(CROSS_VARIANT_USERS_SQL, [key]).fetchall()}
+        with self._guard() as con:
+            return {r[0] for r in con.execute(CROSS_VARIANT_USERS_SQL, [key]).fetchall()}
 
     def ingest_events(self, batch: pd.DataFrame, source: str = "cli") -> IngestResult:
-        """Store events (columns event_id, user_id, event, value, ts); known ids are skipped."""
-        with self.transaction() as con:
-            before = con.execute("SELECT COUNT(*) FROM events").fetchall()[0][0]
-            with registered(con, "event_batch", batch):
-                con.execute(
-                    """
-                    INSERT INTO events
-                    SELECT ?, event_id, any_value(user_id), any_value(event), any_value(value), any_value(ts)
-                    FROM event_batch GROUP BY event_id
-                    ON CONFLICT DO NOTHING
-                    """,
-                    [source],
-                )
-            after = con.execute("SELECT COUNT(*) FROM events").fetchall()[0][0]
-        return IngestResult(len(batch), after - before)
+        """Store events (columns event_id, user_id, event, value, ts, as built by ``events_batch``).
 
-    def set_attributes(self, batch: pd.DataFrame) -> int:
-        """Upsert user attributes from a wide frame: a user_id column plus one column per attribute."""
+        Idempotent on (source, event_id): a known id is not stored again. A repeated id with
+        other content keeps the first stored row (the registry's, else the batch's first)
+        and is counted in ``IngestResult.conflicts``."""
+        self._require_writable()
+        frame = pd.DataFrame({"source": source, "event_id": batch["event_id"], "user_id": batch["user_id"],
+                              "event": batch["event"], "value": batch["value"], "ts": batch["ts"],
+                              "batch_row": range(len(batch))})
+        with self.transaction() as con:
+            with registered(con, "event_batch", frame) as table:
+                inserted, conflicts = insert_events(con, table)
+        return IngestResult(len(batch), inserted, conflicts)
+
+    def set_attributes(self, batch: pd.DataFrame, source: str | None = None) -> int:
+        """Upsert user attributes from a wide frame: a user_id column plus one column per attribute.
+
+        A missing user_id column, a blank user id (empty, spaces, null) or a user on two rows
+        (which value would win is not for the registry to guess) refuses the whole batch with
+        an InputError naming the column and row, 1 = the first data row (``source``: the file,
+        if any, prefixes the message). Returns the number of values stored."""
+        if "user_id" not in batch.columns:
+            raise InputError("columns", sorted(map(str, batch.columns)), "a user_id column plus one column "
+                             "per attribute", source=source)
+        ids = no_blank(batch, "user_id", source)
+        repeated = ids.duplicated()
+        if repeated.any():
+            row = int(repeated.to_numpy().nonzero()[0][0])
+            first = int((ids == ids.iloc[row]).to_numpy().nonzero()[0][0])
+            raise InputError(f"user_id (row {row + 1})", ids.iloc[row],
+                             f"each user once per batch ({ids.iloc[row]} is also on row {first + 1})", source=source)
+        batch = batch.assign(user_id=ids)
+        self._require_writable()
         long = batch.melt(id_vars="user_id", var_name="attribute", value_name="value")
         numeric = pd.to_numeric(long["value"], errors="coerce")
         frame = pd.DataFrame({

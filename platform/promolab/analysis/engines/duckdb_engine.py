@@ -16,7 +16,7 @@ from promolab.analysis.engines.sources import (
     parquet_location,
 )
 from promolab.analysis.sql import literal, quote
-from promolab.analysis.table import column_types, duckdb_numeric, open_table
+from promolab.analysis.table import column_types, duckdb_numeric, exact_path, open_table
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ class DuckDBEngine:
                 location = parquet_location(data, table, required=table in REQUIRED)
                 if location is None:
                     continue
-                reader = (f"read_parquet({literal(location + '/**/*.parquet')})" if Path(location).is_dir()
-                          else f"read_parquet({literal(location)})")
+                reader = (f"read_parquet({literal(exact_path(location) + '/**/*.parquet')})"
+                          if Path(location).is_dir() else f"read_parquet({literal(exact_path(location))})")
                 try:
                     con.execute(f"CREATE VIEW {quote(table)} AS SELECT * FROM {reader}")
                     columns = list(column_types(con, table))

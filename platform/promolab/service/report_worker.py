@@ -1,0 +1,127 @@
+"""The report worker: ``python -m promolab.service.report_worker``, started by the service.
+
+It computes significance reports outside the server process (``promolab.service.reports``
+starts it, sends it jobs and kills it when a report is no longer wanted), so a report
+never holds the server's threads, its GIL or its event loop.
+
+Protocol: one JSON line per job on stdin, ``{"id", "path", "key", "compute"}``; per
+answer on stdout, a JSON line ``{"id", "ok": true, "length": n}`` followed by the report's
+JSON (``n`` bytes, then a newline), or one line ``{"id", "ok": false, "error":
+"input"|"internal", ...}``. ``path`` is a snapshot of the registry (a
+copy the service made: DuckDB lets no second process open a file the service holds),
+opened read-only; ``compute`` names the function (``module:function``) that turns
+(path, key) into the report's JSON - :func:`compute_report` unless a test says otherwise.
+
+The service starts it at a lower CPU priority than its own (``NICE`` more), and it dies with its
+parent (``PR_SET_PDEATHSIG`` on Linux), so a killed server leaves no report running.
+Nothing here imports FastAPI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+NICE = 10  # the worker's CPU priority below the server's
+PARENT_ENV = "PROMOLAB_REPORT_PARENT"
+
+
+def open_snapshot(path: str):
+    """The registry snapshot at ``path``, read-only where the store supports it."""
+    from promolab.store import Registry
+
+    try:
+        return Registry(path, read_only=True)
+    except TypeError:  # a store without read-only opening: the snapshot is a private copy anyway
+        return Registry(path)
+
+
+def compute_report(path: str, key: str) -> dict[str, Any]:
+    """What ``promolab report KEY --json`` prints, on the registry snapshot at ``path``."""
+    from promolab.analysis import analyze_experiment
+    from promolab.jsonable import to_plain
+
+    registry = open_snapshot(path)
+    try:
+        return to_plain(analyze_experiment(registry, key).to_dict())
+    finally:
+        registry.close()
+
+
+def _resolve(name: str):
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
+
+
+def answer(job: dict[str, Any]) -> dict[str, Any]:
+    """The reply to one job (never raises)."""
+    from promolab.errors import InputError
+
+    try:
+        report = _resolve(job.get("compute") or f"{__name__}:compute_report")(job["path"], job["key"])
+        return {"id": job.get("id"), "ok": True, "report": report}
+    except InputError as exc:  # not enough data yet, and the like: the caller's 409
+        return {"id": job.get("id"), "ok": False, "error": "input", "message": str(exc), "field": exc.field,
+                "value": _plain(exc.value), "expected": exc.expected}
+    except Exception:
+        return {"id": job.get("id"), "ok": False, "error": "internal", "traceback": traceback.format_exc()}
+
+
+def _die_with_parent() -> None:
+    parent = os.environ.get(PARENT_ENV)
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the worker still ends at the EOF of its stdin
+        pass
+    if parent and os.getppid() != int(parent):  # the parent died before prctl took effect
+        os._exit(0)
+
+
+def main() -> int:
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the protocol
+    _die_with_parent()
+    import promolab.analysis  # noqa: F401 - import the report stack before the first job arrives
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            job = json.loads(line)
+        except ValueError:
+            job = {"id": None, "path": "", "key": "", "compute": f"{__name__}:_bad_job"}
+        reply = answer(job)
+        try:
+            if reply["ok"]:  # the report as JSON text after its header line: the server sends it as is
+                body = json.dumps(reply.pop("report"), separators=(",", ":"), allow_nan=False).encode()
+                reply["length"] = len(body)
+            text = json.dumps(reply, separators=(",", ":"), default=repr)
+        except (TypeError, ValueError):
+            body = None
+            text = json.dumps({"id": reply.get("id"), "ok": False, "error": "internal",
+                               "traceback": "the report is not JSON:\n" + traceback.format_exc()})
+        out.write(text + "\n")
+        if reply.get("ok") and body is not None:
+            out.flush()
+            out.buffer.write(body + b"\n")
+        out.flush()
+    return 0
+
+
+def _bad_job(path: str, key: str) -> dict[str, Any]:
+    raise ValueError("the worker got a line that is not a JSON job")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -327,3 +327,22 @@ def test_parquet_without_rows(tmp_path: Path, db: Path, capsys: pytest.CaptureFi
     pd.DataFrame({"user_id": pd.Series([], dtype=str), "country": pd.Series([], dtype=str)}).to_parquet(path)
     err = one_error(capsys, "ingest", path, "--kind", "attributes", "--db", db)
     assert "(the file has no rows)" in err
+
+
+# -- the last admin key and a bad registry under serve ---------------------------------
+
+def test_cli_cannot_revoke_the_last_admin_key(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rule lives in the store (promolab.store.keys.revoke_key): the CLI and HTTP share it."""
+    assert cli(capsys, "keys", "create", "--kind", "admin", "--name", "ops", "--db", db)[0] == 0
+    key_id = next(k.key_id for k in Registry.open(db).query("SELECT key_id FROM api_keys").itertuples())
+    err = one_error(capsys, "keys", "revoke", key_id, "--db", db)
+    assert "is the last active admin key" in err
+    assert cli(capsys, "keys", "create", "--kind", "admin", "--name", "ops-2", "--db", db)[0] == 0
+    assert cli(capsys, "keys", "revoke", key_id, "--db", db)[0] == 0
+
+
+def test_serve_on_a_damaged_registry_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.duckdb"
+    bad.write_text("user_id,variant\nu1,a\n")  # not a DuckDB file
+    err = one_error(capsys, "serve", "--db", bad, "--port", "0")
+    assert str(bad) in err and "Traceback" not in err

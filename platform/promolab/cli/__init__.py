@@ -1,13 +1,11 @@
-"""The ``promolab`` command. Each command module registers itself on ``app``."""
+"""The ``promolab`` command. Each command module registers itself on ``app`` when the
+command table (``promolab.cli.app.COMMANDS``) first needs it."""
 
 from __future__ import annotations
 
 import sys
 
 from promolab.cli.app import app, run
-
-# Command modules: importing them registers their commands on ``app``.
-from promolab.cli import commands  # noqa: E402,F401
 
 
 def main() -> None:

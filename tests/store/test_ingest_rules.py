@@ -11,23 +11,10 @@ import pytest
 
 from promolab.cli import run
 from promolab.errors import InputError, StateError
-from promolab.spec import load_experiment
 from promolab.store import (MAX_EVENT_FUTURE, MIN_EVENT_TS, IngestResult, Registry, check_event_ts, events_batch,
                             exposures_batch)
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    reg = Registry.open(tmp_path / "r.duckdb")
-    yield reg
-    reg.close()
-
-
-@pytest.fixture
-def coupon():
-    return load_experiment(ROOT / "experiments" / "checkout-coupon.toml")
 
 
 def _count(registry: Registry, table: str) -> int:

@@ -9,22 +9,9 @@ import pandas as pd
 import pytest
 
 from promolab.errors import InputError, StateError
-from promolab.spec import load_experiment
 from promolab.store import LATEST_VERSION, Registry, events_batch, exposures_batch
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Registry:
-    reg = Registry.open(tmp_path / "r.duckdb")
-    yield reg
-    reg.close()
-
-
-@pytest.fixture
-def coupon():
-    return load_experiment(ROOT / "experiments" / "checkout-coupon.toml")
 
 
 def test_schema_version_recorded(registry: Registry) -> None:

@@ -43,7 +43,7 @@ depends only on the first look's variance (a nuisance parameter), not on the eff
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -361,7 +361,8 @@ def sequential_path(
                 ))
             comparisons.append(ComparisonPath(m.name, m.kind, v, fixed, tuple(points)))
 
-    srm = run(plan_for_experiment(experiment), RegistrySource(registry)).srm  # the report's SRM check governs
+    # the report's SRM check governs; its segments and economics play no part in it
+    srm = run(replace(plan, segments=(), economics=None), RegistrySource(registry)).srm
     notes = [_split_note(split, len(look_infos))]
     if not srm.ok:
         notes.insert(0, f"Sample ratio mismatch at the last look (p = {srm.p_value:.2g} < {srm.threshold:g}): the "

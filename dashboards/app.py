@@ -39,9 +39,10 @@ page = st.navigation(PAGES)
 st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>")
 
 path = data.db_path()
+data.follow(path)
 with st.sidebar:
     st.caption(f"Registry: `{path}`")
-    if st.button("Refresh data", icon=":material/refresh:", help="Re-read the registry (results are cached for a few minutes)."):
+    if st.button("Refresh data", icon=":material/refresh:", help="Re-read the registry now (pages also re-read it whenever it changed)."):
         data.clear()
         st.rerun()
 

@@ -23,8 +23,9 @@ def _lift_point(lift: dict, scale: str, mult: float) -> tuple[float, float, floa
         x, lo, hi = lift["relative"], lift["ci_low"], lift["ci_high"]
     else:
         x, lo, hi = lift["absolute"], lift["abs_ci_low"], lift["abs_ci_high"]
-    # an unbounded end (Fieller's interval when the control mean is near zero) is null in the JSON
-    lo, hi = (float("nan") if v is None else v for v in (lo, hi))
+    # an unbounded end (Fieller's interval when the control mean is near zero) is null in the
+    # JSON, and so is a relative lift over a control mean of zero: NaN, not drawn
+    x, lo, hi = (float("nan") if v is None else v for v in (x, lo, hi))
     return x * mult, lo * mult, hi * mult
 
 def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
@@ -72,6 +73,8 @@ def forest(metrics: Sequence[Mapping], colors: Mapping[str, str], scale: str = "
             if not lift:
                 continue
             x, lo, hi = _lift_point(lift, scale, mult)
+            if np.isnan(x):
+                continue
             lows.append(lo)
             highs.append(hi)
             good = (lift["absolute"] > 0) == (m["direction"] == "increase")

@@ -11,7 +11,6 @@ it exists, else ``promolab.duckdb`` — the same rule as ``promolab dashboard``.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -26,20 +25,18 @@ from promolab.analysis import Report, analyze_experiment, analyze_table
 from promolab.analysis.table import open_table
 from promolab.demo import hillstrom_frame
 from promolab.spec import Experiment
-from promolab.store import DB_ENV, DEFAULT_DB, ExperimentSummary, Registry
+from promolab.store import ExperimentSummary, Registry
+from promolab.store.location import resolve_db_path
 
-DEMO_DB = "promolab-demo.duckdb"
 REPO = Path(__file__).resolve().parents[2]
 SIMULATIONS = REPO / "simulations"
-TTL = 300  # seconds; the dashboard is the registry's only writer while it runs
+TTL = 300  # seconds; ``follow`` clears the caches sooner when the registry changes
 
 
 def default_db_path() -> str:
-    """$PROMOLAB_DB, else promolab-demo.duckdb if it exists, else promolab.duckdb."""
-    env = os.environ.get(DB_ENV)
-    if env:
-        return env
-    return DEMO_DB if Path(DEMO_DB).exists() else DEFAULT_DB
+    """The CLI's rule: $PROMOLAB_DB, else ./promolab.duckdb if it exists, else
+    ./promolab-demo.duckdb if it exists, else ./promolab.duckdb."""
+    return str(resolve_db_path())
 
 
 def db_from_argv(argv: Sequence[str]) -> str | None:
@@ -60,13 +57,27 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def registry(path: str) -> Registry:
-    """The process's one connection to the registry file."""
+    """The registry of ``path`` (it opens the file per operation: the dashboard never holds
+    it between reruns, and the service and the CLI use it at the same time)."""
     return Registry.open(path)
 
 
 def clear() -> None:
     """Forget cached results (after the dashboard wrote to the registry, or on Refresh)."""
     st.cache_data.clear()
+
+
+_seen: dict[str, tuple] = {}
+
+
+def follow(path: str) -> None:
+    """Once per rerun: forget cached results when the registry changed since the last rerun
+    (another process - the service, the CLI - ingested or changed something), so every
+    page shows current data."""
+    fingerprint = registry(path).data_fingerprint()
+    if _seen.get(path, fingerprint) != fingerprint:
+        clear()
+    _seen[path] = fingerprint
 
 
 # -- registry reads ----------------------------------------------------------------------

@@ -161,8 +161,7 @@ def test_exposure_health_of_unknown_experiment(registry: Registry) -> None:
 def test_conflicts_export_to_parquet(registry: Registry, coupon, tmp_path: Path) -> None:
     registry.record_exposures(coupon.key, batch(("u1", "pct10", "2024-01-01"), ("u1", "no-coupon", "2024-01-02")))
     out = tmp_path / "exposure_conflicts.parquet"
-    with registry._lock:
-        registry.con.execute(f"COPY (SELECT * FROM exposure_conflicts) TO '{out}' (FORMAT parquet)")
+    registry.query(f"COPY (SELECT * FROM exposure_conflicts) TO '{out}' (FORMAT parquet)")
     back = duckdb.sql(f"SELECT * FROM '{out}'").df()
     assert back[["experiment_key", "user_id", "variant_key", "source"]].values.tolist() == [
         [coupon.key, "u1", "no-coupon", "cli"]]

@@ -302,11 +302,13 @@ def test_new_registry_in_a_folder_without_write_permission(tmp_path: Path, monke
     assert not path.exists()
 
 
-def test_read_only_of_a_missing_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", [{"read_only": True}, {"must_exist": True}])
+def test_a_missing_file_is_not_created_for_reading(tmp_path: Path, how: dict) -> None:
     path = tmp_path / "missing.duckdb"
-    with pytest.raises(RegistryFileError, match=at(path) + r": does not exist"):
-        Registry.open(path, read_only=True)
-    assert not path.exists()
+    with pytest.raises(RegistryFileError, match=at(path) + r": no registry there \(looked at --db, "
+                       r"\$PROMOLAB_DB, ./promolab.duckdb, ./promolab-demo.duckdb\); run `promolab demo`"):
+        Registry.open(path, **how)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
 def _version_3(path: Path) -> Path:

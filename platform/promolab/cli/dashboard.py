@@ -18,20 +18,14 @@ import typer
 from promolab.cli.app import app
 from promolab.cli.output import say
 from promolab.errors import InputError
-from promolab.store import DB_ENV, DEFAULT_DB
+from promolab.store.location import DB_ENV, resolve_db_path
 
-DEMO_DB = "promolab-demo.duckdb"
 APP_ENV = "PROMOLAB_DASHBOARD_APP"
 
 
 def dashboard_db(db: Path | None) -> Path:
-    """--db, else $PROMOLAB_DB, else promolab-demo.duckdb if it exists, else promolab.duckdb."""
-    if db is not None:
-        return db.resolve()
-    env = os.environ.get(DB_ENV)
-    if env:
-        return Path(env).resolve()
-    return Path(DEMO_DB if Path(DEMO_DB).exists() else DEFAULT_DB).resolve()
+    """The registry the dashboard shows: the CLI's rule (:func:`promolab.store.location.resolve_db_path`)."""
+    return resolve_db_path(db)
 
 
 def app_path() -> Path:
@@ -64,7 +58,10 @@ def dashboard(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option("--host", help="Address to bind (127.0.0.1 = this machine only).")] = "127.0.0.1",
 ) -> None:
-    """Open the dashboard: reports, sequential monitoring, bandits, simulation lab, launch form."""
+    """Open the dashboard: reports, sequential monitoring, bandits, simulation lab, launch form.
+
+    Example: promolab dashboard --db promolab-demo.duckdb
+    """
     path = dashboard_db(db)
     command = streamlit_command(path, port, host, app_path())
     env = {**os.environ, DB_ENV: str(path)}

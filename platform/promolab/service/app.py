@@ -1,17 +1,22 @@
 """The FastAPI application: ``create_app(db_path)``; run it with ``promolab serve``.
 
-One process owns the DuckDB file: one connection (``Registry.open``), one writer thread
-with group commit, an in-memory catalog of experiments for assignment with each
-experiment's first-exposure map (sticky assignment), optionally a bandit scheduler, and
-a report worker process (``reports``) that computes reports on a snapshot of the file,
-within a time limit, so reports never hold the server.
-``POST /v1/assign`` is served by a lean ASGI path (``fastpath``) in front of FastAPI. Run ONE uvicorn worker per database file (DuckDB has one writer);
-scale out with more files or with local evaluation in the clients.
+Each service process shares the registry file with the CLI, the dashboard and other
+service processes (:mod:`promolab.store.access`: the file is opened per operation). In
+memory it holds an in-memory catalog of experiments for assignment with each
+experiment's first-exposure map (sticky assignment), kept in step with the other
+processes' changes (``sync``); one writer thread with group commit; optionally a bandit
+scheduler; and a report worker process (``reports``) that computes reports on a snapshot
+of the file, within a time limit, so reports never hold the server.
+``POST /v1/assign`` is served by a lean ASGI path (``fastpath``) in front of FastAPI.
+Several processes (``promolab serve --workers N``, or several ``serve`` behind one
+balancer) serve one registry: assignment is a pure function of the served state, so
+they agree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -19,6 +24,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from promolab.errors import InputError
 from promolab.service import errors
 from promolab.service.fastpath import FastAssign, replay_receive
 from promolab.service.reports import DEFAULT_TIMEOUT as DEFAULT_REPORT_TIMEOUT
@@ -30,6 +36,7 @@ from promolab.service.routes_misc import router as misc_router
 from promolab.service.scheduler import BanditScheduler
 from promolab.service.schemas import MAX_BODY_BYTES
 from promolab.service.state import BanditUpdate, ServiceState
+from promolab.service.sync import DEFAULT_SYNC_INTERVAL, RegistrySync
 from promolab.service.writer import Writer
 from promolab.store import Registry
 
@@ -123,6 +130,7 @@ def create_app(
     close_registry: bool = True,
     fast_assign: bool = True,
     report_timeout: float = DEFAULT_REPORT_TIMEOUT,
+    sync_interval: float = DEFAULT_SYNC_INTERVAL,
 ) -> FastAPI:
     """The service on the registry at ``db_path`` (default: $PROMOLAB_DB or ./promolab.duckdb).
 
@@ -130,6 +138,8 @@ def create_app(
     ``bandit_update``: the update function (default ``promolab.bandit_update.update_weights``).
     ``fast_assign``: serve ``POST /v1/assign`` by the lean ASGI path (False: FastAPI only).
     ``report_timeout``: seconds a report may take (past it: 504, and the report is cancelled).
+    ``sync_interval``: seconds between reads of other processes' changes to the registry
+    (:mod:`promolab.service.sync`).
     """
     if not (isinstance(report_timeout, (int, float)) and 0 < report_timeout < float("inf")):
         raise ValueError(f"report_timeout: got {report_timeout!r}, expected a number of seconds > 0")
@@ -139,7 +149,10 @@ def create_app(
         registry = Registry.open(db_path)
         writer = Writer(registry)
         writer.start()
+        position = registry.exposure_position()  # before the maps are read: a row stored between is read again
         state = ServiceState(registry, writer, bandit_update)
+        state.sync = RegistrySync(state, position, sync_interval)
+        sync_task = asyncio.get_running_loop().create_task(state.sync.run(), name="promolab-registry-sync")
         state.scheduler = None
         if bandit_period:
             state.scheduler = BanditScheduler(state, bandit_period)
@@ -160,6 +173,9 @@ def create_app(
         finally:
             app.fast = None
             restore()
+            sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync_task
             await state.reports.close()
             if state.scheduler is not None:
                 state.scheduler.stop()
@@ -219,13 +235,31 @@ def _on_shutdown_signal(callback):
     return restore
 
 
+BANDIT_PERIOD_ENV = "PROMOLAB_BANDIT_PERIOD"
+REPORT_TIMEOUT_ENV = "PROMOLAB_REPORT_TIMEOUT"
+MAX_WORKERS = 64
+
+
+def _seconds_from_env(name: str) -> float | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise InputError(name, text, "a number of seconds > 0")
+    return value
+
+
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --factory promolab.service.app:app_from_env`` ($PROMOLAB_DB,
-    $PROMOLAB_BANDIT_PERIOD, $PROMOLAB_REPORT_TIMEOUT)."""
-    period = os.environ.get("PROMOLAB_BANDIT_PERIOD")
-    timeout = os.environ.get("PROMOLAB_REPORT_TIMEOUT")
-    return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=float(period) if period else None,
-                      report_timeout=float(timeout) if timeout else DEFAULT_REPORT_TIMEOUT)
+    """For ``uvicorn --factory promolab.service.app:app_from_env`` (what ``promolab serve
+    --workers N`` runs in each process): $PROMOLAB_DB, $PROMOLAB_BANDIT_PERIOD,
+    $PROMOLAB_REPORT_TIMEOUT."""
+    timeout = _seconds_from_env(REPORT_TIMEOUT_ENV)
+    return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=_seconds_from_env(BANDIT_PERIOD_ENV),
+                      report_timeout=DEFAULT_REPORT_TIMEOUT if timeout is None else timeout)
 
 
 __all__ = ["create_app", "app_from_env"]

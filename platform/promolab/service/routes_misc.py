@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
@@ -75,7 +76,10 @@ async def healthz():
 
 @router.get("/readyz", response_model=Health, tags=["health"], summary="Readiness: database and writer",
             responses={503: {"model": ErrorResponse, "description": "Not ready."}})
-def readyz(request: Request):
+def readyz(request: Request, response: Response):
+    """Ready when the registry file opens and the writer runs; ``X-Promolab-Pid`` names the
+    process that answered (several serve one port with ``serve --workers N``)."""
+    response.headers["X-Promolab-Pid"] = str(os.getpid())
     state = request.app.state.service
     try:
         state.registry.query("SELECT 1")

@@ -19,6 +19,7 @@ from typing import Callable
 
 from promolab.errors import StateError
 from promolab.store import Registry
+from promolab.store.registry import now_utc
 
 log = logging.getLogger("promolab.service.scheduler")
 
@@ -85,11 +86,25 @@ def update_one(state, key: str, reason: str = "scheduled update") -> dict[str, f
     return registry.current_weights(key)
 
 
-def update_all(state) -> dict[str, dict[str, float]]:
-    """Update every running bandit; one failing experiment does not stop the others."""
+def updated_within(registry: Registry, key: str, seconds: float) -> bool:
+    """Were ``key``'s weights stored less than ``seconds`` ago (by any process)?"""
+    history = registry.weight_history(key)
+    if history.empty:
+        return False
+    return (now_utc() - history.updated_at.max().to_pydatetime()).total_seconds() < seconds
+
+
+def update_all(state, skip_within: float | None = None) -> dict[str, dict[str, float]]:
+    """Update every running bandit; one failing experiment does not stop the others.
+
+    ``skip_within``: leave out a bandit whose weights were stored less than that many
+    seconds ago - with several service processes on one registry, each runs the
+    schedule, and the first to reach a bandit in a period updates it for all."""
     done = {}
     for running in state.catalog.running:
         if running.experiment.kind != "bandit":
+            continue
+        if skip_within is not None and updated_within(state.registry, running.key, skip_within):
             continue
         try:
             done[running.key] = update_one(state, running.key)
@@ -123,7 +138,7 @@ class BanditScheduler:
 
     def run_once(self) -> dict[str, dict[str, float]]:
         try:
-            done = update_all(self.state)
+            done = update_all(self.state, skip_within=self.period / 2)
         except UpdateUnavailable:
             if not self._warned:
                 log.warning("bandit updates skipped: promolab.bandit_update.update_weights is not available yet")

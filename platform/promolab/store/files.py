@@ -145,14 +145,19 @@ def connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def check_length(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Refuse a file shorter than the blocks its DuckDB header counts (a cut-short copy)."""
-    block_size, blocks = con.execute(
-        "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    """Refuse a file shorter than the used blocks its DuckDB header counts (a cut-short copy).
+
+    DuckDB cuts free blocks off the end of the file when it checkpoints, so only the
+    blocks in use (total less free) are a lower bound on the length."""
+    block_size, blocks, free = con.execute(
+        "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()"
     ).fetchall()[0]
-    expected = HEADER_BYTES + int(blocks) * int(block_size)
+    expected = HEADER_BYTES + (int(blocks) - int(free)) * int(block_size)
     size = path.stat().st_size
     if size < expected:
-        raise _fail(path, f"is truncated: {size:,} bytes, its DuckDB header counts {expected:,}; {RESTORE}")
+        raise _fail(path, f"is truncated: {size:,} bytes, its DuckDB header counts {expected:,} in use; "
+                          f"{RESTORE}")
 
 
 def check_tables(con: duckdb.DuckDBPyConnection, path: Path, tables: list[str] | tuple[str, ...]) -> None:

@@ -1,4 +1,5 @@
-"""The experiment registry: one DuckDB file, one owned connection per process.
+"""The experiment registry: one DuckDB file, opened per operation (see
+:mod:`promolab.store.access`), so the service, the dashboard and the CLI share it.
 
 Every write runs in a transaction, so a batch is stored whole or not at all. Events are
 idempotent on (source, event_id), and a repeated id with other content is counted as a
@@ -30,14 +31,14 @@ import pandas as pd
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
 from promolab.store import files
+from promolab.store.access import FileAccess, connect_waiting
 from promolab.store.batches import no_blank
 from promolab.store.events import insert_events
 from promolab.store.exposures import CROSS_VARIANT_USERS_SQL, insert_exposures
 from promolab.store.files import RegistryFileError
+from promolab.store.location import DB_ENV, DEFAULT_DB, missing_hint, resolve_db_path  # noqa: F401 (re-exported)
 from promolab.store.migrations import CONTROL_TABLES, LATEST_VERSION, first_row, migrate, registered, schema_version
 
-DEFAULT_DB = "promolab.duckdb"
-DB_ENV = "PROMOLAB_DB"
 
 STATUSES = ("draft", "running", "paused", "stopped")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -46,11 +47,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "paused": ("running", "stopped"),
     "stopped": (),
 }
-
-
-def resolve_db_path(path: str | os.PathLike | None = None) -> Path:
-    """The registry file: the explicit path, else $PROMOLAB_DB, else ./promolab.duckdb."""
-    return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB).resolve()
 
 
 def now_utc() -> datetime:
@@ -136,13 +132,22 @@ class ExposureHealth:
         return self.cross_variant_users == 0
 
 
-def _connect(path: Path, read_only: bool | None) -> tuple[duckdb.DuckDBPyConnection, str | None]:
-    """A checked connection and, when read-only, why (see :meth:`Registry.__init__`)."""
+def _check(path: Path, read_only: bool | None, must_exist: bool = False) -> str | None:
+    """Check (create, migrate) the file; None if it may be written, else why it is read-only
+    (see :meth:`Registry.__init__`)."""
+    con, reason = _connect(path, read_only, must_exist)
+    con.close()
+    return reason
+
+
+def _connect(path: Path, read_only: bool | None, must_exist: bool = False
+             ) -> tuple[duckdb.DuckDBPyConnection, str | None]:
+    """A checked connection and, when read-only, why."""
     if not files.inspect_path(path):
-        if read_only:
-            raise RegistryFileError(f"{path}: does not exist (a registry opened read-only must exist)")
+        if read_only or must_exist:
+            raise RegistryFileError(f"{path}: {missing_hint()}")
         files.prepare_folder(path)
-        con = files.connect(path, read_only=False)
+        con = connect_waiting(path, read_only=False)
         try:
             migrate(con, str(path))
         except BaseException:
@@ -155,7 +160,7 @@ def _connect(path: Path, read_only: bool | None) -> tuple[duckdb.DuckDBPyConnect
                                 "it can only be opened read-only")
     reason = "as requested" if read_only else None if may_write else "no write permission"
     try:
-        probe = files.connect(path, read_only=True)
+        probe = connect_waiting(path, read_only=True)
     except RegistryFileError as exc:
         if reason is None and isinstance(exc.__cause__, duckdb.ConnectionException):
             # this process already has the file open for writing (another connection): the
@@ -163,7 +168,7 @@ def _connect(path: Path, read_only: bool | None) -> tuple[duckdb.DuckDBPyConnect
             probe = None
         else:
             raise
-    con = probe or files.connect(path, read_only=False)
+    con = probe or connect_waiting(path, read_only=False)
     try:
         files.check_length(con, path)
         version = schema_version(con, str(path))
@@ -179,7 +184,7 @@ def _connect(path: Path, read_only: bool | None) -> tuple[duckdb.DuckDBPyConnect
             return con, reason
         if probe is not None:
             probe.close()
-            con = files.connect(path, read_only=False)
+            con = connect_waiting(path, read_only=False)
         migrate(con, str(path))
     except BaseException:
         con.close()
@@ -193,7 +198,8 @@ class Registry:
     _open: dict[Path, "Registry"] = {}
     _open_lock = threading.Lock()
 
-    def __init__(self, path: str | os.PathLike | None = None, read_only: bool | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, read_only: bool | None = None,
+                 must_exist: bool = False):
         """Open (creating or migrating) the registry at ``path``.
 
         ``read_only``: None (default) opens read-only exactly when this process may not
@@ -202,10 +208,14 @@ class Registry:
         write is refused with a StateError naming the file; a schema older than
         LATEST_VERSION cannot be upgraded, so it is refused. Any file problem is one
         RegistryFileError line, and a file that is refused is not modified.
+        ``must_exist``: refuse a missing file (saying where it looked) instead of creating
+        it - what commands that only read use.
         """
         self.path = resolve_db_path(path)
-        self._lock = threading.RLock()
-        self.con, self._read_only_reason = _connect(self.path, read_only)
+        self.access = FileAccess.of(self.path)
+        with self.access.lock:
+            self.access.close()  # a lingering connection of this process would not let the checks reopen it
+            self._read_only_reason = _check(self.path, read_only, must_exist)
 
     @property
     def read_only(self) -> bool:
@@ -213,7 +223,8 @@ class Registry:
         return self._read_only_reason is not None
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, read_only: bool | None = None) -> "Registry":
+    def open(cls, path: str | os.PathLike | None = None, read_only: bool | None = None,
+             must_exist: bool = False) -> "Registry":
         """The process's one connection to this file (opened on first use; ``read_only`` as in
         the constructor). An open writable registry also serves ``read_only=True``; asking
         for writing when this process has the file open read-only is a StateError."""
@@ -221,7 +232,7 @@ class Registry:
         with cls._open_lock:
             reg = cls._open.get(resolved)
             if reg is None:
-                reg = cls._open[resolved] = cls(resolved, read_only)
+                reg = cls._open[resolved] = cls(resolved, read_only, must_exist)
             elif read_only is False and reg.read_only:
                 raise RegistryFileError(f"{resolved}: is open read-only in this process; close it "
                                         "(Registry.close_if_open) before opening it for writing")
@@ -235,10 +246,20 @@ class Registry:
             reg.close()
 
     def close(self) -> None:
+        """Forget this process's registry object and close the file if no operation uses it
+        (it is closed after each operation anyway; see :mod:`promolab.store.access`)."""
         with self._open_lock:
             if self._open.get(self.path) is self:
                 del self._open[self.path]
-        self.con.close()
+        self.access.close()
+
+    @contextmanager
+    def hold(self, write: bool = False) -> Iterator[None]:
+        """Keep the file open across the operations inside the block: they see one state and
+        pay one open. ``write``: hold it for writing, so a read-then-write is atomic across
+        processes. Hold it no longer than a command or a report needs."""
+        with self.access.hold(write and not self.read_only):
+            yield
 
     def verify(self) -> None:
         """Read every table in full (DuckDB checks each block's checksum): a RegistryFileError
@@ -261,11 +282,12 @@ class Registry:
             raise self._read_only_error()
 
     @contextmanager
-    def _guard(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection under the lock; a damaged-file DuckDB error becomes one line."""
-        with self._lock:
+    def _guard(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The file's connection for one operation (for writing if ``write``); a damaged-file
+        DuckDB error becomes one line."""
+        with self.access.use(write and not self.read_only) as con:
             try:
-                yield self.con
+                yield con
             except duckdb.Error as exc:
                 error = self._file_error(exc)
                 if error is None:
@@ -275,7 +297,7 @@ class Registry:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """BEGIN … COMMIT, or ROLLBACK on any error: nothing is half-written."""
-        with self._guard() as con:
+        with self._guard(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -513,6 +535,47 @@ class Registry:
             "ON x.experiment_key = c.experiment_key AND x.user_id = c.user_id "
             "WHERE c.experiment_key = ? ORDER BY c.user_id, c.exposed_at, c.variant_key", [key]
         )
+
+    def exposure_position(self) -> int:
+        """Where :meth:`exposures_after` starts to see only rows stored from now on."""
+        with self._guard() as con:
+            return int(con.execute("SELECT COUNT(*) FROM exposures").fetchall()[0][0])
+
+    def exposures_after(self, position: int) -> tuple[list[tuple[str, str, str]], int]:
+        """First exposures stored since ``position`` (0: all), as (experiment, user, variant),
+        and the position to ask from next time.
+
+        ``exposures`` is append-only (rows are never updated or deleted) and writers take
+        turns on the file, so a row's ``rowid`` is its place in commit order: a service
+        process reads what other processes stored since it last looked (DuckDB prunes the
+        row groups before ``position``)."""
+        with self._guard() as con:
+            rows = con.execute("SELECT experiment_key, user_id, variant_key, rowid FROM exposures "
+                               "WHERE rowid >= ? ORDER BY rowid", [position]).fetchall()
+        end = rows[-1][3] + 1 if rows else position
+        return [(k, u, v) for k, u, v, _ in rows], int(end)
+
+    def control_fingerprint(self) -> tuple:
+        """Changes whenever experiments, statuses, coverage, bandit weights or API keys change
+        (counts and latest change times): what another process checks to know its cached
+        view of them is stale."""
+        with self._guard() as con:
+            return tuple(con.execute(
+                "SELECT (SELECT COUNT(*) FROM experiments), (SELECT MAX(updated_at) FROM experiments), "
+                "(SELECT COUNT(*) FROM status_history), (SELECT COUNT(*) FROM bandit_weights), "
+                "(SELECT MAX(updated_at) FROM bandit_weights), (SELECT COUNT(*) FROM api_keys), "
+                "(SELECT COUNT(revoked_at) FROM api_keys)"
+            ).fetchall()[0])
+
+    def data_fingerprint(self) -> tuple:
+        """:meth:`control_fingerprint` plus the row counts of the data tables: changes when
+        anything a report reads changes (a cache of reports keys on it)."""
+        with self._guard() as con:
+            counts = con.execute(
+                "SELECT (SELECT COUNT(*) FROM exposures), (SELECT COUNT(*) FROM events), "
+                "(SELECT COUNT(*) FROM exposure_conflicts), (SELECT COUNT(*) FROM user_attributes)"
+            ).fetchall()[0]
+            return self.control_fingerprint() + tuple(counts)
 
     def cross_variant_users(self, key: str) -> set[str]:
         """Ids of the users of ``key`` exposed to more than one variant."""

@@ -129,15 +129,16 @@ def serve(experiment: Experiment, weights: Mapping[str, float] | None) -> Served
 def read_entries(registry: Registry) -> dict[str, Entry]:
     """Every experiment's status and spec, and a running bandit's current weights, by key."""
     entries: dict[str, Entry] = {}
-    for key in registry.experiment_keys():
-        try:
-            experiment = registry.get_experiment(key)
-        except PromolabError as exc:  # a stored spec this version cannot read
-            log.error("experiment %s: its stored spec cannot be read (%s); it is not served", key, exc)
-            continue
-        status = registry.status(key)
-        weights = registry.current_weights(key) if status == "running" and experiment.kind == "bandit" else None
-        entries[key] = Entry(status, experiment, weights)
+    with registry.hold():  # one open of the file for every read below
+        for key in registry.experiment_keys():
+            try:
+                experiment = registry.get_experiment(key)
+            except PromolabError as exc:  # a stored spec this version cannot read
+                log.error("experiment %s: its stored spec cannot be read (%s); it is not served", key, exc)
+                continue
+            status = registry.status(key)
+            weights = registry.current_weights(key) if status == "running" and experiment.kind == "bandit" else None
+            entries[key] = Entry(status, experiment, weights)
     return entries
 
 

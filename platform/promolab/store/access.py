@@ -26,6 +26,7 @@ any number of service processes, the dashboard and the CLI thus take turns on on
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import math
 import os
@@ -143,6 +144,13 @@ def connect_waiting(path: Path, read_only: bool, timeout: float | None = None) -
                 last = exc.__cause__
 
 
+def close_all() -> None:
+    """Close every lingering connection of this process (at exit: DuckDB must checkpoint and
+    close on the main thread before the interpreter tears down the daemon closer threads)."""
+    for access in list(FileAccess._by_path.values()):
+        access.close()
+
+
 class FileAccess:
     """This process's access to one registry file (see the module doc); one per path."""
 
@@ -247,5 +255,7 @@ class FileAccess:
                 self._idle.wait(self.linger if self._depth else self.linger - idle)
 
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "FileAccess", "LOCK_TIMEOUT_ENV", "connect_waiting", "is_lock_conflict",
+atexit.register(close_all)
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "FileAccess", "close_all", "LOCK_TIMEOUT_ENV", "connect_waiting", "is_lock_conflict",
            "lock_timeout", "others_waiting"]

@@ -40,8 +40,9 @@ class DuckDBEngine:
     @contextmanager
     def open_experiment(self, registry: "Registry", data: str | Path | None) -> Iterator[SqlSession]:
         if data is None:
-            present = set(registry.query("SELECT table_name FROM information_schema.tables")["table_name"])
-            yield SqlSession(registry.query, frozenset(present))
+            with registry.hold():  # the report's queries see one state of the file and open it once
+                present = set(registry.query("SELECT table_name FROM information_schema.tables")["table_name"])
+                yield SqlSession(registry.query, frozenset(present))
             return
         con = duckdb.connect()
         try:

@@ -5,8 +5,8 @@ service processes (:mod:`promolab.store.access`: the file is opened per operatio
 memory it holds an in-memory catalog of experiments for assignment with each
 experiment's first-exposure map (sticky assignment), kept in step with the other
 processes' changes (``sync``); one writer thread with group commit; optionally a bandit
-scheduler; and a report worker process (``reports``) that computes reports on a snapshot
-of the file, within a time limit, so reports never hold the server.
+scheduler; and a report worker process (``reports``) that computes reports from the file,
+within a time limit, so reports never hold the server.
 ``POST /v1/assign`` is served by a lean ASGI path (``fastpath``) in front of FastAPI.
 Several processes (``promolab serve --workers N``, or several ``serve`` behind one
 balancer) serve one registry: assignment is a pure function of the served state, so

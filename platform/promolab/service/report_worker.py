@@ -7,9 +7,8 @@ never holds the server's threads, its GIL or its event loop.
 Protocol: one JSON line per job on stdin, ``{"id", "path", "key", "compute"}``; per
 answer on stdout, a JSON line ``{"id", "ok": true, "length": n}`` followed by the report's
 JSON (``n`` bytes, then a newline), or one line ``{"id", "ok": false, "error":
-"input"|"internal", ...}``. ``path`` is a snapshot of the registry (a
-copy the service made: DuckDB lets no second process open a file the service holds),
-opened read-only; ``compute`` names the function (``module:function``) that turns
+"input"|"internal", ...}``. ``path`` is the service's registry file, opened
+read-only (it is shared: :mod:`promolab.store.access`); ``compute`` names the function (``module:function``) that turns
 (path, key) into the report's JSON - :func:`compute_report` unless a test says otherwise.
 
 The service starts it at a lower CPU priority than its own (``NICE`` more), and it dies with its
@@ -30,22 +29,13 @@ NICE = 10  # the worker's CPU priority below the server's
 PARENT_ENV = "PROMOLAB_REPORT_PARENT"
 
 
-def open_snapshot(path: str):
-    """The registry snapshot at ``path``, read-only where the store supports it."""
-    from promolab.store import Registry
-
-    try:
-        return Registry(path, read_only=True)
-    except TypeError:  # a store without read-only opening: the snapshot is a private copy anyway
-        return Registry(path)
-
-
 def compute_report(path: str, key: str) -> dict[str, Any]:
-    """What ``promolab report KEY --json`` prints, on the registry snapshot at ``path``."""
+    """What ``promolab report KEY --json`` prints, on the registry at ``path`` (read-only)."""
     from promolab.analysis import analyze_experiment
     from promolab.jsonable import to_plain
+    from promolab.store import Registry
 
-    registry = open_snapshot(path)
+    registry = Registry(path, read_only=True)
     try:
         return to_plain(analyze_experiment(registry, key).to_dict())
     finally:

@@ -15,16 +15,11 @@ report at a time, at a lower CPU priority, and the route only awaits it:
   those get 503 at once, so shutdown does not wait for reports);
 - **bounded queue**: more than :data:`MAX_WAITING` reports waiting answer 503 + Retry-After.
 
-The data. DuckDB lets no second process open a file that a process holds for writing (the
-service holds its registry for its lifetime), even read-only. The worker therefore reads a
-**snapshot**: a copy of the registry file (and its WAL) taken while the registry's lock is
-held - no transaction can be in progress or start, so the files are consistent - and opened
-read-only by the worker. The copy is a kernel file copy (no CPU in the server's Python),
-taken in a thread; writes wait for it (acknowledged event batches, not assignment, which
-never waits on the database). A snapshot is reused by the next report while nothing was
-committed since (writer commits and admin changes unchanged) and deleted when replaced or
-when the service stops (a killed service's are deleted by the next one that takes a
-snapshot). It needs free space in the temp folder the size of the registry.
+The data. The worker opens the registry file itself, read-only, for the report's
+duration (:mod:`promolab.store.access`: a shared lock, taken and released like any
+process's), so it sees everything committed when the report starts; the service's writer
+waits for it (acknowledged event batches, not assignment, which never waits on the
+database), as it waits for a report from the CLI or the dashboard.
 """
 
 from __future__ import annotations
@@ -34,11 +29,7 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
-import threading
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from promolab.service.errors import ApiError
@@ -92,17 +83,13 @@ class ReportRunner:
     """Reports of one service, in one worker process (see the module docstring)."""
 
     def __init__(self, state, timeout: float = DEFAULT_TIMEOUT, *, max_waiting: int = MAX_WAITING,
-                 compute: str = "promolab.service.report_worker:compute_report", snapshot_dir: str | None = None):
+                 compute: str = "promolab.service.report_worker:compute_report"):
         if not timeout > 0:
             raise ValueError("the report time limit must be > 0 seconds")
         self.state = state
         self.timeout = float(timeout)
         self.max_waiting = max_waiting
-        self.compute = compute  # module:function the worker calls with (snapshot path, key)
-        self._snapshot_parent = snapshot_dir
-        self._dir: Path | None = None
-        self._snapshot: tuple[tuple[int, int], Path] | None = None
-        self._snapshots = 0
+        self.compute = compute  # module:function the worker calls with (registry path, key)
         self._slot = asyncio.Lock()
         self._closing = asyncio.Event()
         self._worker: _Worker | None = None
@@ -161,7 +148,7 @@ class ReportRunner:
 
     async def _run(self, key: str) -> bytes:
         async with self._slot:
-            path = await self._fresh_snapshot()
+            path = self.state.registry.path
             worker = await self._get_worker()
             self._jobs += 1
             job = {"id": self._jobs, "path": str(path), "key": key, "compute": self.compute}
@@ -211,46 +198,6 @@ class ReportRunner:
         if self._worker is worker:
             self._worker = None
 
-    # -- snapshots -------------------------------------------------------------------------
-
-    def _version(self) -> tuple[int, int]:
-        return self.state.version, self.state.writer.commits
-
-    async def _fresh_snapshot(self) -> Path:
-        version = self._version()
-        if self._snapshot is not None and self._snapshot[0] == version and self._snapshot[1].exists():
-            return self._snapshot[1]
-        loop = asyncio.get_running_loop()
-        copy = loop.run_in_executor(None, self._take_snapshot)
-        try:
-            path = await asyncio.shield(copy)
-        except asyncio.CancelledError:  # the copy goes on in its thread: delete it when it is done
-            copy.add_done_callback(lambda f: f.exception() is None and _remove(f.result()))
-            raise
-        old, self._snapshot = self._snapshot, (version, path)
-        if old is not None:
-            _remove(old[1])
-        return path
-
-    def _take_snapshot(self) -> Path:
-        """Copy the registry (file and WAL) while its lock is held: a consistent, private copy."""
-        registry = self.state.registry
-        with _counter_lock:
-            if self._dir is None:
-                _remove_orphans(self._snapshot_parent)
-                self._dir = Path(tempfile.mkdtemp(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-",
-                                                  dir=self._snapshot_parent))
-            self._snapshots += 1
-            n = self._snapshots
-        dest = self._dir / f"snapshot-{n}.duckdb"
-        source = Path(registry.path)
-        wal = Path(f"{source}.wal")
-        with registry.transaction():  # the registry's lock: no transaction in progress, none can start
-            shutil.copyfile(source, dest)
-            if wal.exists():
-                shutil.copyfile(wal, Path(f"{dest}.wal"))
-        return dest
-
     # -- life cycle ------------------------------------------------------------------------
 
     def begin_shutdown(self) -> None:
@@ -267,32 +214,3 @@ class ReportRunner:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(worker.process.wait(), 5)
         self._killed = []
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-            self._snapshot = None
-
-
-_counter_lock = threading.Lock()
-SNAPSHOT_PREFIX = "promolab-report-"
-
-
-def _remove_orphans(parent: str | None) -> None:
-    """Delete the snapshot folders of services that are gone (killed before they could)."""
-    folder = Path(parent or tempfile.gettempdir())
-    for path in folder.glob(f"{SNAPSHOT_PREFIX}*-*"):
-        pid = path.name[len(SNAPSHOT_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except OSError:  # alive (another user's process, say)
-            pass
-
-
-def _remove(path: Path) -> None:
-    for p in (path, Path(f"{path}.wal")):
-        with contextlib.suppress(OSError):
-            p.unlink()

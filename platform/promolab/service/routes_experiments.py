@@ -125,7 +125,7 @@ def get_experiment(request: Request, key: str = Key, _: Principal = Depends(admi
                        504: {"model": ErrorResponse, "description": "Not ready within the report time limit."}},
             summary="Significance report (the JSON of `promolab report --json`)")
 async def get_report(request: Request, key: str = Key, _: Principal = Depends(admin_key)):
-    """Computed in the report worker process on a snapshot of the registry, within the
+    """Computed in the report worker process, which reads the registry itself, within the
     server's report time limit (``promolab serve --report-timeout``, default 30 s: past
     it, 504); cancelled when the client disconnects. 409 while there is not enough data."""
     state = _existing(request, key)

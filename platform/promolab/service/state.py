@@ -177,7 +177,6 @@ class ServiceState:
         self.keys = KeyRing(registry)
         self.bandit_update = bandit_update
         self._change_lock = threading.RLock()
-        self.version = 0  # counts the changes made through this state (reports reuse a snapshot until it moves)
         self.sticky = StickyMaps()
         catalog = build_catalog(registry)
         self._install(catalog, self._missing_maps(catalog, flush=False))
@@ -207,7 +206,6 @@ class ServiceState:
             if catalog.statuses.get(key) not in SERVED_STATUSES:
                 self.sticky.drop(key)
         self.catalog = catalog
-        self.version += 1
 
     # -- changes ---------------------------------------------------------------------------
 

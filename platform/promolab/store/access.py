@@ -235,7 +235,7 @@ class FileAccess:
             self._con = connect_waiting(self.path, read_only=False)
             self._writable = True
         self.opens += 1
-        if self._closer is None or not self._closer.is_alive():
+        if self._closer is None:  # the closer of the last connection has ended (under this lock)
             self._closer = threading.Thread(target=self._close_when_idle, name=f"promolab-registry-{self.path.name}",
                                             daemon=True)
             self._closer.start()
@@ -247,12 +247,15 @@ class FileAccess:
 
     def _close_when_idle(self) -> None:
         with self.lock:
-            while self._con is not None:
-                idle = time.monotonic() - self._released
-                if self._depth == 0 and idle >= self.linger:
-                    self._close()
-                    return
-                self._idle.wait(self.linger if self._depth else self.linger - idle)
+            try:
+                while self._con is not None:
+                    idle = time.monotonic() - self._released
+                    if self._depth == 0 and idle >= self.linger:
+                        self._close()
+                        return
+                    self._idle.wait(self.linger if self._depth else self.linger - idle)
+            finally:
+                self._closer = None  # still under the lock: the next open starts a new closer
 
 
 atexit.register(close_all)

@@ -116,5 +116,11 @@ def test_any_parameter_value_builds_a_bounded_policy_or_is_refused(name, key, va
                 assert math.isfinite(x) and abs(x) <= MAX_PARAM, (field, x)
     if getattr(policy, "draws", 0) > 10_000:
         return  # valid, but keep the example fast
-    p = policy.probabilities(ArmState(np.array([5.0, 9.0]), np.array([1.0, 4.0]), np.array([1.0, 4.0])), rng=0)
+    state = ArmState(np.array([5.0, 9.0]), np.array([1.0, 4.0]), np.array([1.0, 4.0]))
+    if key == "floor" and isinstance(value, (int, float)) and value > 1 / 2:
+        # the floor's bound (at most 1/k) needs the number of arms: refused at the first use
+        with pytest.raises(InputError, match="floor: got .* expected at most 1/2 with 2 arms"):
+            policy.probabilities(state, rng=0)
+        return
+    p = policy.probabilities(state, rng=0)
     assert p.shape == (2,)

@@ -16,7 +16,10 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from promolab.cli.helptext import install as _install_help
 from promolab.errors import PromolabError
+
+_install_help()  # flags show no `<bool>`, options a metavar (PATH, N, KEY...), in every command's --help
 
 console = Console()
 if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -39,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("experiments", "Create (or migrate) the registry file."),
     "keys": ("service", "API keys for the HTTP service (only their hashes are stored)."),
     "peeking": ("sequential", "Simulate A/A tests with repeated looks: naive peeking vs group-sequential vs mSPRT."),
-    "power": ("analysis", "Sample size for an MDE, or the MDE for a sample size."),
+    "power": ("power", "Sample size for an MDE, or the MDE for a sample size."),
     "replay": ("simulate", "Estimate a policy's value on logged data: replay, IPS, SNIPS, DR."),
     "replay-segments": ("segmenting", "Estimate a per-segment policy's value on logged data."),
     "report": ("analysis", "Significance report of a registry experiment."),
@@ -91,7 +94,7 @@ class PromolabGroup(TyperGroup):
 app = typer.Typer(
     name="promolab",
     cls=PromolabGroup,
-    help="Experiments and bandits for e-commerce promotions.",
+    help="Experiments and bandits for e-commerce promotions.\n\nExample: promolab demo",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

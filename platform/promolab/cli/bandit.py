@@ -5,29 +5,33 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from promolab.adaptive import update_weights
 from promolab.cli.app import app, console
 from promolab.cli.options import ByOption, DbOption, JsonOption
-from promolab.cli.output import plain, print_json, say
+from promolab.cli.output import Table, plain, print_json, say
 from promolab.store import Registry
 
-bandit_app = typer.Typer(help="Bandit experiments: weight updates and their history.", no_args_is_help=True)
+bandit_app = typer.Typer(help="Bandit experiments: weight updates and their history.\n\n"
+                              "Example: promolab bandit regret coupon-bandit --db promolab-demo.duckdb",
+                         no_args_is_help=True)
 app.add_typer(bandit_app, name="bandit")
 
 
 @bandit_app.command("update")
 def update(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
            by: ByOption = "cli", json_: JsonOption = False) -> None:
-    """Recompute the weights from the data so far and store them."""
-    result = update_weights(Registry.open(db), key, by=by)
+    """Recompute the weights from the data so far and store them.
+
+    Example: promolab bandit update coupon-bandit --db promolab-demo.duckdb
+    """
+    result = update_weights(Registry.open(db, must_exist=True), key, by=by)
     if json_:
         print_json({"experiment": key, "weights": result.weights, "updated_at": result.updated_at,
                     "policy": result.policy, "reason": result.reason,
                     "arms": {k: {"n": s.n, "mean": s.mean if s.n else None} for k, s in result.arms.items()}})
         return
-    table = Table("variant", "users", "mean reward", "new weight")
+    table = Table("variant", "users", "mean reward", "new weight", text=("variant",))
     for k, w in result.weights.items():
         s = result.arms[k]
         table.add_row(plain(k), f"{s.n:,}", f"{s.mean:.4g}" if s.n else "", f"{w:.1%}")
@@ -38,8 +42,11 @@ def update(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
 @bandit_app.command("weights")
 def weights(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
             json_: JsonOption = False) -> None:
-    """The stored weight history (every change with its time)."""
-    history = Registry.open(db).weight_history(key)
+    """The stored weight history (every change with its time).
+
+    Example: promolab bandit weights coupon-bandit --db promolab-demo.duckdb
+    """
+    history = Registry.open(db, must_exist=True).weight_history(key)
     if json_:
         print_json(history.to_dict("records"))
         return
@@ -54,12 +61,15 @@ def weights(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbO
 
 @bandit_app.command("regret")
 def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOption = None,
-           period: Annotated[str, typer.Option("--period", help="hour | day | week")] = "day",
+           period: Annotated[str, typer.Option("--period", metavar="hour|day|week", help="hour | day | week")] = "day",
            json_: JsonOption = False) -> None:
-    """Reward, cumulative reward and plug-in estimated regret per period, and per-arm allocation."""
+    """Reward, cumulative reward and plug-in estimated regret per period, and per-arm allocation.
+
+    Example: promolab bandit regret coupon-bandit --period day --db promolab-demo.duckdb
+    """
     from promolab.adaptive.regret import bandit_regret
 
-    result = bandit_regret(Registry.open(db), key, period)
+    result = bandit_regret(Registry.open(db, must_exist=True), key, period)
     if json_:
         print_json(result.to_dict())
         return
@@ -71,7 +81,7 @@ def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
                       *(f"{p.share[v]:.0%}" for v in result.variants), f"{p.reward:.4g}",
                       f"{p.cumulative_reward:.6g}", f"{p.regret:.4g}", f"{p.cumulative_regret:.4g}")
     console.print(table)
-    arms = Table("variant", "users", "mean reward", "gap to best", "regret", "current weight")
+    arms = Table("variant", "users", "mean reward", "gap to best", "regret", "current weight", text=("variant",))
     for a in result.arms:
         arms.add_row(plain(a.variant), f"{a.users:,}", "" if a.mean_reward is None else f"{a.mean_reward:.4g}",
                      "" if a.gap is None else f"{a.gap:.4g}", f"{a.regret:.4g}",

@@ -7,12 +7,11 @@ from typing import Annotated, Optional
 
 import duckdb
 import typer
-from rich.table import Table
 
 from promolab.analysis.table import open_table
 from promolab.cli.app import app, console
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import plain, print_json, say
+from promolab.cli.output import Table, plain, print_json, say, status
 from promolab.errors import InputError
 from promolab.store import Registry, events_batch, exposures_batch
 
@@ -57,7 +56,10 @@ def assign(
     json_: JsonOption = False,
 ) -> None:
     """Which variant each user gets: deterministic, sticky (a user keeps their first variant),
-    into the current weights (a bandit's latest); users outside the traffic get none."""
+    into the current weights (a bandit's latest); users outside the traffic get none.
+
+    Example: promolab assign checkout-coupon u1 u2 u3 --record
+    """
     import pandas as pd
 
     from promolab.adaptive import sticky_assign
@@ -68,13 +70,13 @@ def assign(
     if frame.empty:
         raise InputError("USERS", users, "at least one user id, or --file")
     attributes = {c: frame[c].to_numpy() for c in frame.columns if c != "user_id"}
-    result = sticky_assign(Registry.open(db), key, frame["user_id"].astype(str).tolist(), attributes or None,
+    result = sticky_assign(Registry.open(db, must_exist=True), key, frame["user_id"].astype(str).tolist(), attributes or None,
                            record=record)
     rows = [{"user_id": u, "variant": v} for u, v in zip(result.user_ids, result.variants)]
     if json_:
         print_json(rows)
         return
-    table = Table("user_id", "variant")
+    table = Table("user_id", "variant", text=("user_id", "variant"))
     for r in rows:
         table.add_row(plain(r["user_id"]), plain(r["variant"] or "(not in experiment)"))
     console.print(table)
@@ -85,22 +87,28 @@ def assign(
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
-    kind: Annotated[str, typer.Option("--kind", help="exposures | events | attributes")],
-    experiment: Annotated[Optional[str], typer.Option("--experiment", help="Experiment key (exposures).")] = None,
-    source: Annotated[Optional[str], typer.Option("--source", help="Event source; event ids are unique "
-                                                                   "per source (default: the file name).")] = None,
+    kind: Annotated[str, typer.Option("--kind", metavar="exposures|events|attributes",
+                                      help="exposures | events | attributes")],
+    experiment: Annotated[Optional[str], typer.Option("--experiment", metavar="KEY",
+                                                      help="Experiment key (exposures).")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        "--source", metavar="NAME",
+        help="Event source; event ids are unique per source (default: the file name).")] = None,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Load exposures (user_id, variant, ts), events (event_id, user_id, event, value, ts) or
-    user attributes (user_id + columns). Idempotent; a bad file stores nothing."""
+    user attributes (user_id + columns). Idempotent; a bad file stores nothing.
+
+    Example: promolab ingest events.csv --kind events
+    """
     if kind not in INGEST_KINDS:
         raise InputError("--kind", kind, "one of " + ", ".join(INGEST_KINDS))
-    with console.status(plain(f"reading {file}")):
+    with status(f"reading {file}", quiet=json_):
         frame = _read(file, "FILE")  # before the registry is opened: a bad file creates nothing
     reg = Registry.open(db)
     label = source or file.name
-    with console.status(plain(f"storing {len(frame):,} {kind}")):
+    with status(f"storing {len(frame):,} {kind}", quiet=json_):
         if kind == "exposures":
             if not experiment:
                 raise InputError("--experiment", experiment, "the experiment the exposures belong to")

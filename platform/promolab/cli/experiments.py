@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from promolab.cli.app import app, console
 from promolab.cli.options import ByOption, DbOption, JsonOption, ReasonOption
-from promolab.cli.output import plain, print_json, say
+from promolab.cli.output import Table, plain, print_json, say
 from promolab.spec import experiment_to_dict, load_experiment
 from promolab.store import LATEST_VERSION, Registry
 
-experiment_app = typer.Typer(help="Create experiments from specs and move them through their life cycle.",
+experiment_app = typer.Typer(help="Create experiments from specs and move them through their life cycle.\n\n"
+                                  "Example: promolab experiment list --db promolab-demo.duckdb",
                              no_args_is_help=True)
 app.add_typer(experiment_app, name="experiment")
 
@@ -25,7 +25,10 @@ KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
 
 @app.command()
 def init(db: DbOption = None) -> None:
-    """Create (or migrate) the registry file."""
+    """Create (or migrate) the registry file.
+
+    Example: promolab init --db promolab.duckdb
+    """
     reg = Registry.open(db)
     say(f"registry {reg.path} at schema version {LATEST_VERSION}")
 
@@ -33,7 +36,10 @@ def init(db: DbOption = None) -> None:
 @experiment_app.command("create")
 def create(spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")], db: DbOption = None,
            by: ByOption = "cli") -> None:
-    """Validate a spec and register it as a draft."""
+    """Validate a spec and register it as a draft.
+
+    Example: promolab experiment create experiments/checkout-coupon.toml
+    """
     experiment = load_experiment(spec)
     Registry.open(db).create_experiment(experiment, by=by)
     say(f"created {experiment.key} (draft) from {spec}")
@@ -41,12 +47,16 @@ def create(spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")]
 
 @experiment_app.command("list")
 def list_(db: DbOption = None, json_: JsonOption = False) -> None:
-    """All experiments with status, kind and exposures."""
-    rows = Registry.open(db).list_experiments()
+    """All experiments with status, kind and exposures.
+
+    Example: promolab experiment list --db promolab-demo.duckdb
+    """
+    rows = Registry.open(db, must_exist=True).list_experiments()
     if json_:
         print_json(rows)
         return
-    table = Table("key", "name", "kind", "status", "traffic", "exposures", "launched")
+    table = Table("key", "name", "kind", "status", "traffic", "exposures", "launched",
+                  text=("key", "name", "kind", "status"))
     for r in rows:
         table.add_row(plain(r.key), plain(r.name), r.kind, r.status, f"{r.coverage:.0%}", f"{r.exposures:,}",
                       r.launched_at.strftime("%Y-%m-%d %H:%M") if r.launched_at else "")
@@ -55,8 +65,11 @@ def list_(db: DbOption = None, json_: JsonOption = False) -> None:
 
 @experiment_app.command("show")
 def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
-    """The spec, status and history of one experiment."""
-    reg = Registry.open(db)
+    """The spec, status and history of one experiment.
+
+    Example: promolab experiment show hillstrom-email --db promolab-demo.duckdb
+    """
+    reg = Registry.open(db, must_exist=True)
     spec = experiment_to_dict(reg.get_experiment(key))
     data = {"status": reg.status(key), "spec": spec, "history": reg.status_history(key)}
     if json_:
@@ -80,31 +93,43 @@ def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
 
 
 def _transition(key: str, to: str, db, by: str, reason: str) -> None:
-    Registry.open(db).set_status(key, to, by=by, reason=reason)
+    Registry.open(db, must_exist=True).set_status(key, to, by=by, reason=reason)
     say(f"{key}: {to}")
 
 
 @experiment_app.command("launch")
 def launch(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
-    """Start (or resume) assigning users."""
+    """Start (or resume) assigning users.
+
+    Example: promolab experiment launch checkout-coupon --by ann
+    """
     _transition(key, "running", db, by, reason)
 
 
 @experiment_app.command("pause")
 def pause(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
-    """Stop assigning new users for now."""
+    """Stop assigning new users for now.
+
+    Example: promolab experiment pause checkout-coupon --reason "tracking bug"
+    """
     _transition(key, "paused", db, by, reason)
 
 
 @experiment_app.command("stop")
 def stop(key: KeyArg, db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
-    """End the experiment (final)."""
+    """End the experiment (final).
+
+    Example: promolab experiment stop checkout-coupon --reason "decided: ship"
+    """
     _transition(key, "stopped", db, by, reason)
 
 
 @experiment_app.command("ramp")
 def ramp(key: KeyArg, percent: Annotated[float, typer.Argument(help="Traffic in percent, 0-100.")],
          db: DbOption = None, by: ByOption = "cli", reason: ReasonOption = "") -> None:
-    """Change traffic coverage; users already in keep their variant."""
-    Registry.open(db).ramp(key, percent, by=by, reason=reason)
+    """Change traffic coverage; users already in keep their variant.
+
+    Example: promolab experiment ramp checkout-coupon 50
+    """
+    Registry.open(db, must_exist=True).ramp(key, percent, by=by, reason=reason)
     say(f"{key}: traffic {percent:g} %")

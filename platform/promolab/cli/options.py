@@ -1,4 +1,6 @@
-"""Options shared by several commands."""
+"""Options shared by several commands. ``DbOption`` shows the registry's environment
+variable, taken from ``promolab.store.location`` (no DuckDB or pandas); the options that
+need no registry live in ``promolab.cli.common_options`` and are re-exported here."""
 
 from __future__ import annotations
 
@@ -7,21 +9,31 @@ from typing import Annotated, Optional
 
 import typer
 
-from promolab.store import DB_ENV
+from promolab.cli.common_options import (
+    ByOption,
+    DataOption,
+    EngineOption,
+    JsonOption,
+    ReasonOption,
+    SparkMasterOption,
+)
+from promolab.store.location import DB_ENV, DEFAULT_DB, DEMO_DB, demo_fallback
+
+
+def _say_demo_fallback(value: Optional[Path]) -> Optional[Path]:
+    """No --db, no $PROMOLAB_DB and no ./promolab.duckdb, but the demo's registry is here:
+    the command uses it (``resolve_db_path``) and says so once, on stderr."""
+    if value is None and demo_fallback():
+        typer.echo(f"registry: ./{DEMO_DB} (the demo's: there is no ./{DEFAULT_DB} here; "
+                   f"--db or ${DB_ENV} chooses another)", err=True)
+    return value
+
 
 DbOption = Annotated[
     Optional[Path],
-    typer.Option("--db", envvar=DB_ENV, help="Registry file (default ./promolab.duckdb).", show_envvar=True),
+    typer.Option("--db", metavar="FILE", envvar=DB_ENV, callback=_say_demo_fallback, show_envvar=True,
+                 help=f"Registry file (default ./{DEFAULT_DB}; after `promolab demo`, ./{DEMO_DB} if there is "
+                      f"no ./{DEFAULT_DB})."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-ByOption = Annotated[str, typer.Option("--by", help="Who makes the change (recorded in history).")]
-ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in history).")]
-EngineOption = Annotated[str, typer.Option(
-    "--engine", help="Where the SQL runs: duckdb (embedded) | spark (pip install 'promolab[spark]').")]
-SparkMasterOption = Annotated[Optional[str], typer.Option(
-    "--spark-master", envvar="PROMOLAB_SPARK_MASTER", show_envvar=True,
-    help="Spark master URL (spark://host:7077, yarn, k8s://…, local[4]); default: Spark's own settings, "
-         "else local[2].")]
-DataOption = Annotated[Optional[str], typer.Option(
-    "--data", help="Folder or URI with Parquet exposures, events, user_attributes to read instead of the "
-                   "registry's tables.")]
+
+__all__ = ["ByOption", "DataOption", "DbOption", "EngineOption", "JsonOption", "ReasonOption", "SparkMasterOption"]

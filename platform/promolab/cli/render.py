@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import math
 
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from promolab.analysis import Report
 from promolab.analysis.report import RELATIVE_CI_METHOD
 from promolab.analysis.results import SequentialReadout, good_direction
 from promolab.cli.app import console
-from promolab.cli.output import plain, say
+from promolab.cli.output import COMPACT, Table, plain, say
 from promolab.cli.render_sections import print_sections_after, print_sections_before
 
 
@@ -62,9 +60,9 @@ def print_report(report: Report) -> None:
         adjusted = any(v.lift is not None and v.lift.cuped is not None for v in m.variants)
         name = m.title if m.title == m.name else f"{m.title} [{m.name}]"
         table = Table(title=plain(f"{name} ({kind}{', CUPED-adjusted lifts' if adjusted else ''})", "table.title"),
-                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+                      title_justify="left", **COMPACT)
         for col in ("variant", "users", "mean", "abs lift [CI]", "rel lift [CI]", "p", "p adj", "P(win)"):
-            table.add_column(col, justify="left" if col == "variant" else "right")
+            table.add_column(col, text=col == "variant")
         for v in m.variants:
             if v.lift is None:
                 table.add_row(plain(f"{v.variant} (ctl)"), f"{v.n:,}", f"{v.mean:.4g}", "", "", "", "", "")

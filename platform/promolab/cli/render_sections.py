@@ -6,13 +6,11 @@ descriptions naming events and attributes): it reaches rich as ``Text``, never a
 
 from __future__ import annotations
 
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
 from promolab.analysis import Report
 from promolab.cli.app import console
-from promolab.cli.output import plain, say
+from promolab.cli.output import COMPACT, Table, plain, say
 
 
 def _p(p: float) -> str:
@@ -26,10 +24,11 @@ class _Table(Table):
         super().add_row(*(None if c is None else plain(c) for c in cells), style=style, **options)
 
 
-def _table(title: str, columns: list[str]) -> Table:
-    table = _Table(title=plain(title, "table.title"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def _table(title: str, columns: list[str], text: int = 1) -> Table:
+    """A report table whose first ``text`` columns are names (they may wrap), the rest values."""
+    table = _Table(title=plain(title, "table.title"), title_justify="left", **COMPACT)
     for i, col in enumerate(columns):
-        table.add_column(plain(col), justify="left" if i == 0 else "right")
+        table.add_column(plain(col), text=i < text)
     return table
 
 
@@ -81,8 +80,8 @@ def print_economics(report: Report) -> None:
             v.variant, cost, f"{v.revenue.value:,.0f}", f"{v.promotion_cost.value:,.0f}",
             f"{ir.value:+,.0f} [{ir.ci_low:+,.0f}, {ir.ci_high:+,.0f}]",
             f"{im.value:+,.0f} [{im.ci_low:+,.0f}, {im.ci_high:+,.0f}]",
-            "never" if v.break_even_lift is None else f"{v.break_even_lift * 100:+.1f} %",
-            f"{vl.value * 100:+.1f} % [{vl.ci_low * 100:+.1f}, {vl.ci_high * 100:+.1f}]", style=style)
+            "never" if v.break_even_lift is None else f"{v.break_even_lift * 100:+.1f}%",
+            f"{vl.value * 100:+.1f}% [{vl.ci_low * 100:+.1f}, {vl.ci_high * 100:+.1f}]", style=style)
     console.print(table)
     for note in e.notes:
         say(f"  note: {note}")
@@ -91,7 +90,7 @@ def print_economics(report: Report) -> None:
 def print_segments(report: Report) -> None:
     for d in report.segments:
         table = _table(f"Segments by {d.column} ({d.correction} across {d.family_size} tests)",
-                       ["segment", "metric", "variant", "users", "mean", "rel lift [CI]", "p", "p adj"])
+                       ["segment", "metric", "variant", "users", "mean", "rel lift [CI]", "p", "p adj"], text=3)
         for s in d.segments:
             for m in s.metrics:
                 if m.guardrail:
@@ -116,7 +115,7 @@ def print_unfiltered(report: Report) -> None:
     if u is None:
         return
     table = _table("Filtered vs unfiltered (--no-filter)", ["metric", "variant", "filtered lift [CI]", "p adj",
-                                                          "unfiltered lift [CI]", "p adj"])
+                                                          "unfiltered lift [CI]", "p adj"], text=2)
     for m in report.metrics:
         other = u.metric(m.name)
         for v in m.variants:

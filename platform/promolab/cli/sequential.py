@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from promolab.cli.app import app, console
 from promolab.cli.flags import flag_errors
-from promolab.cli.output import print_json
+from promolab.cli.output import Table, print_json
 from promolab.sim.peeking import MAX_RUNS, MAX_USERS_PER_LOOK, PeekingResult, simulate_peeking
 from promolab.spec.vocabulary import MAX_LOOKS
 
@@ -22,10 +21,10 @@ def _table(result: PeekingResult) -> Table:
             f"{result.users_per_look:,} users/arm/look, rate {result.rate:g}, α = {result.alpha:g}"
         )
     )
-    table.add_column("method")
-    table.add_column("false positives", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("95 % CI (Wilson)", justify="right")
+    table.add_column("method", text=True)
+    table.add_column("false positives")
+    table.add_column("rate")
+    table.add_column("95 % CI (Wilson)")
     rows = [
         ("naive z-test at every look", result.naive_any_look),
         ("z-test once, at the last look", result.fixed_horizon),
@@ -47,10 +46,14 @@ def peeking(
     rate: float = typer.Option(0.05, "--rate", help="Conversion rate in both arms."),
     alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
-    spending: str = typer.Option("obf", "--spending", help="Group-sequential spending: obf, pocock, hsd, power."),
+    spending: str = typer.Option("obf", "--spending", metavar="obf|pocock|hsd|power",
+                                 help="Group-sequential spending: obf, pocock, hsd, power."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Simulate A/A tests with repeated looks: naive peeking vs group-sequential vs mSPRT."""
+    """Simulate A/A tests with repeated looks: naive peeking vs group-sequential vs mSPRT.
+
+    Example: promolab peeking --looks 30 --runs 2000 --spending pocock
+    """
     with flag_errors(PEEKING_FLAGS):  # every number is bounded before anything is drawn
         result = simulate_peeking(
             looks=looks, runs=runs, users_per_look=users_per_look, rate=rate, alpha=alpha, seed=seed,

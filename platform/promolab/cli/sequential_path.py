@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
 from promolab.cli.app import app, console
 from promolab.cli.flags import SEQUENTIAL_FLAGS, flag_errors
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import plain, print_json, say
+from promolab.cli.output import Table, plain, print_json, say
 from promolab.store import Registry
 
 
@@ -26,7 +25,7 @@ def _tables(path: SequentialPath) -> list[Table]:
         table = Table(title=plain(f"{c.metric}: {c.variant} vs {path.control} — {state}", "table.title"))
         for col in ("look", "users", "info", "z", "boundary", "p (fixed)", f"p adj ({path.correction})",
                     "always-valid p", "CS on lift"):
-            table.add_column(col, justify="right")
+            table.add_column(col)
         for p in c.points:
             k = looks[p.look]
             table.add_row(str(p.look), f"{k.users:,}", f"{k.information_fraction:.2f}", f"{p.z:.3f}",
@@ -44,13 +43,17 @@ def sequential(
     looks: Annotated[Optional[int], typer.Option("--looks", help="Interim looks (default: the spec's, else 5).")] = None,
     metric: Annotated[Optional[str], typer.Option("--metric", help="Only this metric (default: all).")] = None,
     spending: Annotated[Optional[str], typer.Option(
-        "--spending", help="α-spending: " + " | ".join(SPENDINGS) + " (default: the spec's).")] = None,
+        "--spending", metavar="|".join(SPENDINGS),
+        help="α-spending: " + " | ".join(SPENDINGS) + " (default: the spec's).")] = None,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """z path over K interim looks vs group-sequential boundaries, always-valid p and confidence sequence."""
+    """z path over K interim looks vs group-sequential boundaries, always-valid p and confidence sequence.
+
+    Example: promolab sequential hillstrom-email --looks 5 --db promolab-demo.duckdb
+    """
     with flag_errors(SEQUENTIAL_FLAGS):
-        result = sequential_path(Registry.open(db), key, looks, metric, spending)
+        result = sequential_path(Registry.open(db, must_exist=True), key, looks, metric, spending)
     if json_:
         print_json(result.to_dict())
         return

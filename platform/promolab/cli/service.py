@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from promolab.cli.app import app, console, err_console
 from promolab.cli.options import DbOption, JsonOption
-from promolab.cli.output import plain, print_json, say
+from promolab.cli.output import Table, plain, print_json, say
 
-keys_app = typer.Typer(help="API keys for the HTTP service (only their hashes are stored).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the HTTP service (only their hashes are stored).\n\n"
+                            "Example: promolab keys create --kind sdk --name storefront",
+                       no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 
@@ -22,16 +24,22 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     bandit_period: Annotated[Optional[float], typer.Option(
         "--bandit-period", help="Seconds between scheduled bandit weight updates (default: none).")] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    log_level: Annotated[str, typer.Option("--log-level", metavar="LEVEL", help="uvicorn log level.")] = "info",
     report_timeout: Annotated[float, typer.Option(
         "--report-timeout", help="Seconds a report may take before it is cancelled (answer 504).")] = 30.0,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="Service processes sharing the port and the registry (1-64).")] = 1,
 ) -> None:
-    """Run the HTTP API (assign, events, experiments, reports) on the registry, one process."""
+    """Run the HTTP API (assign, events, experiments, reports) on the registry.
+
+    Example: promolab serve --port 8000 --bandit-period 3600
+    """
     import logging
 
     import uvicorn
 
     from promolab.service import create_app
+    from promolab.service.app import BANDIT_PERIOD_ENV, MAX_WORKERS, REPORT_TIMEOUT_ENV
 
     if bandit_period is not None and not bandit_period > 0:
         from promolab.errors import InputError
@@ -41,22 +49,41 @@ def serve(
         from promolab.errors import InputError
 
         raise InputError("--report-timeout", report_timeout, "a number of seconds > 0")
-    from promolab.store import Registry
+    if not 1 <= workers <= MAX_WORKERS:
+        from promolab.errors import InputError
+
+        raise InputError("--workers", workers, f"a number of processes from 1 to {MAX_WORKERS}")
+    from promolab.store import DB_ENV, Registry, resolve_db_path
 
     Registry.open(db, read_only=False)  # a damaged, foreign or read-only file: one line here, not a traceback
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    application = create_app(db, bandit_period=bandit_period, report_timeout=report_timeout)
-    err_console.print(f"promolab service on http://{host}:{port} (docs at /docs)", markup=False, highlight=False)
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False, workers=1)
+    processes = f", {workers} processes" if workers > 1 else ""
+    err_console.print(f"promolab service on http://{host}:{port} (docs at /docs){processes}", markup=False,
+                      highlight=False)
+    if workers == 1:
+        application = create_app(db, bandit_period=bandit_period, report_timeout=report_timeout)
+        uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False, workers=1)
+        return
+    # each worker process builds its own app from the environment (uvicorn's factory)
+    os.environ[DB_ENV] = str(resolve_db_path(db))
+    os.environ[REPORT_TIMEOUT_ENV] = repr(report_timeout)
+    if bandit_period is not None:
+        os.environ[BANDIT_PERIOD_ENV] = repr(bandit_period)
+    uvicorn.run("promolab.service.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
+                access_log=False, workers=workers)
 
 
 @keys_app.command("create")
 def keys_create(
-    kind: Annotated[str, typer.Option("--kind", help="sdk (assign, events) or admin (everything).")],
+    kind: Annotated[str, typer.Option("--kind", metavar="sdk|admin",
+                                      help="sdk (assign, events) or admin (everything).")],
     name: Annotated[str, typer.Option("--name", help="What the key is for.")] = "",
     db: DbOption = None,
 ) -> None:
-    """Create a key and print it once (it cannot be shown again)."""
+    """Create a key and print it once (it cannot be shown again).
+
+    Example: promolab keys create --kind sdk --name storefront
+    """
     from promolab.store import Registry
     from promolab.store.keys import create_key
 
@@ -68,15 +95,18 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(db: DbOption = None, json_: JsonOption = False) -> None:
-    """Keys by id, kind and name (never the secret)."""
+    """Keys by id, kind and name (never the secret).
+
+    Example: promolab keys list
+    """
     from promolab.store import Registry
     from promolab.store.keys import list_keys
 
-    rows = list_keys(Registry.open(db))
+    rows = list_keys(Registry.open(db, must_exist=True))
     if json_:
         print_json(rows)
         return
-    table = Table("id", "kind", "name", "created", "revoked")
+    table = Table("id", "kind", "name", "created", "revoked", text=("id", "kind", "name"))
     for k in rows:
         table.add_row(plain(k.key_id), k.kind, plain(k.name), f"{k.created_at:%Y-%m-%d %H:%M}",
                       f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
@@ -85,9 +115,12 @@ def keys_list(db: DbOption = None, json_: JsonOption = False) -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see keys list).")], db: DbOption = None) -> None:
-    """Revoke a key: requests with it get 401 (restart a running service to apply)."""
+    """Revoke a key: requests with it get 401 (restart a running service to apply).
+
+    Example: promolab keys revoke KEY_ID
+    """
     from promolab.store import Registry
     from promolab.store.keys import revoke_key
 
-    revoke_key(Registry.open(db), key_id)
+    revoke_key(Registry.open(db, must_exist=True), key_id)
     say(f"revoked {key_id}")

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from promolab.bandits import make_policy
 from promolab.bandits.base import check_int
-from promolab.cli.app import app, console, err_console
+from promolab.cli.app import app, console
 from promolab.cli.flags import flag_errors
-from promolab.cli.output import plain
+from promolab.cli.output import Table, plain, progress, status
 from promolab.errors import InputError
 from promolab.sim.grid import MAX_WORKERS, check_engine, make_tasks, run_grid
 from promolab.sim.logged import read_log
@@ -35,14 +33,19 @@ def simulate_command(
     runs: int | None = typer.Option(None, "--runs", help=f"Runs per policy, 1 to {MAX_RUNS:,} "
                                     "(default: the scenario's)."),
     seed: int | None = typer.Option(None, "--seed", help="Root seed (default: the scenario's)."),
-    policy: list[str] | None = typer.Option(None, "--policy", help="Policy label or registered name; repeatable."),
+    policy: list[str] | None = typer.Option(None, "--policy", metavar="NAME...",
+                                            help="Policy label or registered name; repeatable."),
     workers: int = typer.Option(1, "--workers", help=f"Worker processes, 1 to {MAX_WORKERS} "
                                 "(local Ray: CPUs; 1 = all)."),
-    engine: str = typer.Option("pool", "--engine", help="Where tasks run: pool (processes) or ray."),
-    address: str | None = typer.Option(None, "--address", help="Ray cluster, e.g. ray://HOST:10001 "
-                                       "(default: a local Ray)."),
+    engine: str = typer.Option("pool", "--engine", metavar="pool|ray",
+                               help="Where tasks run: pool (processes) or ray."),
+    address: str | None = typer.Option(None, "--address", metavar="URL",
+                                       help="Ray cluster, e.g. ray://HOST:10001 (default: a local Ray)."),
 ) -> None:
-    """Simulate bandit policies on scenarios: regret, allocation, best-arm identification, cost."""
+    """Simulate bandit policies on scenarios: regret, allocation, best-arm identification, cost.
+
+    Example: promolab simulate simulations/coupons.toml --runs 50 --workers 4
+    """
     check_engine(engine, address)
     _check_flags(runs=runs, seed=seed, workers=workers)  # before any file is read
     scenarios = [load_scenario(f) for f in files]
@@ -50,11 +53,9 @@ def simulate_command(
         scenarios = [s.with_policies(policy) for s in scenarios]
     with flag_errors(SIM_FLAGS):
         tasks = make_tasks(scenarios, runs=runs, seed=seed)  # refuses a --runs whose totals exceed a bound
-    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=True, disable=json_out) as progress:
-        bar = progress.add_task("runs", total=sum(t.runs for t in tasks))
+    with progress("simulating", sum(t.runs for t in tasks), unit="runs", quiet=json_out) as advance:
         summaries = run_grid(tasks, workers=workers, engine=engine, address=address,
-                             on_done=lambda task: progress.advance(bar, task.runs))
+                             on_done=lambda task: advance(task.runs))
     by_scenario = [[s for s in summaries if s.scenario == sc.name] for sc in scenarios]
     if json_out:
         payload = [_scenario_json(sc, results, runs, seed) for sc, results in zip(scenarios, by_scenario)]
@@ -67,23 +68,29 @@ def simulate_command(
 @app.command("replay")
 def replay_command(
     file: Path = typer.Argument(..., help="Logged rows: CSV, CSV.gz or Parquet."),
-    policy: str = typer.Option(..., "--policy", help="Registered policy name."),
-    param: list[str] | None = typer.Option(None, "--param", help="Policy parameter NAME=VALUE (TOML value)."),
+    policy: str = typer.Option(..., "--policy", metavar="NAME", help="Registered policy name."),
+    param: list[str] | None = typer.Option(None, "--param", metavar="NAME=VALUE...",
+                                           help="Policy parameter NAME=VALUE (TOML value)."),
     json_out: bool = typer.Option(False, "--json", help="Print results as JSON."),
-    action_col: str = typer.Option("action", "--action-col"),
-    reward_col: str = typer.Option("reward", "--reward-col"),
-    propensity_col: str = typer.Option("propensity", "--propensity-col"),
+    action_col: str = typer.Option("action", "--action-col", metavar="COL"),
+    reward_col: str = typer.Option("reward", "--reward-col", metavar="COL"),
+    propensity_col: str = typer.Option("propensity", "--propensity-col", metavar="COL"),
     uniform: bool = typer.Option(False, "--uniform", help="The log was assigned uniformly (propensity 1/K)."),
     batch_size: int = typer.Option(100, "--batch-size", help=f"Rows between policy updates, 1 to {MAX_BATCH_SIZE:,}."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Estimate a policy's value on logged data: replay (Li et al. 2011), IPS, SNIPS, DR."""
+    """Estimate a policy's value on logged data: replay (Li et al. 2011), IPS, SNIPS, DR.
+
+    Example: promolab replay log.csv --policy thompson --uniform
+    """
     _check_flags(seed=seed, batch_size=batch_size)  # before the log is read
     chosen = make_policy(policy, _parse_params(param or []), field="--policy")
-    log = read_log(file, action_col=action_col, reward_col=reward_col, propensity_col=propensity_col,
-                   uniform=uniform)
-    with flag_errors(SIM_FLAGS):  # the total work (batches × the policy's draws per batch) is bounded
-        evaluation = evaluate_policy(log, chosen, seed=seed, batch_size=batch_size)
+    with status(f"reading {file}", quiet=json_out):
+        log = read_log(file, action_col=action_col, reward_col=reward_col, propensity_col=propensity_col,
+                       uniform=uniform)
+    # the total work (batches × the policy's draws per batch) is bounded
+    with flag_errors(SIM_FLAGS), progress("replaying", log.n, unit="rows", quiet=json_out) as advance:
+        evaluation = evaluate_policy(log, chosen, seed=seed, batch_size=batch_size, progress=advance)
     if json_out:
         console.print_json(json.dumps(evaluation.to_dict()))
     else:
@@ -130,14 +137,14 @@ def _scenario_table(scenario: Scenario, results: list[SimulationSummary]) -> Tab
     table = Table(title=plain(f"{scenario.name}: {scenario.horizon:,} users × {results[0].runs} runs, "
                               f"reward = {scenario.reward}", "table.title"))
     for header in ("policy", "regret (5–95 %)", "share per arm", "P(best found)", "users to find", "discount", "margin lost"):
-        table.add_column(header, justify="left" if header in ("policy", "share per arm") else "right")
+        table.add_column(header, text=header == "policy", justify="left" if header == "share per arm" else None)
     for r in results:
         band = r.regret
         margin = "—" if r.margin_lost is None else f"{r.margin_lost.mean[-1]:,.1f}"
         table.add_row(
             plain(r.policy),
             f"{band.mean[-1]:,.1f} ({band.low[-1]:,.0f}–{band.high[-1]:,.0f})",
-            plain(" ".join(f"{a}:{s:.0%}" for a, s in zip(r.arms, r.final_share))),
+            plain("\n".join(f"{a} {s:.0%}" for a, s in zip(r.arms, r.final_share))),
             f"{r.p_best[-1]:.0%}",
             "—" if r.users_to_identify is None else f"{r.users_to_identify:,}",
             f"{r.discount_spent.mean[-1]:,.1f}",
@@ -152,7 +159,7 @@ def _replay_table(evaluation: PolicyEvaluation) -> Table:
     table = Table(title=plain(f"{evaluation.policy['name']} on {evaluation.source}: {evaluation.rows:,} rows, "
                               f"{evaluation.replay.accepted:,} accepted by replay", "table.title"))
     for header in ("estimator", "value", "95 % CI", "n"):
-        table.add_column(header, justify="right")
+        table.add_column(header, text=header == "estimator")
     for e in (evaluation.replay.estimate, evaluation.ips, evaluation.snips, evaluation.dr):
         table.add_row(e.estimator, f"{e.value:.5g}", f"[{e.lower:.5g}, {e.upper:.5g}]", f"{e.n:,}")
     if not evaluation.uniform_logging:

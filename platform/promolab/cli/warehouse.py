@@ -23,20 +23,24 @@ from promolab.store import Registry
 @app.command("sql")
 def sql_cmd(
     key: Annotated[str, typer.Argument(help="Experiment key.")],
-    dialect: Annotated[str, typer.Option("--dialect", help=" | ".join(DIALECTS))] = "duckdb",
+    dialect: Annotated[str, typer.Option("--dialect", metavar="|".join(DIALECTS),
+                                         help=" | ".join(DIALECTS))] = "duckdb",
     db: DbOption = None,
     cuped: Annotated[bool, typer.Option("--cuped/--no-cuped", help="Include CUPED covariate sums.")] = True,
     window_days: Annotated[Optional[int], typer.Option(
         "--window-days", help="Count events until N days after first exposure (default: no end).")] = None,
     schema: Annotated[Optional[str], typer.Option(
-        "--schema", help="Qualify exposures/events/user_attributes, e.g. analytics or project.dataset.")] = None,
+        "--schema", metavar="SCHEMA",
+        help="Qualify exposures/events/user_attributes, e.g. analytics or project.dataset.")] = None,
 ) -> None:
     """Print the experiment's sufficient-statistics SQL for a warehouse.
 
     Run it where the data lives, save its rows (one per variant) as CSV or JSON, and
     feed them to ``promolab analyze-stats FILE --experiment KEY``.
+
+    Example: promolab sql hillstrom-email --dialect bigquery --schema analytics
     """
-    experiment = Registry.open(db).get_experiment(key)
+    experiment = Registry.open(db, must_exist=True).get_experiment(key)
     with flag_errors(SQL_FLAGS):
         text = experiment_sql(experiment, dialect, cuped=cuped, window_days=window_days, schema=schema)
     print(text + ";")
@@ -45,15 +49,17 @@ def sql_cmd(
 @app.command("analyze-stats")
 def analyze_stats_cmd(
     file: Annotated[Path, typer.Argument(help="Per-variant sufficient statistics, CSV or JSON.")],
-    control: Annotated[Optional[str], typer.Option("--control", help="The control variant.")] = None,
+    control: Annotated[Optional[str], typer.Option("--control", metavar="VARIANT", help="The control variant.")] = None,
     metric: Annotated[Optional[list[str]], typer.Option(
-        "--metric", help="NAME:binomial | NAME:mean | NAME:ratio (optionally :decrease); repeatable. "
-                         "Default: the JSON 'metrics' header or --experiment's spec.")] = None,
+        "--metric", metavar="NAME:kind...",
+        help="NAME:binomial | NAME:mean | NAME:ratio (optionally :decrease); repeatable. "
+             "Default: the JSON 'metrics' header or --experiment's spec.")] = None,
     experiment: Annotated[Optional[str], typer.Option(
-        "--experiment", help="Take metric kinds, control, weights, alpha and guardrails from this "
-                             "registry experiment.")] = None,
+        "--experiment", metavar="KEY", help="Take metric kinds, control, weights, alpha and guardrails from this "
+                                            "registry experiment.")] = None,
     alpha: Annotated[Optional[float], typer.Option("--alpha", help="Significance level (default 0.05).")] = None,
-    correction: Annotated[Optional[str], typer.Option("--correction", help="holm | bh | none")] = None,
+    correction: Annotated[Optional[str], typer.Option("--correction", metavar="holm|bh|none",
+                                                      help="holm | bh | none")] = None,
     srm_threshold: Annotated[Optional[float], typer.Option(
         "--srm-threshold", help="SRM when the chi-square p is below this (default 0.001).")] = None,
     db: DbOption = None,
@@ -64,8 +70,10 @@ def analyze_stats_cmd(
     Columns: variant, n, and per metric M: M__sum, M__sum_sq; ratio metrics (y =
     numerator, x = denominator) and CUPED metrics (x = covariate) add M__sum_x,
     M__sum_x2, M__sum_xy. ``promolab sql`` prints a query producing exactly these.
+
+    Example: promolab analyze-stats stats.csv --experiment hillstrom-email
     """
-    registry = Registry.open(db) if experiment else None
+    registry = Registry.open(db, must_exist=True) if experiment else None
     spec = registry.get_experiment(experiment) if registry else None
     with flag_errors(STATS_FLAGS):
         result = analyze_stats_file(file, metric or (), control, alpha, correction, experiment=spec,
@@ -78,11 +86,15 @@ def analyze_stats_cmd(
 def export_parquet_cmd(
     out: Annotated[Path, typer.Argument(help="Folder to write exposures/events/user_attributes .parquet into.")],
     experiment: Annotated[Optional[str], typer.Option(
-        "--experiment", help="Only this experiment's exposures and its users' events and attributes.")] = None,
+        "--experiment", metavar="KEY",
+        help="Only this experiment's exposures and its users' events and attributes.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Export the registry's exposures, events and attributes to Parquet (for Spark or a lake)."""
-    written = export_parquet(Registry.open(db), out, experiment)
+    """Export the registry's exposures, events and attributes to Parquet (for Spark or a lake).
+
+    Example: promolab export-parquet lake/ --experiment hillstrom-email
+    """
+    written = export_parquet(Registry.open(db, must_exist=True), out, experiment)
     for table, path in written.items():
         say(f"{table}: {path}", soft_wrap=True)
 
@@ -93,7 +105,10 @@ def export_users_cmd(
     out: Annotated[Path, typer.Argument(help="File to write: .csv or .parquet.")],
     db: DbOption = None,
 ) -> None:
-    """Write the report's per-user rows (variant, metrics, covariates) for ``analyze-table`` or a notebook."""
+    """Write the report's per-user rows (variant, metrics, covariates) for ``analyze-table`` or a notebook.
+
+    Example: promolab export-users hillstrom-email users.csv
+    """
     with flag_errors({"path": "OUT"}):
-        rows = export_users(Registry.open(db), key, out)
+        rows = export_users(Registry.open(db, must_exist=True), key, out)
     say(f"{rows:,} users: {out}", soft_wrap=True)

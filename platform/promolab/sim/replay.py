@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -94,8 +94,12 @@ def check_replay_work(rows: int, n_arms: int, policy: Policy, batch_size: int, s
 def replay(
     action: np.ndarray, reward: np.ndarray, n_arms: int, policy: Policy, *,
     seed: int | np.random.SeedSequence | None = 0, batch_size: int = 1, with_targets: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
-    """Li et al.'s replay of ``policy`` over logged (action, reward) rows in order."""
+    """Li et al.'s replay of ``policy`` over logged (action, reward) rows in order.
+
+    ``progress(rows)``, if given, is called after each batch with the number of rows it held.
+    """
     batch_size = check_replay_work(action.size, n_arms, policy, batch_size)
     check_seed(seed)
     rng = as_generator(seed)
@@ -111,13 +115,18 @@ def replay(
         kept = rewards[match]
         total, total_sq, accepted = total + kept.sum(), total_sq + kept @ kept, accepted + int(match.sum())
         state = state + ArmState.from_rewards(logged[match], kept, n_arms)
+        if progress is not None:
+            progress(logged.size)
     return ReplayResult(_mean_estimate(total, total_sq, accepted), accepted, targets, state)
 
 
-def evaluate_policy(log: LoggedData, policy: Policy, *, seed: int = 0, batch_size: int = 100) -> PolicyEvaluation:
-    """Replay, IPS, SNIPS and DR (reward model: per-arm logged means) of ``policy`` on ``log``."""
+def evaluate_policy(log: LoggedData, policy: Policy, *, seed: int = 0, batch_size: int = 100,
+                    progress: Callable[[int], None] | None = None) -> PolicyEvaluation:
+    """Replay, IPS, SNIPS and DR (reward model: per-arm logged means) of ``policy`` on ``log``;
+    ``progress`` as in :func:`replay` (rows replayed)."""
     k = len(log.arms)
-    result = replay(log.action, log.reward, k, policy, seed=seed, batch_size=batch_size, with_targets=True)
+    result = replay(log.action, log.reward, k, policy, seed=seed, batch_size=batch_size, with_targets=True,
+                    progress=progress)
     args = (log.reward, log.action, log.propensity, result.targets)
     return PolicyEvaluation(
         source=log.source, policy=policy.to_dict(), arms=log.arms, rows=log.n,

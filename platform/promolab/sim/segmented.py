@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -187,27 +187,35 @@ def simulate_segmented(scenario: SegmentedScenario, policy: Policy, per_segment:
                             base.arms.names, Band.of(discount[:, None]))
 
 
-def run_segmented(scenario: SegmentedScenario, runs: int | None = None, seed: int | None = None) -> list[SegmentedSummary]:
+def run_segmented(scenario: SegmentedScenario, runs: int | None = None, seed: int | None = None,
+                  on_done: Callable[[str], None] | None = None) -> list[SegmentedSummary]:
     """Every configured policy on the scenario, each with its own child seed.
 
     ``runs`` and ``seed`` override the scenario's; they and the totals they imply are validated
-    before anything runs.
+    before anything runs. ``on_done(label)``, if given, is called as each policy finishes.
     """
     runs = scenario.base.runs if runs is None else check_int("runs", runs, 1, MAX_RUNS)
     if seed is not None:
         seed = check_int("seed", seed, 0, MAX_SEED)
     check_work(scenario.base, runs, segments=len(scenario.segments), chunk_runs=runs)
     seeds = np.random.SeedSequence(scenario.base.seed if seed is None else seed).spawn(len(scenario.base.policies))
-    return [simulate_segmented(scenario, entry.policy, scenario.per_segment[entry.label], runs, s, entry.label)
-            for entry, s in zip(scenario.base.policies, seeds)]
+    summaries = []
+    for entry, s in zip(scenario.base.policies, seeds):
+        summaries.append(simulate_segmented(scenario, entry.policy, scenario.per_segment[entry.label], runs, s,
+                                            entry.label))
+        if on_done is not None:
+            on_done(entry.label)
+    return summaries
 
 
 # --------------------------------------------------------------------------- replay on logs
 
 
 def replay_segmented(action: np.ndarray, reward: np.ndarray, segment: np.ndarray, n_arms: int,
-                     policy: SegmentedPolicy, *, seed: int | None = 0, batch_size: int = 1) -> ReplayResult:
-    """Li et al.'s replay where each row's segment picks the policy row that serves it."""
+                     policy: SegmentedPolicy, *, seed: int | None = 0, batch_size: int = 1,
+                     progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Li et al.'s replay where each row's segment picks the policy row that serves it;
+    ``progress(rows)`` as in :func:`promolab.sim.replay.replay`."""
     batch_size = check_replay_work(action.size, n_arms, policy.policy, batch_size, segments=policy.n_segments)
     check_seed(seed)
     rng = as_generator(seed)
@@ -223,6 +231,8 @@ def replay_segmented(action: np.ndarray, reward: np.ndarray, segment: np.ndarray
         kept = rewards[match]
         total, total_sq, accepted = total + kept.sum(), total_sq + kept @ kept, accepted + int(match.sum())
         state = policy.update(state, seg[match], logged[match], kept)
+        if progress is not None:
+            progress(logged.size)
     return ReplayResult(_mean_estimate(total, total_sq, accepted), accepted, targets,
                         ArmState(state.n.sum(axis=0), state.sum.sum(axis=0), state.sum_sq.sum(axis=0)))
 
@@ -236,19 +246,23 @@ def segment_arm_means(reward: np.ndarray, action: np.ndarray, segment: np.ndarra
 
 
 def evaluate_segmented(log: LoggedData, labels: np.ndarray, policy: Policy, *, per_segment: bool = True,
-                       seed: int = 0, batch_size: int = 100) -> PolicyEvaluation:
+                       seed: int = 0, batch_size: int = 100,
+                       progress: Callable[[int], None] | None = None) -> PolicyEvaluation:
     """Replay, IPS, SNIPS and DR of a per-segment (or global) policy on a log with segments.
 
     DR's reward model is per (segment, arm) for both, so the two are compared fairly.
+    ``progress(rows)`` is called after each replayed batch with its number of rows.
     """
     k = len(log.arms)
     segments = tuple(sorted(set(np.asarray(labels).astype(str))))
     wrapped = SegmentedPolicy(policy, segments)
     seg = wrapped.index(labels)
     if per_segment:
-        result = replay_segmented(log.action, log.reward, seg, k, wrapped, seed=seed, batch_size=batch_size)
+        result = replay_segmented(log.action, log.reward, seg, k, wrapped, seed=seed, batch_size=batch_size,
+                                  progress=progress)
     else:
-        result = replay(log.action, log.reward, k, policy, seed=seed, batch_size=batch_size, with_targets=True)
+        result = replay(log.action, log.reward, k, policy, seed=seed, batch_size=batch_size, with_targets=True,
+                        progress=progress)
     args = (log.reward, log.action, log.propensity, result.targets)
     q_hat = segment_arm_means(log.reward, log.action, seg, len(segments), k)[seg]
     info = {**policy.to_dict(), "per_segment": per_segment, "segments": list(segments)}

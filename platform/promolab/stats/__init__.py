@@ -2,45 +2,73 @@
 multiple testing. Pure functions: no database, no I/O.
 
 (Group-sequential and always-valid methods live in ``promolab.stats.sequential``.)
+
+The names below are loaded from their submodule on first use (PEP 562): ``from
+promolab.stats import sample_size_proportion`` imports ``promolab.stats.power`` and
+what it needs, not the Bayesian integrals or the multiple-testing module, so a command
+that uses one of them starts in a fraction of the time.
 """
 
-from promolab.stats.bayesian import chance_to_win, expected_loss
-from promolab.stats.frequentist import (
-    CupedResult,
-    LiftResult,
-    cuped_test,
-    proportion_test,
-    ratio_test,
-    welch_test,
-)
-from promolab.stats.multiple import adjust_pvalues
-from promolab.stats.power import (
-    PowerResult,
-    mde_mean,
-    mde_proportion,
-    sample_size_mean,
-    sample_size_proportion,
-)
-from promolab.stats.srm import SrmResult, srm_test
-from promolab.stats.sufficient import JointStats, MeanStats
+from __future__ import annotations
 
-__all__ = [
-    "MeanStats",
-    "JointStats",
-    "LiftResult",
-    "CupedResult",
-    "proportion_test",
-    "welch_test",
-    "ratio_test",
-    "cuped_test",
-    "chance_to_win",
-    "expected_loss",
-    "SrmResult",
-    "srm_test",
-    "adjust_pvalues",
-    "PowerResult",
-    "sample_size_proportion",
-    "mde_proportion",
-    "sample_size_mean",
-    "mde_mean",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers and IDEs
+    from promolab.stats.bayesian import chance_to_win, expected_loss
+    from promolab.stats.frequentist import (
+        CupedResult,
+        LiftResult,
+        cuped_test,
+        proportion_test,
+        ratio_test,
+        welch_test,
+    )
+    from promolab.stats.multiple import adjust_pvalues
+    from promolab.stats.power import (
+        PowerResult,
+        mde_mean,
+        mde_proportion,
+        sample_size_mean,
+        sample_size_proportion,
+    )
+    from promolab.stats.srm import SrmResult, srm_test
+    from promolab.stats.sufficient import JointStats, MeanStats
+
+# public name → submodule of promolab.stats that defines it
+_SOURCES: dict[str, str] = {
+    "MeanStats": "sufficient",
+    "JointStats": "sufficient",
+    "LiftResult": "frequentist",
+    "CupedResult": "frequentist",
+    "proportion_test": "frequentist",
+    "welch_test": "frequentist",
+    "ratio_test": "frequentist",
+    "cuped_test": "frequentist",
+    "chance_to_win": "bayesian",
+    "expected_loss": "bayesian",
+    "SrmResult": "srm",
+    "srm_test": "srm",
+    "adjust_pvalues": "multiple",
+    "PowerResult": "power",
+    "sample_size_proportion": "power",
+    "mde_proportion": "power",
+    "sample_size_mean": "power",
+    "mde_mean": "power",
+}
+
+__all__ = list(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

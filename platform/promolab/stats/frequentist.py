@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 
 from scipy import stats as _st
 
 from promolab.errors import InputError
 from promolab.stats.sufficient import JointStats, MeanStats
+from promolab.stats.validation import _check_alpha, _check_finite  # noqa: F401 (used by other stats modules)
 
 __all__ = [
     "LiftResult",
@@ -74,18 +75,6 @@ class CupedResult:
 
 # --------------------------------------------------------------------------- validation
 # (private helpers shared by the other stats modules)
-
-
-def _check_alpha(alpha: object, field: str = "alpha") -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not (0.0 < float(alpha) < 1.0):
-        raise InputError(field, alpha, "a number in (0, 1)")
-    return float(alpha)
-
-
-def _check_finite(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-        raise InputError(field, value, "a finite number")
-    return float(value)
 
 
 def _check_n(n: object, field: str, minimum: int = 2) -> int:

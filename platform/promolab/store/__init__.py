@@ -1,26 +1,63 @@
 """The DuckDB registry: schema migrations, experiments, status history, exposures (and cross-variant
-exposure conflicts), events."""
+exposure conflicts), events.
 
-from promolab.store.batches import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts, events_batch, exposures_batch
-from promolab.store.events import insert_events
-from promolab.store.exposures import CONFLICTS_TABLE, CROSS_VARIANT_USERS_SQL
-from promolab.store.files import RegistryFileError
-from promolab.store.location import DEMO_DB, demo_fallback, missing_hint
-from promolab.store.migrations import LATEST_VERSION
-from promolab.store.registry import (
-    DB_ENV,
-    DEFAULT_DB,
-    ExperimentSummary,
-    ExposureHealth,
-    IngestResult,
-    Registry,
-    StatusChange,
-    resolve_db_path,
-)
+The names below are loaded from their submodule on first use (PEP 562), as in
+``promolab.stats``: ``from promolab.store import Registry`` imports the registry and DuckDB but
+not pandas (only the ingest helpers ``events_batch`` / ``exposures_batch`` and the ingest
+methods need it), and ``from promolab.store import DB_ENV`` imports neither.
+"""
 
-__all__ = [
-    "CONFLICTS_TABLE", "CROSS_VARIANT_USERS_SQL", "DB_ENV", "DEFAULT_DB", "DEMO_DB", "LATEST_VERSION",
-    "MAX_EVENT_FUTURE", "MIN_EVENT_TS", "ExperimentSummary", "ExposureHealth", "IngestResult", "Registry",
-    "RegistryFileError", "StatusChange", "check_event_ts", "demo_fallback", "events_batch", "exposures_batch",
-    "insert_events", "missing_hint", "resolve_db_path",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers and IDEs
+    from promolab.store.batches import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts, events_batch, exposures_batch
+    from promolab.store.events import insert_events
+    from promolab.store.exposures import CONFLICTS_TABLE, CROSS_VARIANT_USERS_SQL
+    from promolab.store.files import RegistryFileError
+    from promolab.store.location import DB_ENV, DEFAULT_DB, DEMO_DB, demo_fallback, missing_hint, resolve_db_path
+    from promolab.store.migrations import LATEST_VERSION
+    from promolab.store.registry import ExperimentSummary, ExposureHealth, IngestResult, Registry, StatusChange
+
+# public name → submodule of promolab.store that defines it
+_SOURCES: dict[str, str] = {
+    "MAX_EVENT_FUTURE": "batches",
+    "MIN_EVENT_TS": "batches",
+    "check_event_ts": "batches",
+    "events_batch": "batches",
+    "exposures_batch": "batches",
+    "insert_events": "events",
+    "CONFLICTS_TABLE": "exposures",
+    "CROSS_VARIANT_USERS_SQL": "exposures",
+    "RegistryFileError": "files",
+    "DB_ENV": "location",
+    "DEFAULT_DB": "location",
+    "DEMO_DB": "location",
+    "demo_fallback": "location",
+    "missing_hint": "location",
+    "resolve_db_path": "location",
+    "LATEST_VERSION": "migrations",
+    "ExperimentSummary": "registry",
+    "ExposureHealth": "registry",
+    "IngestResult": "registry",
+    "Registry": "registry",
+    "StatusChange": "registry",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,9 +7,17 @@ run side by side), a transaction opens it for writing (exclusive), and the conne
 is closed when the operation ends (DuckDB checkpoints its WAL on close). The service,
 any number of service processes, the dashboard and the CLI thus take turns on one file.
 
+- **Our own lock, next to DuckDB's.** Before DuckDB opens the file, a process takes an
+  ``flock`` on ``<registry>.lock`` (shared to read, exclusive to write) and keeps it until
+  DuckDB has closed the file. DuckDB's own lock is a POSIX record lock, which a process
+  loses when it closes *any* descriptor of the file and which DuckDB gives up while it
+  is still closing; two writers at once then overwrite each other's commits (seen in
+  the multi-process tests before this lock). ``flock`` locks belong to the open file
+  description, so only our own ``close`` releases them. DuckDB's lock still guards
+  against programs that do not take ours.
 - **Waiting.** A lock held by another process is retried with exponential back-off
   (1 ms doubling to 5 ms, with jitter) for up to :func:`lock_timeout` seconds (10 by
-  default, ``$PROMOLAB_LOCK_TIMEOUT``), then refused in one line naming the holder.
+  default, ``$PROMOLAB_LOCK_TIMEOUT``), then refused in one line.
 - **Lingering, politely.** Opening costs ~12 ms (DuckDB's start-up, even in memory),
   so a connection stays open for :attr:`FileAccess.linger` (30 ms) after an operation,
   for the next one - unless another process is waiting: a waiter holds a shared
@@ -48,6 +56,7 @@ LOCK_TIMEOUT_ENV = "PROMOLAB_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_LOCK_TIMEOUT = 3600.0
 WAITING_SUFFIX = ".waiting"
+LOCK_SUFFIX = ".lock"
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
 
@@ -115,6 +124,58 @@ def others_waiting(path: Path) -> bool:
     return False
 
 
+def _busy(path: Path, limit: float, holder: str = "another process") -> RegistryFileError:
+    return RegistryFileError(f"{path}: is busy: {holder} has held it for over {limit:g} s "
+                             f"(${LOCK_TIMEOUT_ENV} sets how long to wait)")
+
+
+def lock_file(path: Path, exclusive: bool, timeout: float | None = None) -> int | None:
+    """Take the ``flock`` on ``<path>.lock`` (see the module doc), waiting like
+    :func:`connect_waiting`; the descriptor to close to release it, or None when the lock
+    file cannot be created (a folder this process may not write: DuckDB's lock only)."""
+    try:
+        fd = os.open(f"{path}{LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except OSError:
+        return None
+    mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+    try:
+        fcntl.flock(fd, mode)
+        return fd
+    except BlockingIOError:
+        pass
+    except OSError:
+        os.close(fd)
+        return None
+    limit = lock_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    delay = 0.001
+    with _WaitSignal(path):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                os.close(fd)
+                raise _busy(path, limit)
+            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+            delay = min(delay * 2, 0.005)
+            try:
+                fcntl.flock(fd, mode)
+                return fd
+            except BlockingIOError:
+                continue
+
+
+@contextmanager
+def locked(path: Path, exclusive: bool) -> Iterator[None]:
+    """The block runs holding the ``flock`` of ``path`` (if the file exists: opening a registry
+    that is not there yet leaves no lock file behind; its creation is guarded by DuckDB)."""
+    fd = lock_file(path, exclusive) if path.exists() else None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def connect_waiting(path: Path, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
     """``files.connect``, waiting (see the module doc) while another process holds the lock."""
     limit = lock_timeout() if timeout is None else timeout
@@ -131,9 +192,7 @@ def connect_waiting(path: Path, read_only: bool, timeout: float | None = None) -
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 found = _HOLDER.search(str(last))
-                holder = f"process {found.group(1)}" if found else "another process"
-                raise RegistryFileError(f"{path}: is busy: {holder} has held it for over {limit:g} s "
-                                        f"(${LOCK_TIMEOUT_ENV} sets how long to wait)") from None
+                raise _busy(path, limit, f"process {found.group(1)}" if found else "another process") from None
             time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
             delay = min(delay * 2, 0.005)
             try:
@@ -173,6 +232,7 @@ class FileAccess:
         self.lock = threading.RLock()
         self._idle = threading.Condition(self.lock)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock_fd: int | None = None  # our flock, held while DuckDB has the file open
         self._writable = False
         self._depth = 0
         self._released = 0.0
@@ -224,16 +284,21 @@ class FileAccess:
         pause = self._handed_over + self.gap - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+        self._lock_fd = lock_file(self.path, exclusive=write)
         try:
-            self._con = connect_waiting(self.path, read_only=not write)
-            self._writable = write
-        except RegistryFileError as exc:
-            if write or exc.__cause__ is None or not _other_configuration(exc.__cause__):
-                raise
-            # this process has the file open for writing elsewhere (a plain DuckDB
-            # connection): a read joins that database instance
-            self._con = connect_waiting(self.path, read_only=False)
-            self._writable = True
+            try:
+                self._con = connect_waiting(self.path, read_only=not write)
+                self._writable = write
+            except RegistryFileError as exc:
+                if write or exc.__cause__ is None or not _other_configuration(exc.__cause__):
+                    raise
+                # this process has the file open for writing elsewhere (a plain DuckDB
+                # connection): a read joins that database instance
+                self._con = connect_waiting(self.path, read_only=False)
+                self._writable = True
+        except BaseException:
+            self._unlock()
+            raise
         self.opens += 1
         if self._closer is None:  # the closer of the last connection has ended (under this lock)
             self._closer = threading.Thread(target=self._close_when_idle, name=f"promolab-registry-{self.path.name}",
@@ -242,8 +307,16 @@ class FileAccess:
 
     def _close(self) -> None:
         con, self._con = self._con, None
-        if con is not None:
-            con.close()
+        try:
+            if con is not None:
+                con.close()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     def _close_when_idle(self) -> None:
         with self.lock:
@@ -260,5 +333,5 @@ class FileAccess:
 
 atexit.register(close_all)
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "FileAccess", "close_all", "LOCK_TIMEOUT_ENV", "connect_waiting", "is_lock_conflict",
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "FileAccess", "close_all", "lock_file", "locked", "LOCK_TIMEOUT_ENV", "connect_waiting", "is_lock_conflict",
            "lock_timeout", "others_waiting"]

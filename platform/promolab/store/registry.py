@@ -23,22 +23,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import duckdb
-import pandas as pd
 
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
 from promolab.store import files
-from promolab.store.access import FileAccess, connect_waiting
-from promolab.store.batches import no_blank
+from promolab.store.access import FileAccess, connect_waiting, locked
 from promolab.store.events import insert_events
 from promolab.store.exposures import CROSS_VARIANT_USERS_SQL, insert_exposures
 from promolab.store.files import RegistryFileError
 from promolab.store.location import DB_ENV, DEFAULT_DB, missing_hint, resolve_db_path  # noqa: F401 (re-exported)
 from promolab.store.migrations import CONTROL_TABLES, LATEST_VERSION, first_row, migrate, registered, schema_version
 
+if TYPE_CHECKING:  # pandas is imported where a method builds or returns a DataFrame: reading
+    import pandas as pd  # experiments, statuses and weights (the CLI's read path) does not need it
 
 STATUSES = ("draft", "running", "paused", "stopped")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -214,8 +214,9 @@ class Registry:
         self.path = resolve_db_path(path)
         self.access = FileAccess.of(self.path)
         with self.access.lock:
-            self.access.close()  # a lingering connection of this process would not let the checks reopen it
-            self._read_only_reason = _check(self.path, read_only, must_exist)
+            self.access.close()  # this process's lingering connection (and its lock) first
+            with locked(self.path, exclusive=True):
+                self._read_only_reason = _check(self.path, read_only, must_exist)
 
     @property
     def read_only(self) -> bool:
@@ -310,7 +311,7 @@ class Registry:
             con.execute("COMMIT")
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run a read query and return a DataFrame."""
+        """Run a read query and return a DataFrame (DuckDB's ``.df()`` imports pandas)."""
         with self._guard() as con:
             return con.execute(sql, params or []).df()
 
@@ -369,21 +370,19 @@ class Registry:
         return self._row(key)[1]
 
     def list_experiments(self) -> list[ExperimentSummary]:
-        rows = self.query(
-            """
-            SELECT e.key, e.name, e.kind, e.status, e.owner, e.coverage, e.created_at,
-                   (SELECT MIN(changed_at) FROM status_history h
-                     WHERE h.experiment_key = e.key AND h.to_status = 'running') AS launched_at,
-                   (SELECT COUNT(*) FROM exposures x WHERE x.experiment_key = e.key) AS exposures
-            FROM experiments e ORDER BY e.created_at, e.key
-            """
-        )
+        with self._guard() as con:
+            rows = con.execute(
+                """
+                SELECT e.key, e.name, e.kind, e.status, e.owner, e.coverage, e.created_at,
+                       (SELECT MIN(changed_at) FROM status_history h
+                         WHERE h.experiment_key = e.key AND h.to_status = 'running') AS launched_at,
+                       (SELECT COUNT(*) FROM exposures x WHERE x.experiment_key = e.key) AS exposures
+                FROM experiments e ORDER BY e.created_at, e.key
+                """
+            ).fetchall()
         return [
-            ExperimentSummary(r.key, r.name, r.kind, r.status, r.owner, float(r.coverage),
-                              r.created_at.to_pydatetime(),
-                              None if pd.isna(r.launched_at) else r.launched_at.to_pydatetime(),
-                              int(r.exposures))
-            for r in rows.itertuples()
+            ExperimentSummary(key, name, kind, status, owner, float(coverage), created_at, launched_at, int(exposures))
+            for key, name, kind, status, owner, coverage, created_at, launched_at, exposures in rows
         ]
 
     def set_status(self, key: str, to_status: str, by: str = "cli", reason: str = "") -> None:
@@ -429,14 +428,13 @@ class Registry:
 
     def status_history(self, key: str) -> list[StatusChange]:
         self._row(key)
-        rows = self.query(
-            "SELECT * FROM status_history WHERE experiment_key = ? ORDER BY changed_at, rowid", [key]
-        )
-        return [
-            StatusChange(None if pd.isna(r.from_status) else r.from_status, r.to_status, float(r.coverage),
-                         r.changed_by, r.changed_at.to_pydatetime(), r.reason)
-            for r in rows.itertuples()
-        ]
+        with self._guard() as con:
+            rows = con.execute(
+                "SELECT from_status, to_status, coverage, changed_by, changed_at, reason FROM status_history "
+                "WHERE experiment_key = ? ORDER BY changed_at, rowid", [key]
+            ).fetchall()
+        return [StatusChange(from_status, to_status, float(coverage), changed_by, changed_at, reason)
+                for from_status, to_status, coverage, changed_by, changed_at, reason in rows]
 
     # -- bandit weights ------------------------------------------------------------------
 
@@ -468,13 +466,14 @@ class Registry:
     def current_weights(self, key: str) -> dict[str, float]:
         """The latest stored weights, else the spec's configured weights."""
         experiment = self.get_experiment(key)
-        rows = self.query(
-            "SELECT variant_key, weight FROM bandit_weights WHERE experiment_key = ? AND updated_at = "
-            "(SELECT MAX(updated_at) FROM bandit_weights WHERE experiment_key = ?)", [key, key]
-        )
-        if rows.empty:
+        with self._guard() as con:
+            rows = con.execute(
+                "SELECT variant_key, weight FROM bandit_weights WHERE experiment_key = ? AND updated_at = "
+                "(SELECT MAX(updated_at) FROM bandit_weights WHERE experiment_key = ?)", [key, key]
+            ).fetchall()
+        if not rows:
             return dict(zip(experiment.variant_keys, experiment.weights))
-        return dict(zip(rows.variant_key, rows.weight.astype(float)))
+        return {variant: float(weight) for variant, weight in rows}
 
     # -- data ------------------------------------------------------------------------
 
@@ -493,6 +492,8 @@ class Registry:
             raise StateError(f"experiment {experiment_key}: is stopped; exposures of a stopped experiment "
                              "are not recorded")
         self._require_writable()
+        import pandas as pd
+
         bad = sorted(set(batch["variant"].astype(str)) - set(experiment.variant_keys))
         if bad:
             raise InputError("variant", bad[0], "one of " + ", ".join(experiment.variant_keys))
@@ -589,6 +590,8 @@ class Registry:
         Idempotent on (source, event_id): a known id is not stored again. A repeated id with
         other content keeps the first stored row (the registry's, else the batch's first)
         and is counted in ``IngestResult.conflicts``."""
+        import pandas as pd
+
         self._require_writable()
         frame = pd.DataFrame({"source": source, "event_id": batch["event_id"], "user_id": batch["user_id"],
                               "event": batch["event"], "value": batch["value"], "ts": batch["ts"],
@@ -605,6 +608,10 @@ class Registry:
         (which value would win is not for the registry to guess) refuses the whole batch with
         an InputError naming the column and row, 1 = the first data row (``source``: the file,
         if any, prefixes the message). Returns the number of values stored."""
+        import pandas as pd
+
+        from promolab.store.batches import no_blank
+
         if "user_id" not in batch.columns:
             raise InputError("columns", sorted(map(str, batch.columns)), "a user_id column plus one column "
                              "per attribute", source=source)

@@ -11,8 +11,9 @@ that uses one of them starts in a fraction of the time.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from promolab.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers and IDEs
     from promolab.stats.bayesian import chance_to_win, expected_loss
@@ -60,15 +61,4 @@ _SOURCES: dict[str, str] = {
 __all__ = list(_SOURCES)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _SOURCES[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())

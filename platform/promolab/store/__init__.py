@@ -9,8 +9,9 @@ methods need it), and ``from promolab.store import DB_ENV`` imports neither.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from promolab.lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers and IDEs
     from promolab.store.batches import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts, events_batch, exposures_batch
@@ -49,15 +50,4 @@ _SOURCES: dict[str, str] = {
 __all__ = sorted(_SOURCES)
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _SOURCES[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _SOURCES, globals())

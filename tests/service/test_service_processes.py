@@ -197,6 +197,10 @@ def test_two_services_the_cli_and_the_dashboard_share_one_registry(tmp_path: Pat
             # the dashboard process does not hold the file: another process can write it at once
             done, seconds = cli(db, "experiment", "ramp", "draft-ab", "60")
             assert done.returncode == 0, done.stderr
+            done, timings["stop"] = cli(db, "experiment", "stop", "draft-ab")
+            assert done.returncode == 0, done.stderr
+            for port in ports:
+                assert eventually(lambda: "draft-ab" not in served(port, keys["sdk"])), port
             time.sleep(1.0)
     finally:
         stop(*servers)

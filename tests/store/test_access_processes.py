@@ -24,7 +24,7 @@ from promolab.store import Registry, events_batch
 from promolab.store import access
 from promolab.store.access import FileAccess
 
-CYCLES = 120
+CYCLES = 60
 
 
 def _writer(db: str, probe: str, index: int, cycles: int, queue) -> None:
@@ -128,7 +128,7 @@ def test_our_lock_covers_duckdbs_whole_open_to_close(tmp_path: Path) -> None:
     con.close()
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_raw_writer, args=(str(db), str(tmp_path / "probe"), i, 300, queue)) for i in range(2)]
+    procs = [ctx.Process(target=_raw_writer, args=(str(db), str(tmp_path / "probe"), i, 150, queue)) for i in range(2)]
     for p in procs:
         p.start()
     overlaps = sum(queue.get(timeout=240)[0] for _ in procs)
@@ -137,4 +137,4 @@ def test_our_lock_covers_duckdbs_whole_open_to_close(tmp_path: Path) -> None:
     con = duckdb.connect(str(db), read_only=True)
     keys = con.execute("SELECT COUNT(DISTINCT k), COUNT(*) FROM t").fetchall()[0]
     con.close()
-    assert overlaps == 0 and keys == (600, 600 * 200)
+    assert overlaps == 0 and keys == (300, 300 * 200)

@@ -14,12 +14,11 @@ from promolab.analysis.filtering import TableFilters
 from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app
 from promolab.cli.flags import REPORT_FLAGS, TABLE_FLAGS, flag_errors
-from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption
+from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption, open_registry
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
 from promolab.errors import InputError
 from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD
-from promolab.store import Registry
 
 NoFilterOption = Annotated[bool, typer.Option(
     "--no-filter", help="Also show the result without abuse/bot filtering, beside the filtered one.")]
@@ -44,7 +43,7 @@ def report(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
     Example: promolab report hillstrom-email --db promolab-demo.duckdb
     """
     with flag_errors(REPORT_FLAGS):
-        result = analyze_experiment(Registry.open(db, must_exist=True), key, cuped=cuped, compare_unfiltered=no_filter,
+        result = analyze_experiment(open_registry(db), key, cuped=cuped, compare_unfiltered=no_filter,
                                     segments=segment or (), engine=resolve_engine(engine, spark_master), data=data,
                                     srm_threshold=srm_threshold,
                                     cross_variant="keep" if keep_cross_variant else "exclude")

@@ -8,9 +8,8 @@ import typer
 
 from promolab.adaptive import update_weights
 from promolab.cli.app import app, console
-from promolab.cli.options import ByOption, DbOption, JsonOption
+from promolab.cli.options import ByOption, DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say
-from promolab.store import Registry
 
 bandit_app = typer.Typer(help="Bandit experiments: weight updates and their history.\n\n"
                               "Example: promolab bandit regret coupon-bandit --db promolab-demo.duckdb",
@@ -25,7 +24,7 @@ def update(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
 
     Example: promolab bandit update coupon-bandit --db promolab-demo.duckdb
     """
-    result = update_weights(Registry.open(db, must_exist=True), key, by=by)
+    result = update_weights(open_registry(db), key, by=by)
     if json_:
         print_json({"experiment": key, "weights": result.weights, "updated_at": result.updated_at,
                     "policy": result.policy, "reason": result.reason,
@@ -46,7 +45,7 @@ def weights(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbO
 
     Example: promolab bandit weights coupon-bandit --db promolab-demo.duckdb
     """
-    history = Registry.open(db, must_exist=True).weight_history(key)
+    history = open_registry(db).weight_history(key)
     if json_:
         print_json(history.to_dict("records"))
         return
@@ -69,7 +68,7 @@ def regret(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
     """
     from promolab.adaptive.regret import bandit_regret
 
-    result = bandit_regret(Registry.open(db, must_exist=True), key, period)
+    result = bandit_regret(open_registry(db), key, period)
     if json_:
         print_json(result.to_dict())
         return

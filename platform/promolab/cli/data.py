@@ -10,10 +10,10 @@ import typer
 
 from promolab.analysis.table import open_table
 from promolab.cli.app import app, console
-from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say, status
 from promolab.errors import InputError
-from promolab.store import Registry, events_batch, exposures_batch
+from promolab.store import events_batch, exposures_batch
 
 INGEST_KINDS = ("exposures", "events", "attributes")
 
@@ -70,7 +70,7 @@ def assign(
     if frame.empty:
         raise InputError("USERS", users, "at least one user id, or --file")
     attributes = {c: frame[c].to_numpy() for c in frame.columns if c != "user_id"}
-    result = sticky_assign(Registry.open(db, must_exist=True), key, frame["user_id"].astype(str).tolist(), attributes or None,
+    result = sticky_assign(open_registry(db), key, frame["user_id"].astype(str).tolist(), attributes or None,
                            record=record)
     rows = [{"user_id": u, "variant": v} for u, v in zip(result.user_ids, result.variants)]
     if json_:
@@ -106,7 +106,7 @@ def ingest(
         raise InputError("--kind", kind, "one of " + ", ".join(INGEST_KINDS))
     with status(f"reading {file}", quiet=json_):
         frame = _read(file, "FILE")  # before the registry is opened: a bad file creates nothing
-    reg = Registry.open(db)
+    reg = open_registry(db, must_exist=False)
     label = source or file.name
     with status(f"storing {len(frame):,} {kind}", quiet=json_):
         if kind == "exposures":

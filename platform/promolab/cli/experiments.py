@@ -10,10 +10,10 @@ import typer
 from rich.text import Text
 
 from promolab.cli.app import app, console
-from promolab.cli.options import ByOption, DbOption, JsonOption, ReasonOption
+from promolab.cli.options import ByOption, DbOption, JsonOption, ReasonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say
 from promolab.spec import experiment_to_dict, load_experiment
-from promolab.store import LATEST_VERSION, Registry
+from promolab.store import LATEST_VERSION
 
 experiment_app = typer.Typer(help="Create experiments from specs and move them through their life cycle.\n\n"
                                   "Example: promolab experiment list --db promolab-demo.duckdb",
@@ -29,7 +29,7 @@ def init(db: DbOption = None) -> None:
 
     Example: promolab init --db promolab.duckdb
     """
-    reg = Registry.open(db)
+    reg = open_registry(db, must_exist=False)
     say(f"registry {reg.path} at schema version {LATEST_VERSION}")
 
 
@@ -41,7 +41,7 @@ def create(spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")]
     Example: promolab experiment create experiments/checkout-coupon.toml
     """
     experiment = load_experiment(spec)
-    Registry.open(db).create_experiment(experiment, by=by)
+    open_registry(db, must_exist=False).create_experiment(experiment, by=by)
     say(f"created {experiment.key} (draft) from {spec}")
 
 
@@ -51,7 +51,7 @@ def list_(db: DbOption = None, json_: JsonOption = False) -> None:
 
     Example: promolab experiment list --db promolab-demo.duckdb
     """
-    rows = Registry.open(db, must_exist=True).list_experiments()
+    rows = open_registry(db).list_experiments()
     if json_:
         print_json(rows)
         return
@@ -69,7 +69,7 @@ def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
 
     Example: promolab experiment show hillstrom-email --db promolab-demo.duckdb
     """
-    reg = Registry.open(db, must_exist=True)
+    reg = open_registry(db)
     spec = experiment_to_dict(reg.get_experiment(key))
     data = {"status": reg.status(key), "spec": spec, "history": reg.status_history(key)}
     if json_:
@@ -93,7 +93,7 @@ def show(key: KeyArg, db: DbOption = None, json_: JsonOption = False) -> None:
 
 
 def _transition(key: str, to: str, db, by: str, reason: str) -> None:
-    Registry.open(db, must_exist=True).set_status(key, to, by=by, reason=reason)
+    open_registry(db).set_status(key, to, by=by, reason=reason)
     say(f"{key}: {to}")
 
 
@@ -131,5 +131,5 @@ def ramp(key: KeyArg, percent: Annotated[float, typer.Argument(help="Traffic in 
 
     Example: promolab experiment ramp checkout-coupon 50
     """
-    Registry.open(db, must_exist=True).ramp(key, percent, by=by, reason=reason)
+    open_registry(db).ramp(key, percent, by=by, reason=reason)
     say(f"{key}: traffic {percent:g} %")

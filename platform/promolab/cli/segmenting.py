@@ -14,10 +14,9 @@ from promolab.bandits import make_policy
 from promolab.bandits.base import check_int
 from promolab.cli.app import app, console
 from promolab.cli.flags import flag_errors
-from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, progress, say, status
 from promolab.errors import InputError
-from promolab.store import Registry
 
 
 @app.command("segment-users")
@@ -44,7 +43,7 @@ def segment_users_cmd(
     """
     k_range = check_k_range(k_min, k_max)  # bounded before the registry is opened
     check_int("--seed", seed, 0, MAX_SEED)
-    registry = Registry.open(db, must_exist=True)
+    registry = open_registry(db)
     if feature:
         frame = attribute_frame(registry, feature)
         columns = list(feature)

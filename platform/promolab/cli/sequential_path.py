@@ -10,9 +10,8 @@ import typer
 from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
 from promolab.cli.app import app, console
 from promolab.cli.flags import SEQUENTIAL_FLAGS, flag_errors
-from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say
-from promolab.store import Registry
 
 
 def _tables(path: SequentialPath) -> list[Table]:
@@ -53,7 +52,7 @@ def sequential(
     Example: promolab sequential hillstrom-email --looks 5 --db promolab-demo.duckdb
     """
     with flag_errors(SEQUENTIAL_FLAGS):
-        result = sequential_path(Registry.open(db, must_exist=True), key, looks, metric, spending)
+        result = sequential_path(open_registry(db), key, looks, metric, spending)
     if json_:
         print_json(result.to_dict())
         return

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from promolab.cli.app import app, console, err_console
-from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say
 
 keys_app = typer.Typer(help="API keys for the HTTP service (only their hashes are stored).\n\n"
@@ -84,10 +84,9 @@ def keys_create(
 
     Example: promolab keys create --kind sdk --name storefront
     """
-    from promolab.store import Registry
     from promolab.store.keys import create_key
 
-    token, record = create_key(Registry.open(db), kind, name)
+    token, record = create_key(open_registry(db, must_exist=False), kind, name)
     print(token)
     err_console.print(f"created {record.kind} key {record.key_id}: store it now, it is not shown again",
                       markup=False, highlight=False)
@@ -99,10 +98,9 @@ def keys_list(db: DbOption = None, json_: JsonOption = False) -> None:
 
     Example: promolab keys list
     """
-    from promolab.store import Registry
     from promolab.store.keys import list_keys
 
-    rows = list_keys(Registry.open(db, must_exist=True))
+    rows = list_keys(open_registry(db))
     if json_:
         print_json(rows)
         return
@@ -119,8 +117,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see ke
 
     Example: promolab keys revoke KEY_ID
     """
-    from promolab.store import Registry
     from promolab.store.keys import revoke_key
 
-    revoke_key(Registry.open(db, must_exist=True), key_id)
+    revoke_key(open_registry(db), key_id)
     say(f"revoked {key_id}")

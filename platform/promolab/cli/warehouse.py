@@ -15,10 +15,9 @@ from promolab.analysis.dialect import DIALECTS, experiment_sql, export_parquet, 
 from promolab.analysis.stats_file import analyze_stats_file
 from promolab.cli.app import app
 from promolab.cli.flags import SQL_FLAGS, STATS_FLAGS, flag_errors
-from promolab.cli.options import DbOption, JsonOption
+from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import print_json, say
 from promolab.cli.render import print_report
-from promolab.store import Registry
 
 @app.command("sql")
 def sql_cmd(
@@ -40,7 +39,7 @@ def sql_cmd(
 
     Example: promolab sql hillstrom-email --dialect bigquery --schema analytics
     """
-    experiment = Registry.open(db, must_exist=True).get_experiment(key)
+    experiment = open_registry(db).get_experiment(key)
     with flag_errors(SQL_FLAGS):
         text = experiment_sql(experiment, dialect, cuped=cuped, window_days=window_days, schema=schema)
     print(text + ";")
@@ -73,7 +72,7 @@ def analyze_stats_cmd(
 
     Example: promolab analyze-stats stats.csv --experiment hillstrom-email
     """
-    registry = Registry.open(db, must_exist=True) if experiment else None
+    registry = open_registry(db) if experiment else None
     spec = registry.get_experiment(experiment) if registry else None
     with flag_errors(STATS_FLAGS):
         result = analyze_stats_file(file, metric or (), control, alpha, correction, experiment=spec,
@@ -94,7 +93,7 @@ def export_parquet_cmd(
 
     Example: promolab export-parquet lake/ --experiment hillstrom-email
     """
-    written = export_parquet(Registry.open(db, must_exist=True), out, experiment)
+    written = export_parquet(open_registry(db), out, experiment)
     for table, path in written.items():
         say(f"{table}: {path}", soft_wrap=True)
 
@@ -110,5 +109,5 @@ def export_users_cmd(
     Example: promolab export-users hillstrom-email users.csv
     """
     with flag_errors({"path": "OUT"}):
-        rows = export_users(Registry.open(db, must_exist=True), key, out)
+        rows = export_users(open_registry(db), key, out)
     say(f"{rows:,} users: {out}", soft_wrap=True)

@@ -44,7 +44,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
@@ -56,6 +56,7 @@ LOCK_TIMEOUT_ENV = "PROMOLAB_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10.0
 MAX_LOCK_TIMEOUT = 3600.0
 WAITING_SUFFIX = ".waiting"
+T = TypeVar("T")
 LOCK_SUFFIX = ".lock"
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
@@ -129,6 +130,23 @@ def _busy(path: Path, limit: float, holder: str = "another process") -> Registry
                              f"(${LOCK_TIMEOUT_ENV} sets how long to wait)")
 
 
+def _retry(path: Path, attempt: Callable[[], T | None], limit: float, busy: Callable[[], RegistryFileError]) -> T:
+    """``attempt()`` again, with back-off (1 ms doubling to 5 ms, with jitter) and the waiting
+    signal held, until it returns something; ``busy()`` is raised after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    delay = 0.001
+    with _WaitSignal(path):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise busy()
+            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+            delay = min(delay * 2, 0.005)
+            result = attempt()
+            if result is not None:
+                return result
+
+
 def lock_file(path: Path, exclusive: bool, timeout: float | None = None) -> int | None:
     """Take the ``flock`` on ``<path>.lock`` (see the module doc), waiting like
     :func:`connect_waiting`; the descriptor to close to release it, or None when the lock
@@ -147,21 +165,19 @@ def lock_file(path: Path, exclusive: bool, timeout: float | None = None) -> int 
         os.close(fd)
         return None
     limit = lock_timeout() if timeout is None else timeout
-    deadline = time.monotonic() + limit
-    delay = 0.001
-    with _WaitSignal(path):
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                os.close(fd)
-                raise _busy(path, limit)
-            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
-            delay = min(delay * 2, 0.005)
-            try:
-                fcntl.flock(fd, mode)
-                return fd
-            except BlockingIOError:
-                continue
+
+    def attempt() -> int | None:
+        try:
+            fcntl.flock(fd, mode)
+            return fd
+        except BlockingIOError:
+            return None
+
+    try:
+        return _retry(path, attempt, limit, lambda: _busy(path, limit))
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @contextmanager
@@ -179,28 +195,23 @@ def locked(path: Path, exclusive: bool) -> Iterator[None]:
 def connect_waiting(path: Path, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
     """``files.connect``, waiting (see the module doc) while another process holds the lock."""
     limit = lock_timeout() if timeout is None else timeout
-    try:
-        return files.connect(path, read_only)
-    except RegistryFileError as exc:
-        if exc.__cause__ is None or not is_lock_conflict(exc.__cause__):
-            raise
-        last = exc.__cause__
-    deadline = time.monotonic() + limit
-    delay = 0.001
-    with _WaitSignal(path):
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                found = _HOLDER.search(str(last))
-                raise _busy(path, limit, f"process {found.group(1)}" if found else "another process") from None
-            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
-            delay = min(delay * 2, 0.005)
-            try:
-                return files.connect(path, read_only)
-            except RegistryFileError as exc:
-                if exc.__cause__ is None or not is_lock_conflict(exc.__cause__):
-                    raise
-                last = exc.__cause__
+    conflicts: list[BaseException] = []
+
+    def attempt() -> duckdb.DuckDBPyConnection | None:
+        try:
+            return files.connect(path, read_only)
+        except RegistryFileError as exc:
+            if exc.__cause__ is None or not is_lock_conflict(exc.__cause__):
+                raise
+            conflicts.append(exc.__cause__)
+            return None
+
+    def busy() -> RegistryFileError:
+        found = _HOLDER.search(str(conflicts[-1]))
+        return _busy(path, limit, f"process {found.group(1)}" if found else "another process")
+
+    first = attempt()
+    return first if first is not None else _retry(path, attempt, limit, busy)
 
 
 def close_all() -> None:

@@ -27,6 +27,7 @@ PAGES = {
         st.Page(HERE / "app_pages/report.py", title="Report", icon=":material/bar_chart:", url_path="report"),
         st.Page(HERE / "app_pages/sequential.py", title="Sequential", icon=":material/timeline:", url_path="sequential"),
         st.Page(HERE / "app_pages/bandit.py", title="Bandit", icon=":material/casino:", url_path="bandit"),
+        st.Page(HERE / "app_pages/targeting.py", title="Targeting", icon=":material/ads_click:", url_path="targeting"),
     ],
     "Plan and explore": [
         st.Page(HERE / "app_pages/launch.py", title="Launch", icon=":material/rocket_launch:", url_path="launch"),

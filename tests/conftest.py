@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from promolab.demo import hillstrom_frame
+from promolab.demo import build_demo, hillstrom_frame
+from promolab.store import Registry
 from promolab.store.location import DB_ENV
 
 
@@ -38,3 +40,19 @@ def hillstrom_csv(hillstrom: pd.DataFrame, tmp_path_factory: pytest.TempPathFact
     path = tmp_path_factory.mktemp("hillstrom") / "hillstrom.csv"
     hillstrom.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def copy_demo(tmp_path_factory: pytest.TempPathFactory):
+    """``copy_demo(path)``: a private copy of ``promolab demo``'s registry at ``path``. The demo
+    is built once per test process (about 10 s), on first use; each copy is the test's own."""
+    master = tmp_path_factory.mktemp("demo-master") / "demo.duckdb"
+
+    def copy(path: Path) -> Path:
+        if not master.exists():
+            build_demo(master).close()
+        Registry.close_if_open(master)
+        shutil.copyfile(master, path)
+        return path
+
+    return copy

@@ -2,10 +2,13 @@
 
 A registry holds an A/B experiment whose split is broken (SRM fails) with CUPED, a capped
 revenue metric, a ratio metric, a guardrail with a margin and a group-sequential plan, and
-a bandit with a stored weight history. For each, the CLI ``report --json``, the service's
-report route, the dashboard's data for the Report, Sequential and Bandit pages, and
-``analyze-table`` on the rows ``export-users`` wrote give the same n, means, lifts, CIs,
-p-values and verdicts (1e-9), and every go/stop read-out is blocked the same way.
+a bandit with a stored weight history, a contextual (targeting) experiment with a holdout and
+logged propensities, and a randomised A/B test to learn uplift on. For each, the CLI
+``report --json``, the service's report route, the dashboard's data for the Report,
+Sequential, Bandit and Targeting pages, and ``analyze-table`` on the rows ``export-users``
+wrote give the same n, means, lifts, CIs, p-values and verdicts (1e-9), and every go/stop
+read-out is blocked the same way; ``uplift --json`` and ``report --json`` of the contextual
+experiment agree with the Targeting page.
 """
 
 from __future__ import annotations
@@ -48,6 +51,19 @@ BANDIT = {
     "variants": [{"key": k, "name": k, "weight": 1} for k in ("none", "pct10", "pct20")],
     "metrics": [{"key": "conv", "kind": "binomial", "event": "order"}],
 }
+UPLIFT = {
+    "key": "xs-uplift", "name": "Cross-surface uplift", "owner": "tests", "control": "a",
+    "variants": [{"key": k, "name": k, "weight": 1} for k in ("a", "b", "c")],
+    "metrics": [{"key": "conv", "kind": "binomial", "event": "order"}, {"key": "revenue", "kind": "mean", "event": "order"}],
+}
+CONTEXTUAL = {
+    "key": "xs-ctx", "name": "Cross-surface targeting", "owner": "tests", "kind": "contextual", "control": "a",
+    "contextual": {"policy": "targeting", "reward": "conv", "holdout": 0.3, "floor": 0.05,
+                   "features": [{"name": "prior_spend", "kind": "numeric", "center": 50.0, "scale": 35.0}],
+                   "params": {"scores": {"b": [0.1, 0.5], "c": [0.2, -0.5]}}},
+    "variants": [{"key": k, "name": k, "weight": 1} for k in ("a", "b", "c")],
+    "metrics": [{"key": "conv", "kind": "binomial", "event": "order"}, {"key": "revenue", "kind": "mean", "event": "order"}],
+}
 RATES = {"a": 0.06, "b": 0.08, "c": 0.07, "none": 0.04, "pct10": 0.05, "pct20": 0.07}
 
 
@@ -69,6 +85,27 @@ def _fill(reg: Registry, key: str, arms: list[str], shares: list[float], n: int,
     reg.set_attributes(pd.DataFrame({"user_id": x.user_id, "prior_spend": rng.gamma(2.0, 25.0, len(x)).round(2)}))
 
 
+def _fill_contextual(reg: Registry, rng) -> None:
+    """Users assigned by the served targeting policy (holdout, floor, logged propensity and context)."""
+    from promolab.adaptive.contextual import spec_model
+    from promolab.service.evaluate import Running, decide_each
+
+    spec = reg.get_experiment("xs-ctx")
+    users = [f"xs-ctx-{i}" for i in range(2400)]
+    prior = rng.gamma(2.0, 25.0, len(users)).round(2)
+    decisions = decide_each(Running(spec, None, spec_model(spec)), users, [{"prior_spend": p} for p in prior])
+    arms = [spec.variant_keys[d.index] for d in decisions]
+    ts = [(T0 + pd.Timedelta(seconds=int(s))).isoformat() for s in rng.uniform(0, 3 * 86400, len(users))]
+    x = pd.DataFrame({"user_id": users, "variant": arms, "ts": ts, "propensity": [d.propensity for d in decisions]})
+    reg.record_exposures("xs-ctx", exposures_batch(x).assign(context_json=[d.context for d in decisions]))
+    buy = rng.random(len(users)) < np.array([RATES[a] for a in arms]) * (1 + prior / 100)
+    e = pd.DataFrame({"event_id": [f"{u}-o" for u in np.array(users)[buy]], "user_id": np.array(users)[buy],
+                      "event": "order", "value": rng.gamma(2.0, 30.0, int(buy.sum())),
+                      "ts": (T0 + pd.Timedelta(days=4)).isoformat()})
+    reg.ingest_events(events_batch(e, source="xs-ctx"), source="xs-ctx")
+    reg.set_attributes(pd.DataFrame({"user_id": users, "prior_spend": prior}))
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("surfaces") / "surfaces.duckdb"
@@ -83,6 +120,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         reg.record_weights("xs-bandit", dict(zip(["none", "pct10", "pct20"], weights)), policy="thompson",
                            reason="test", at=(T0 + pd.Timedelta(days=day)).to_pydatetime())
     _fill(reg, "xs-bandit", ["none", "pct10", "pct20"], [0.2, 0.3, 0.5], 2400, rng, days=3)
+    for raw in (UPLIFT, CONTEXTUAL):
+        reg.create_experiment(experiment_from_dict(raw))
+        reg.set_status(raw["key"], "running")
+    _fill(reg, "xs-uplift", ["a", "b", "c"], [1 / 3] * 3, 2400, rng)
+    _fill_contextual(reg, rng)
     reg.close()
     return path, admin
 
@@ -108,7 +150,7 @@ def _page(ui_data, fn, *args):
     return fn.__wrapped__(*args)
 
 
-@pytest.mark.parametrize("key", ["xs-ab", "xs-bandit"])
+@pytest.mark.parametrize("key", ["xs-ab", "xs-bandit", "xs-ctx"])
 def test_cli_service_and_dashboard_report_agree(registry, ui_data, key: str, capsys) -> None:
     path, admin = registry
     cli = _cli_json(["report", key, "--db", str(path), "--json"], capsys)
@@ -117,8 +159,11 @@ def test_cli_service_and_dashboard_report_agree(registry, ui_data, key: str, cap
     assert response.status_code == 200
     assert_close(response.json(), cli)
     assert_close(to_plain(_page(ui_data, ui_data.report, str(path), key).to_dict()), cli)
-    assert cli["srm"]["ok"] is (key == "xs-bandit")  # the A/B split is broken; the bandit's follows its weights
+    assert cli["srm"]["ok"] is (key != "xs-ab")  # the A/B split is broken; the others follow their weights
     assert cli["verdict"]["decision"] == ("investigate" if key == "xs-ab" else cli["verdict"]["decision"])
+    if key == "xs-ctx":  # the contextual read-out decides, policy vs holdout
+        lift = cli["contextual"]["policy_vs_holdout"]
+        assert f"{lift['absolute']:+.4g}" in cli["verdict"]["text"] and cli["contextual"]["holdout_users"] > 500
 
 
 def test_analyze_table_on_exported_rows_agrees(registry, tmp_path: Path, capsys) -> None:
@@ -181,3 +226,50 @@ def test_bandit_page_agrees_with_the_report(registry, ui_data, capsys) -> None:
     assert cli["blocked"] is (not report["srm"]["ok"])
     assert_close(cli["srm"], report["srm"])
     assert cli["best_variant"] == max(means, key=means.get)
+
+
+def test_targeting_page_agrees_with_uplift_and_allocation(registry, ui_data, capsys) -> None:
+    path, _ = registry
+    cli = _cli_json(["uplift", "--experiment", "xs-uplift", "--db", str(path), "--model", "ridge", "--json"], capsys)
+    page = _page(ui_data, ui_data.uplift_report, str(path), "xs-uplift", ("x",), "ridge", None)
+    assert_close(to_plain({**page.to_dict(), "policy_file": None}), cli)
+    assert [p["policy"] for p in cli["targeting"]["policies"]][2:] == [
+        "no one (a)", "everyone: b", "everyone: c"]
+    cli = _cli_json(["bandit", "allocation", "xs-ctx", "--feature", "prior_spend", "--db", str(path), "--json"],
+                    capsys)
+    page = _page(ui_data, ui_data.segment_allocation, str(path), "xs-ctx", "prior_spend", "day")
+    assert_close(to_plain(page.to_dict()), cli)
+    report = _cli_json(["report", "xs-ctx", "--db", str(path), "--json"], capsys)
+    assert cli["policy_users"] == report["contextual"]["policy_users"]
+
+
+def test_over_time_agrees_on_every_surface(registry, ui_data, capsys) -> None:
+    """``report KEY --over-time --json``, the report route's ``?over_time=day`` and the Report page's
+    loader give the same series for every experiment; for the A/B test (pooled like its report) the
+    last cumulative point is the report's lift."""
+    path, admin = registry
+    keys = ("xs-ab", "xs-bandit", "xs-uplift", "xs-ctx")
+    cli = {key: _cli_json(["report", key, "--db", str(path), "--over-time", "--json"], capsys) for key in keys}
+    with TestClient(create_app(path)) as client:
+        for key in keys:
+            response = client.get(f"/v1/experiments/{key}/report", params={"over_time": "day"},
+                                  headers={"Authorization": f"Bearer {admin}"})
+            assert response.status_code == 200, response.text
+            assert_close(response.json(), cli[key], path=key)
+    for key in keys:
+        assert_close(to_plain(_page(ui_data, ui_data.over_time, str(path), key, "day", True).to_dict()), cli[key],
+                     path=key)
+        assert len(cli[key]["periods"]) >= 3 and cli[key]["period"] == "day"
+    report = _cli_json(["report", "xs-ab", "--db", str(path), "--json"], capsys)
+    series = {m["name"]: m for m in cli["xs-ab"]["metrics"]}
+    for metric in report["metrics"]:
+        for row in metric["variants"]:
+            if row["lift"] is None:
+                continue
+            last = next(s for s in series[metric["name"]]["lifts"] if s["variant"] == row["variant"])["points"][-1]
+            assert last["treatment_n"] == row["n"]
+            assert_close({k: last[k] for k in ("absolute", "abs_ci_low", "abs_ci_high", "relative", "ci_low",
+                                               "ci_high", "p_value")},
+                         {k: row["lift"][k] for k in ("absolute", "abs_ci_low", "abs_ci_high", "relative", "ci_low",
+                                                      "ci_high", "p_value")}, path=f"{metric['name']}/{row['variant']}")
+            assert_close(last["boundary"], row["lift"]["sequential"]["boundary"])

@@ -88,6 +88,18 @@ if (shown.SRM == "mismatch").any():
     st.error("Sample ratio mismatch in: " + ", ".join(shown.key[shown.SRM == "mismatch"])
              + ". Their verdicts are blocked until the split is fixed.")
 
+alerts = data.open_alerts(path)
+if alerts:
+    by_key: dict[str, list] = {}
+    for alert in alerts:
+        by_key.setdefault(alert.experiment, []).append(alert)
+    st.warning("Unacknowledged alerts: " + "; ".join(
+        f"`{k}`: " + ", ".join(f"{a.kind}{' ' + a.subject if a.subject else ''}"
+                               + (f" ({a.action})" if a.action else "") for a in rows)
+        for k, rows in by_key.items())
+        + ". `promolab alerts` shows them; `promolab alerts ack ID` acknowledges one.",
+        icon=":material/notifications_active:")
+
 st.caption(f"{len(shown)} of {len(table)} experiments. Select a row to open it.")
 selection = st.dataframe(
     shown, hide_index=True, width="stretch", key="experiments-table", on_select="rerun",

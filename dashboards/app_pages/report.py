@@ -1,14 +1,14 @@
 """Report: per metric and variant the mean, lift with CI (forest plot), p-values, chance to
 win, the verdict, SRM, guardrail margins, abuse filtering (and the unfiltered result),
-promotion economics and a segment drill-down — ``promolab report KEY [--no-cuped]
-[--no-filter] [--segment COL] --json``."""
+promotion economics, the lift over time and a segment drill-down — ``promolab report KEY
+[--no-cuped] [--no-filter] [--segment COL] --json`` and ``promolab report KEY --over-time --json``."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import data, state
+from ui import charts, data, state
 from ui.colors import variant_colors
 from ui.report_view import report_dict, render_report, variant_order
 from ui.sections import kinds, segment_panel
@@ -85,7 +85,45 @@ def drilldown(shown: dict) -> None:
     st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'} --segment {column} --json`")
 
 
+def lift_over_time() -> None:
+    """Cumulative lift per day or hour of first exposure with its CI band per variant, and the
+    sequential boundary where the spec plans one (``promolab report KEY --over-time``)."""
+    st.subheader("Lift over time")
+    names = [m.key for m in experiment.metrics + experiment.guardrails]
+    c1, c2 = st.columns([3, 1])
+    metric = c1.selectbox("Metric", names, index=names.index(experiment.primary_metric.key),
+                          format_func=lambda k: labels.get(k, k), key="report-ot-metric")
+    period = c2.radio("Period", ["day", "hour"], horizontal=True, key="report-ot-period",
+                      help="Users are grouped by the UTC day or hour of their first exposure.")
+    try:
+        series = data.over_time(path, key, period, cuped)
+    except PromolabError as exc:
+        st.error(str(exc))
+        return
+    if len(series.starts) < 2:
+        st.caption(f"Every analysed user was first exposed in one {period}: there is no series to draw.")
+        return
+    m = series.metric(metric)
+    frames = {s.variant: series.frame(metric, s.variant) for s in m.lifts}
+    st.plotly_chart(charts.lift_over_time(frames, colors, m.kind, series.sequential, series.control),
+                    key="report-ot-chart")
+    boundary = {"gst": "Dashed: ± the lift at which the group-sequential boundary is crossed at that point's "
+                       "information fraction (nominal α, before correction). ",
+                "msprt": "Dashed: ± the always-valid (mSPRT) half-width. "}.get(series.sequential or "", "")
+    st.caption(f"Each point covers the users first exposed up to that {period}, with all their events so far; "
+               f"band: {1 - series.alpha:.0%} CI; the last point is the report's lift. " + boundary)
+    for s in m.lifts:
+        st.caption(f"Trend: {s.trend_note}.")
+    st.caption(f"Reproduce: `promolab report {key} --over-time --period {period}{'' if cuped else ' --no-cuped'} "
+               "--json`")
+
+
+def after_report(shown: dict) -> None:
+    lift_over_time()
+    drilldown(shown)
+
+
 render_report(report, colors, labels, key="report", file_stem=f"{key}-report{'' if cuped else '-no-cuped'}",
-              unfiltered_toggle=experiment.kind != "bandit", after=drilldown)
+              unfiltered_toggle=experiment.kind != "bandit", after=after_report)
 st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'}{' --no-filter' if show_unfiltered else ''}"
            " --json`")

@@ -184,6 +184,39 @@ def interval_path(frame: pd.DataFrame, color: str, kind: str) -> go.Figure:
     return _layout(fig, 380)
 
 
+def lift_over_time(frames: Mapping[str, pd.DataFrame], colors: Mapping[str, str], kind: str,
+                   sequential: str | None, control: str) -> go.Figure:
+    """Cumulative absolute lift of each treatment per period with its CI band, and ± the lift at
+    which the sequential boundary is crossed (``boundary_lift``) where the plan has one.
+
+    ``frames``: ``OverTime.frame(metric, variant)`` per treatment; untestable points are left out."""
+    mult, unit = (100.0, "pp") if kind == "binomial" else (1.0, "units")
+    fig = go.Figure()
+    for variant, frame in frames.items():
+        color = colors[variant]
+        f = frame[np.isfinite(frame.absolute.astype(float))]
+        x = f.start
+        fig.add_scatter(x=pd.concat([x, x[::-1]]), y=pd.concat([f.abs_ci_high, f.abs_ci_low[::-1]]) * mult,
+                        fill="toself", mode="lines", fillcolor=hex_to_rgba(color, 0.18), line=dict(width=0),
+                        name=f"{variant}: confidence interval", hoverinfo="skip")
+        fig.add_scatter(x=x, y=f.absolute * mult, mode="lines+markers", name=f"{variant} vs {control}",
+                        line=dict(color=color, width=3),
+                        customdata=np.c_[f.control_n + f.treatment_n, f.relative * 100, f.p_value],
+                        hovertemplate="%{x}<br>%{customdata[0]:,} users<br>lift %{y:.3g} " + unit
+                                      + " (%{customdata[1]:+.1f} %)<br>p = %{customdata[2]:.3g}<extra></extra>")
+        if sequential is not None:
+            reach = pd.to_numeric(f.boundary_lift, errors="coerce")
+            reach = reach.where(np.isfinite(reach)) * mult
+            name = f"{variant}: {'group-sequential' if sequential == 'gst' else 'mSPRT'} boundary"
+            fig.add_scatter(x=x, y=reach, mode="lines", line=dict(color=color, dash="dash", width=1.5), name=name)
+            fig.add_scatter(x=x, y=-reach, mode="lines", line=dict(color=color, dash="dash", width=1.5),
+                            name=name, showlegend=False)
+    fig.add_hline(y=0, line=dict(color="#444", width=1))
+    fig.update_yaxes(title=f"cumulative lift vs {control} ({unit})")
+    fig.update_xaxes(title="period of first exposure (UTC)")
+    return _layout(fig, 420)
+
+
 # -- bandit ----------------------------------------------------------------------------------
 
 def allocation_area(wide: pd.DataFrame, colors: Mapping[str, str], title: str) -> go.Figure:

@@ -22,11 +22,18 @@ import pandas as pd
 import streamlit as st
 
 from promolab.analysis import Report, analyze_experiment, analyze_table
+from promolab.analysis.allocation import Period, SegmentAllocation
+from promolab.analysis.allocation import segment_allocation as allocation_by_segment
+from promolab.analysis.over_time import OverTime
+from promolab.analysis.over_time import over_time as series_over_time
 from promolab.analysis.table import open_table
 from promolab.demo import hillstrom_frame
 from promolab.spec import Experiment
 from promolab.store import ExperimentSummary, Registry
+from promolab.store.alerts import Alert
 from promolab.store.location import resolve_db_path
+from promolab.uplift.experiment import experiment_uplift
+from promolab.uplift.report import UpliftReport
 
 REPO = Path(__file__).resolve().parents[2]
 SIMULATIONS = REPO / "simulations"
@@ -89,6 +96,12 @@ def experiments(path: str) -> list[ExperimentSummary]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def open_alerts(path: str) -> list[Alert]:
+    """Unacknowledged health alerts, newest first (``promolab alerts --json``)."""
+    return registry(path).alerts()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def experiment(path: str, key: str) -> Experiment:
     """The stored spec (``promolab experiment show KEY --json``)."""
     return registry(path).get_experiment(key)
@@ -111,6 +124,12 @@ def report(path: str, key: str, cuped: bool = True, unfiltered: bool = False) ->
 def segment_report(path: str, key: str, column: str, cuped: bool = True) -> Report:
     """``promolab report KEY [--no-cuped] --segment COLUMN --json`` (its ``segments`` entry)."""
     return analyze_experiment(registry(path), key, cuped=cuped, segments=(column,))
+
+
+@st.cache_data(ttl=TTL, show_spinner="Computing the lift over time…")
+def over_time(path: str, key: str, period: str = "day", cuped: bool = True) -> OverTime:
+    """``promolab report KEY --over-time --period PERIOD [--no-cuped] --json``."""
+    return series_over_time(registry(path), key, period, cuped=cuped)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -171,6 +190,19 @@ def bandit_regret(path: str, key: str, period: str = "day"):
     from ui.bandit import bandit_regret as compute
 
     return compute(registry(path), key, period)
+
+
+@st.cache_data(ttl=TTL, show_spinner="Cross-fitting uplift models…", max_entries=20)
+def uplift_report(path: str, key: str, learners: tuple[str, ...] = ("x",), model: str = "ridge",
+                  share: float | None = None) -> UpliftReport:
+    """``promolab uplift --experiment KEY --learner … --model MODEL [--share S] --json``."""
+    return experiment_uplift(registry(path), key, learners=learners, model=model, share=share)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def segment_allocation(path: str, key: str, feature: str, period: Period = "day") -> SegmentAllocation:
+    """A contextual experiment's variant shares per ``feature`` segment and period (policy users)."""
+    return allocation_by_segment(registry(path), key, feature, period)
 
 
 # -- files and simulations ---------------------------------------------------------------

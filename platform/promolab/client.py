@@ -33,6 +33,7 @@ keeps its users).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -44,7 +45,8 @@ from typing import Any, Mapping, Sequence
 
 import httpx
 
-from promolab.service.evaluate import Running, evaluate, evaluate_one, running_from_config
+from promolab.errors import InputError
+from promolab.service.evaluate import Decision, Running, decide_each, decide_one, running_from_config
 from promolab.service.sticky import StickyMap
 
 log = logging.getLogger("promolab.client")
@@ -135,28 +137,36 @@ class PromolabClient:
 
     def assign(self, user_id: str, attributes: Mapping[str, Any] | None = None,
                experiment: str | None = None) -> dict[str, Assignment]:
-        """The user's assignments in one or all running experiments (absent: not in it)."""
+        """The user's assignments in one or all running experiments (absent: not in it). Unusable
+        attributes for a named contextual experiment raise InputError; for all experiments that
+        experiment leaves the user out, as the service does."""
         chosen = [self._running[experiment]] if experiment in self._running else (
             [] if experiment is not None else list(self._running.values()))
         user_id = str(user_id)
-        found: list[tuple[Running, int, bool]] = []
+        found: list[tuple[Running, Decision, bool]] = []
         for running in chosen:
             m = self._sticky.get(running.key)
             value = m.get(user_id) if m is not None else None
             if value is not None:
-                found.append((running, value, False))
+                found.append((running, Decision(value), False))
                 continue
-            value = evaluate_one(running, user_id, attributes)  # may raise InputError
-            if value >= 0:
-                found.append((running, value, True))
+            try:
+                decision = decide_one(running, user_id, attributes)
+            except InputError:
+                if experiment is not None:
+                    raise
+                continue  # every experiment: one the attributes cannot serve leaves the user out (as the service)
+            if decision.index >= 0:
+                found.append((running, decision, True))
         out = {}
-        for running, value, new in found:
+        for running, decision, new in found:
+            value = decision.index
             if new:
                 value, new = self._remember(running, user_id, value)
             variant = running.experiment.variants[value].key
             out[running.key] = Assignment(running.key, variant, self._payloads[running.key][value])
             if new and self.track_exposures:
-                self._expose(running.key, user_id, variant)
+                self._expose(running.key, user_id, variant, decision)
         return out
 
     def _map(self, running: Running) -> StickyMap:
@@ -187,9 +197,13 @@ class PromolabClient:
         if running is None:
             return [None] * len(user_ids)
         ids = [str(u) for u in user_ids]
-        idx = evaluate(running, ids, attributes).tolist()
+        decisions = decide_each(running, ids, attributes)
+        for d in decisions:
+            if isinstance(d, InputError):
+                raise d
+        idx = [d.index for d in decisions]
         keys = running.experiment.variant_keys
-        new: list[tuple[str, str]] = []
+        new: list[tuple[str, str, Decision]] = []
         with self._sticky_lock:
             m = self._map(running)
             for j, u in enumerate(ids):
@@ -198,19 +212,23 @@ class PromolabClient:
                     idx[j] = stored
                 elif idx[j] >= 0:
                     m.setdefault(u, idx[j])
-                    new.append((u, keys[idx[j]]))
+                    new.append((u, keys[idx[j]], decisions[j]))
         if self.track_exposures:
-            for u, v in new:
-                self._expose(experiment, u, v)
+            for u, v, d in new:
+                self._expose(experiment, u, v, d)
         return [None if i < 0 else keys[i] for i in idx]
 
     # -- events -------------------------------------------------------------------------
 
-    def _expose(self, experiment: str, user_id: str, variant: str) -> None:
-        """Queue a first exposure (called once per user and experiment, by the sticky map)."""
+    def _expose(self, experiment: str, user_id: str, variant: str, decision: Decision) -> None:
+        """Queue a first exposure (called once per user and experiment, by the sticky map), with
+        the probability its variant was chosen with and a contextual decision's features."""
         event_id = "x:" + hashlib.sha1(f"{experiment}\x00{user_id}".encode()).hexdigest()
-        self._enqueue({"type": "exposure", "event_id": event_id, "user_id": user_id, "experiment": experiment,
-                       "variant": variant, "ts": _iso(datetime.now(timezone.utc))})
+        event = {"type": "exposure", "event_id": event_id, "user_id": user_id, "experiment": experiment,
+                 "variant": variant, "ts": _iso(datetime.now(timezone.utc)), "propensity": decision.propensity}
+        if decision.context is not None:
+            event["context"] = json.loads(decision.context)
+        self._enqueue(event)
 
     def conversion(self, user_id: str, name: str = "conversion", value: float = 1.0, *,
                    event_id: str | None = None, ts: datetime | str | None = None) -> str:

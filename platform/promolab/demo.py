@@ -1,4 +1,5 @@
-"""The demo: Hillstrom's e-mail experiment registered, ingested and reported.
+"""The demo: Hillstrom's e-mail experiment registered, ingested and reported, a targeting
+policy learned on it and deployed with a holdout (``demo_targeting``), a coupon bandit.
 
 The data ships inside the package (``data/hillstrom.csv.gz``) so a fresh clone needs
 nothing else. Each customer becomes an exposure on 2008-03-01 (the campaign), a
@@ -9,7 +10,6 @@ CUPED covariate of the spend metric).
 
 from __future__ import annotations
 
-import gzip
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -17,19 +17,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from promolab.data import hillstrom_frame
+from promolab.demo_targeting import deploy_and_replay, learn_policy
 from promolab.spec import Experiment, parse_experiment
 from promolab.store import Registry, events_batch, exposures_batch
 
 HILLSTROM_SEGMENTS = {"Mens E-Mail": "mens-email", "Womens E-Mail": "womens-email", "No E-Mail": "no-email"}
 CAMPAIGN_START = pd.Timestamp("2008-03-01")
 ATTRIBUTES = ("recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie", "channel")
-
-
-def hillstrom_frame() -> pd.DataFrame:
-    """The 64,000-row Hillstrom table as shipped with the package."""
-    with resources.files("promolab.data").joinpath("hillstrom.csv.gz").open("rb") as fh:
-        with gzip.open(fh) as raw:
-            return pd.read_csv(raw)
 
 
 def packaged_spec(name: str) -> Experiment:
@@ -100,6 +95,10 @@ def build_demo(db: str | Path, progress: Callable[[str], None] = lambda _: None)
     progress("storing customer attributes")
     registry.set_attributes(attributes)
     registry.set_status(spec.key, "stopped", by="demo", reason="two-week observation window over")
+    progress("learning who should get which e-mail on half the customers")
+    report, other_half = learn_policy(registry)
+    progress("deploying the targeting policy with a holdout, replayed on the other half")
+    deploy_and_replay(registry, report, other_half, CAMPAIGN_START)
     progress("running a coupon bandit for 14 simulated days")
     simulate_bandit(registry)
     return registry

@@ -98,6 +98,12 @@ def test_assignment_is_sticky_and_new_users_follow_current_weights(registry: Reg
     p = sps.chisquare([counts[k] for k in keys], [weights[k] * 6000 for k in keys]).pvalue
     assert p > 1e-3
     assert registry.query("SELECT COUNT(*) AS n FROM exposures").n[0] == 9000
+    # each exposure stores the share its variant had when the user was assigned (for off-policy evaluation)
+    logged = registry.query("SELECT user_id, variant_key, propensity FROM exposures")
+    late = logged[logged.user_id.str.startswith("n")]
+    assert np.allclose(late.propensity, late.variant_key.map(weights))
+    early = logged[logged.user_id.str.startswith("u")]
+    assert np.allclose(early.propensity, 0.25)
 
 
 def test_update_refuses_wrong_experiments(registry: Registry, tmp_path: Path) -> None:

@@ -53,12 +53,8 @@ def test_analyze_table_sections_text_and_json(hillstrom_csv: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    from promolab.demo import build_demo
-
-    build_demo(db)
-    return db
+def demo_db(tmp_path_factory, copy_demo) -> Path:
+    return copy_demo(tmp_path_factory.mktemp("demo") / "demo.duckdb")
 
 
 def test_report_shows_hillstrom_drilldown_and_incremental_spend(demo_db: Path) -> None:
@@ -104,3 +100,14 @@ def test_replay_segments_command(tmp_path: Path) -> None:
                     "--uniform", "--json")
     assert code == 0, out
     assert json.loads(out)["policy"]["per_segment"] is True
+
+
+def test_the_demo_deploys_the_targeting_policy_the_readme_quotes(demo_db: Path) -> None:
+    code, out = run("report", "hillstrom-targeted", "--db", demo_db, "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"its report reads `{data['verdict']['text']}`" in readme
+    assert data["contextual"]["holdout_users"] > 1500 and data["srm"]["ok"]
+    code, out = run("report", "hillstrom-targeted", "--db", demo_db)
+    assert "Policy vs holdout (spend)" in out

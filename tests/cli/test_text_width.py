@@ -19,7 +19,6 @@ from promolab.cli import run
 from promolab.cli.app import console
 from promolab.cli.output import Table
 from promolab.cli.render import _p, print_report
-from promolab.demo import build_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDE = 1000
@@ -28,10 +27,8 @@ NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]\d+)?%?")
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("width") / "d.duckdb"
-    build_demo(path)
-    return path
+def demo_db(tmp_path_factory: pytest.TempPathFactory, copy_demo) -> Path:
+    return copy_demo(tmp_path_factory.mktemp("width") / "d.duckdb")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promolab.demo import build_demo
 from promolab.spec import experiment_from_dict, load_experiment
 from promolab.store import Registry, events_batch, exposures_batch
 
@@ -103,9 +102,10 @@ def add_broken_split(registry: Registry, key: str = SRM_KEY) -> None:
 
 
 def build_dashboard_db(path: Path, broken_split: bool = True, checkout: bool | None = None) -> Path:
-    """The demo registry plus a bandit (unless the demo already has ``coupon-bandit``); with
-    ``broken_split`` an SRM fixture and (unless ``checkout`` is False) the checkout-coupon fixture."""
-    registry = build_demo(path)
+    """``path`` (a copy of the demo registry) plus a bandit (unless the demo already has
+    ``coupon-bandit``); with ``broken_split`` an SRM fixture and (unless ``checkout`` is False)
+    the checkout-coupon fixture."""
+    registry = Registry.open(path)
     if BANDIT_KEY not in registry.experiment_keys():
         add_bandit(registry)
     if broken_split:
@@ -116,15 +116,15 @@ def build_dashboard_db(path: Path, broken_split: bool = True, checkout: bool | N
 
 
 @pytest.fixture(scope="session")
-def dashboard_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dashboard_db(tmp_path_factory: pytest.TempPathFactory, copy_demo) -> Path:
     """A registry for in-process AppTest runs (stays open in this process)."""
-    return build_dashboard_db(tmp_path_factory.mktemp("dashboard") / "dashboard.duckdb")
+    return build_dashboard_db(copy_demo(tmp_path_factory.mktemp("dashboard") / "dashboard.duckdb"))
 
 
 @pytest.fixture(scope="module")
-def browser_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def browser_db(tmp_path_factory: pytest.TempPathFactory, copy_demo) -> Path:
     """A demo registry (plus the bandit) for a dashboard server in another process: closed here."""
-    path = build_dashboard_db(tmp_path_factory.mktemp("browser") / "demo.duckdb", broken_split=False)
+    path = build_dashboard_db(copy_demo(tmp_path_factory.mktemp("browser") / "demo.duckdb"), broken_split=False)
     Registry.close_if_open(path)
     return path
 

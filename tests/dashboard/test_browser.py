@@ -186,6 +186,13 @@ def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path, sho
 
     open_page(d, server, "sequential?experiment=hillstrom-email", charts=3, text="hash of the user id")
 
+    open_page(d, server, "targeting?experiment=hillstrom-targeted", charts=2, text="Allocation by segment")
+    assert "Policy vs holdout" in d.find_element(By.TAG_NAME, "body").text
+    open_page(d, server, "targeting?experiment=hillstrom-email", charts=3, text="How well do the models rank users?")
+    assert "Does targeting pay?" in d.find_element(By.TAG_NAME, "body").text
+    shot = screenshot(d, shots, "targeting.png", 1500)
+    assert shot.stat().st_size > 20_000
+
     open_page(d, server, "simulation", text="Run simulation")
     click_button(d, "Run simulation")
     settle(d, charts=5, text="Lowest regret", timeout=40)

@@ -95,7 +95,9 @@ def test_assigned_user_reported_in_another_variant(client, keys):
 def _table(rows) -> pa.Table:
     k, u, v, t, s = zip(*rows)
     return pa.table({"experiment_key": list(k), "user_id": list(u), "variant": list(v),
-                     "ts": pa.array(list(t), pa.timestamp("us")), "source": list(s)}, schema=EXPOSURE_SCHEMA)
+                     "ts": pa.array(list(t), pa.timestamp("us")), "source": list(s),
+                     "propensity": pa.array([None] * len(k), pa.float64()),
+                     "context_json": pa.array([None] * len(k), pa.string())}, schema=EXPOSURE_SCHEMA)
 
 
 def test_writer_records_conflicts_in_group_commits(tmp_path):

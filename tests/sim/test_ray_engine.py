@@ -23,6 +23,9 @@ from promolab.errors import InputError
 from promolab.sim.grid import make_tasks, run_grid
 from promolab.sim.scenario import load_scenario
 
+# one worker process runs them all: one Ray cluster, not one per pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("ray")
+
 runner = CliRunner()
 SIMULATIONS = Path(__file__).resolve().parents[2] / "simulations"
 

@@ -1,4 +1,4 @@
-"""One SparkSession for every Spark test (a JVM start costs ~5 s; no xdist here)."""
+"""One SparkSession for every Spark test (a JVM start costs ~5 s; the tests share one xdist worker)."""
 
 from __future__ import annotations
 

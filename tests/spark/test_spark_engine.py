@@ -18,6 +18,9 @@ from promolab.analysis.dialect import export_parquet  # noqa: E402
 from promolab.errors import InputError  # noqa: E402
 from warehouse_data import KEY, assert_close, coupon_registry, coupon_spec  # noqa: E402
 
+# one worker process runs them all: one JVM, not one per pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("spark")
+
 RTOL = 1e-9
 
 

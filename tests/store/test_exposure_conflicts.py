@@ -57,7 +57,7 @@ def test_schema_is_as_documented(registry: Registry) -> None:
                                     ["variant_key", "VARCHAR", "NO"], ["exposed_at", "TIMESTAMP", "NO"],
                                     ["source", "VARCHAR", "NO"]]
     assert CONFLICTS_TABLE == "exposure_conflicts"
-    assert registry.query("SELECT MAX(version) AS v FROM schema_version").v[0] == LATEST_VERSION == 4
+    assert registry.query("SELECT MAX(version) AS v FROM schema_version").v[0] == LATEST_VERSION == 6
 
 
 def test_conflict_in_one_batch(registry: Registry, coupon) -> None:
@@ -173,7 +173,9 @@ def test_insert_exposures_on_a_multi_experiment_table(registry: Registry, coupon
     def table(rows):
         k, u, v, t, s = zip(*rows)
         return pa.table({"experiment_key": list(k), "user_id": list(u), "variant": list(v),
-                         "ts": pa.array(pd.to_datetime(list(t)), pa.timestamp("us")), "source": list(s)})
+                         "ts": pa.array(pd.to_datetime(list(t)), pa.timestamp("us")), "source": list(s),
+                         "propensity": [0.25 if x == "2024-01-01" else 0.5 for x in t],
+                         "context_json": pa.array([None] * len(rows), pa.string())})
 
     new_only = table([(coupon.key, f"n{i}", VARIANTS[i % 3], "2024-01-01", "w") for i in range(30)])
     mixed = table([(coupon.key, "n0", "no-coupon", "2024-01-02", "w"), (coupon.key, "n1", "no-coupon", "2024-01-02", "w"),
@@ -185,11 +187,15 @@ def test_insert_exposures_on_a_multi_experiment_table(registry: Registry, coupon
             assert insert_exposures(con, t) == 1
     assert conflicts(registry) == [(coupon.key, "m", "pct10", "2024-01-02 00:00:00", "w2"),
                                    (coupon.key, "n1", "no-coupon", "2024-01-02 00:00:00", "w")]
+    # the stored propensity is the one of the first exposure's row
+    first = registry.query("SELECT user_id, propensity FROM exposures WHERE user_id IN ('m', 'n0')")
+    assert dict(zip(first.user_id, first.propensity)) == {"m": 0.25, "n0": 0.25}
 
 
 def test_failed_transaction_keeps_no_conflict(registry: Registry, coupon) -> None:
     registry.record_exposures(coupon.key, batch(("u1", "pct10", "2024-01-01")))
-    frame = batch(("u1", "no-coupon", "2024-01-02")).assign(experiment_key=coupon.key, source="x")
+    frame = batch(("u1", "no-coupon", "2024-01-02")).assign(experiment_key=coupon.key, source="x", propensity=0.5,
+                                                             context_json=None)
     with pytest.raises(RuntimeError):
         with registry.transaction() as con:
             with registered(con, "b", frame) as t:
@@ -222,7 +228,7 @@ def test_migration_from_version_3(tmp_path: Path, coupon) -> None:
         reg.close()
         # reopening at the latest version applies nothing again
         reg = Registry.open(path)
-        assert reg.query("SELECT version FROM schema_version ORDER BY version").version.tolist() == [1, 2, 3, 4]
+        assert reg.query("SELECT version FROM schema_version ORDER BY version").version.tolist() == [1, 2, 3, 4, 5, 6]
         assert reg.exposure_health(coupon.key).users == 1
         reg.record_exposures(coupon.key, batch(("u1", "no-coupon", "2024-01-02")))
         assert reg.cross_variant_users(coupon.key) == {"u1"}

@@ -3,7 +3,9 @@ exported to Parquet for a lake (Spark, DuckDB, a warehouse's external tables).
 
 The SQL of ``promolab.analysis.sql`` is written once, in DuckDB SQL restricted to a
 portable subset (CASE, COALESCE, LEAST, SUM, COUNT, MAX, GROUP BY expressions, plain
-timestamp ranges with ``INTERVAL 'N' DAY``) and transpiled with sqlglot. It avoids what
+timestamp ranges with ``INTERVAL 'N' DAY`` / ``HOUR``) and transpiled with sqlglot. Metrics
+with a conversion window close it against the data's own latest time (the ``clock``
+CTE, never the warehouse's clock), so a warehouse computes the registry report's numbers. It avoids what
 does not travel: ``GROUP BY ALL`` (Postgres rejects it), ``arg_min`` (passed through
 unchanged) and ``date_diff`` (boundaries crossed in DuckDB, elapsed time in Spark).
 
@@ -88,22 +90,30 @@ def export_parquet(registry: "Registry", out_dir: str | Path, key: str | None = 
 USER_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
+def analysed_users_ctes(registry: "Registry", key: str) -> str:
+    """``WITH`` clauses ending in ``analysis_users``: the report's analysed users of ``key``
+    (abuse filtering and, when there are any, users exposed to several variants excluded)."""
+    experiment = registry.get_experiment(key)
+    conflicts = registry.query("SELECT COUNT(*) AS n FROM exposure_conflicts WHERE experiment_key = ?",
+                               [key])["n"].iloc[0]
+    return analysis_ctes(experiment, experiment.filtering, exclude_conflicts=bool(conflicts))[0]
+
+
 def export_users(registry: "Registry", key: str, path: str | Path) -> int:
     """Write the report's per-user rows of ``key`` (one per analysed user: user_id, variant,
     exposed_at, one column per base metric, the CUPED covariates) to a CSV or Parquet file,
     the input ``promolab analyze-table`` takes; returns the rows written.
 
     The rows are the report's analysed users: abuse filtering and the exclusion of users
-    exposed to several variants applied as the report applies them.
+    exposed to several variants applied as the report applies them. A metric with a
+    conversion window is empty for users whose window is still open (``analyze-table``
+    reads it with ``COL:kind:windowed``).
     """
     path = Path(path)
     fmt = USER_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError("path", str(path), "a file ending in " + " or ".join(USER_FORMATS))
-    experiment = registry.get_experiment(key)
-    conflicts = registry.query("SELECT COUNT(*) AS n FROM exposure_conflicts WHERE experiment_key = ?",
-                               [key])["n"].iloc[0]
-    ctes, _ = analysis_ctes(experiment, experiment.filtering, exclude_conflicts=bool(conflicts))
+    ctes = analysed_users_ctes(registry, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     registry.query(f"COPY ({ctes}SELECT * FROM analysis_users ORDER BY user_id) TO {literal(str(path))} "
                    f"(FORMAT {fmt})")

@@ -52,6 +52,7 @@ class EconomicsConfig:
     margin_rate: float = 1.0
     revenue_cap: float | None = None
     costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    windowed: bool = False  # an empty money column marks an open conversion window: the user is left out
 
     def __post_init__(self) -> None:
         rate = self.margin_rate
@@ -83,8 +84,10 @@ def experiment_config(experiment: Experiment) -> EconomicsConfig | None:
         (m.key for m in metrics if m.kind == "mean" and m.aggregate == "count" and m.event == event), None)
     buyers = econ.buyers if econ and econ.buyers else next(
         (m.key for m in metrics if m.kind == "binomial" and m.event == event), None)
+    windowed = any(experiment.metric(k).window_hours is not None for k in (revenue, orders, buyers) if k)
     return EconomicsConfig(revenue, orders, buyers, econ.margin_rate if econ else 1.0,
-                           experiment.metric(revenue).cap, {v.key: dict(v.cost) for v in experiment.variants})
+                           experiment.metric(revenue).cap, {v.key: dict(v.cost) for v in experiment.variants},
+                           windowed)
 
 
 def _num(column: str | None) -> str:
@@ -92,7 +95,8 @@ def _num(column: str | None) -> str:
 
 
 def economics_sql(ctes: str, variant: str, config: EconomicsConfig) -> str:
-    """Per-variant n, Σ, Σ² of paid, gross, cost and margin per user over ``analysis_users``."""
+    """Per-variant n, Σ, Σ² of paid, gross, cost and margin per user over ``analysis_users``
+    (with ``config.windowed``, over the users whose conversion windows have all closed)."""
     paid = _num(config.revenue)
     if config.revenue_cap is not None:
         paid = f"LEAST({paid}, {float(config.revenue_cap)!r})"
@@ -113,7 +117,10 @@ def economics_sql(ctes: str, variant: str, config: EconomicsConfig) -> str:
     select = (f"{v} AS {quote(variant)}, {paid} AS {quote('__paid')}, {gross} AS {quote('__gross')}, "
               f"{cost} AS {quote('__cost')}, {g!r} * ({gross}) - ({cost}) AS {quote('__margin')}, "
               f"{orders} AS {quote('__orders')}, {buyer} AS {quote('__buyer')}")
-    relation = (f",\necon_users AS (\n  SELECT {select}\n  FROM analysis_users u WHERE u.{quote(variant)} IS NOT NULL\n)\n")
+    closed = "".join(f" AND u.{quote(c)} IS NOT NULL" for c in (config.revenue, config.orders, config.buyers)
+                     if c and config.windowed)
+    relation = (f",\necon_users AS (\n  SELECT {select}\n  FROM analysis_users u WHERE u.{quote(variant)} IS NOT NULL"
+                f"{closed}\n)\n")
     metrics = [ColumnMetric(c, "mean", column=c) for c in COLUMNS]
     return ctes.rstrip() + relation + sufficient_stats_sql("econ_users", variant, metrics)
 

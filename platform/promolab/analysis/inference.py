@@ -125,6 +125,12 @@ def infer(
     sequential decision.
     """
     treatments = check_inputs(stats, control, alpha, correction, srm_threshold)
+    for m in metrics:
+        for v, s in stats.items():
+            if s.metrics[m.name].n < 2:
+                raise InputError(f"metric {m.name} in variant {v!r}", f"n={s.metrics[m.name].n}",
+                                 f"at least 2 users whose conversion window has closed "
+                                 f"({s.n - s.metrics[m.name].n:,} still open)")
     counts = srm_counts if srm_counts is not None else {v: stats[v].n for v in stats}
     srm = srm_test({v: counts[v] for v in stats}, {v: weights.get(v, 0.0) for v in stats}, srm_threshold)
 
@@ -139,7 +145,8 @@ def infer(
     family = [(m.name, v) for m in metrics if not m.guardrail for v in treatments]
     if sequential is not None:
         readouts = sequential_readouts(sequential, {k: r[0] for k, r in tests.items()},
-                                       {(m, v): stats[control].n + stats[v].n for m, v in tests}, family, alpha,
+                                       {(m, v): stats[control].metrics[m].n + stats[v].metrics[m].n
+                                        for m, v in tests}, family, alpha,
                                        correction)
         decision = "gst repeated p" if sequential.method == "gst" else "msprt always-valid p"
     else:
@@ -159,8 +166,9 @@ def infer(
                             p_adj, ctw, loss, p_adj < alpha, r.method, r.se_absolute, r.se_relative, decision,
                             cuped, readout)
             mean = estimator.mean(m, v) if estimator is not None else None
-            rows.append(VariantResult(v, stats[v].n, metric_mean(m, stats[v].metrics[m.name]) if mean is None
-                                      else mean, lift))
+            counted = stats[v].metrics[m.name]
+            rows.append(VariantResult(v, counted.n, metric_mean(m, counted) if mean is None else mean, lift,
+                                      stats[v].n - counted.n))
         results.append(MetricResult(m.name, m.kind, m.direction, m.guardrail, tuple(rows), m.label))
     checks = check_guardrails({v: s.metrics for v, s in stats.items()}, metrics, control, results, alpha)
     return Inference(srm, tuple(results), checks, decide(srm, results, control, checks))

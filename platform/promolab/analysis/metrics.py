@@ -43,6 +43,12 @@ class ColumnMetric:
     guardrail: bool = False
     margin: Margin | None = None
     cap_quantile: float | None = None
+    # conversion windows: an empty (NULL) value in any of the metric's columns marks a user
+    # whose window is still open, left out of this metric; window_hours / delay_hours say
+    # which window made the values, when known (see ``promolab.analysis.windows``)
+    windowed: bool = False
+    window_hours: int | None = None
+    delay_hours: int = 0
 
     @property
     def joint(self) -> bool:
@@ -54,13 +60,20 @@ class ColumnMetric:
         return self.label or self.name
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        """The per-user columns of the metric's value (a ratio's numerator and denominator)."""
+        return tuple(c for c in ((self.numerator, self.denominator) if self.kind == "ratio" else (self.column,)) if c)
+
+    @property
     def value_column(self) -> str:
         """The column whose per-user value is capped (the numerator of a ratio)."""
         return (self.numerator if self.kind == "ratio" else self.column) or self.name
 
 
 OPTIONS = ("cap", "covariate", "margin")
-SYNTAX = "COL:binomial | COL:mean | NUM/DEN:ratio, then optionally :increase|:decrease and :cap=N|pNN, :covariate=COL"
+SYNTAX = ("COL:binomial | COL:mean | NUM/DEN:ratio, then optionally :increase|:decrease, :cap=N|pNN, :covariate=COL "
+          "and :windowed")
+WINDOWED = "windowed"  # the table is windowed already: an empty value marks a conversion window still open
 
 
 def parse_cap(text: str, field: str) -> tuple[float | None, float | None]:
@@ -96,7 +109,9 @@ def parse_metric(text: str, *, guardrail: bool = False, covariate: str | None = 
     """``COL:kind[:direction][:cap=N|pNN][:covariate=COL]`` (``NUM/DEN:ratio`` for ratios).
 
     Guardrails (``guardrail=True``) also take ``:margin=M`` (or a trailing ``:M``; ``M%`` is
-    relative). ``covariate`` is the default CUPED column of binomial and mean metrics (``--covariate``).
+    relative). ``:windowed``: the column holds values inside a conversion window, empty for a
+    user whose window is still open (left out of the metric). ``covariate`` is the default
+    CUPED column of binomial and mean metrics (``--covariate``).
     Errors name the field ``metric`` or ``guardrail``.
     """
     field = "guardrail" if guardrail else "metric"
@@ -105,10 +120,13 @@ def parse_metric(text: str, *, guardrail: bool = False, covariate: str | None = 
         raise InputError(field, text, SYNTAX + (", :margin=M" if guardrail else ""))
     column, kind = parts[0], parts[1]
     direction = "increase"
+    windowed = False
     options: dict[str, str] = {}
     for part in parts[2:]:
         if part in DIRECTIONS:
             direction = part
+        elif part == WINDOWED:
+            windowed = True
         elif "=" in part:
             key, _, value = part.partition("=")
             if key not in OPTIONS or (key == "margin" and not guardrail) or key in options:
@@ -128,9 +146,9 @@ def parse_metric(text: str, *, guardrail: bool = False, covariate: str | None = 
         if "covariate" in options:
             raise InputError(f"{field} {column}.covariate", options["covariate"], "no covariate on a ratio metric")
         return ColumnMetric(f"{num}/{den}", "ratio", numerator=num, denominator=den, direction=direction, cap=cap,
-                            cap_quantile=quantile, guardrail=guardrail, margin=margin)
+                            cap_quantile=quantile, guardrail=guardrail, margin=margin, windowed=windowed)
     if not column:
         raise InputError(field, text, "a column name before ':'")
     chosen = options.get("covariate", covariate)
     return ColumnMetric(column, kind, column=column, covariate=chosen or None, direction=direction, cap=cap,
-                        cap_quantile=quantile, guardrail=guardrail, margin=margin)
+                        cap_quantile=quantile, guardrail=guardrail, margin=margin, windowed=windowed)

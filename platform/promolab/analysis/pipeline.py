@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from promolab.analysis.contextual import PolicyReadout, contextual_readout, policy_verdict
 from promolab.analysis.adaptive import (
     ESTIMATOR_NOTE,
     RATIO_NOTE,
@@ -45,9 +46,19 @@ from promolab.analysis.plan import ReportPlan, plan_for_experiment, plan_for_tab
 from promolab.analysis.report import Report
 from promolab.analysis.segments import SegmentDrilldown, drilldown, registry_segment_sql, table_segment_sql
 from promolab.analysis.sequential import SequentialPlan
-from promolab.analysis.sql import literal, period_stats_sql, quote, sufficient_stats_sql
+from promolab.analysis.sql import AS_OF, literal, period_stats_sql, quote, sufficient_stats_sql
 from promolab.analysis.sufficient import VariantStats, stats_from_frame
 from promolab.analysis.table import check_table
+from promolab.analysis.windows import (
+    EVENT_USERS,
+    EventColumns,
+    check_times,
+    event_columns,
+    event_users_ctes,
+    missing_exposure_sql,
+    ready_metrics,
+    window_notes,
+)
 from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD, Correction, CrossVariantPolicy
@@ -66,12 +77,14 @@ class RegistrySource:
 @dataclass(frozen=True)
 class TableSource:
     """A per-user table (CSV or Parquet): one row per user, ``variant`` column, metric columns;
-    ``user`` names the user-id column for the multiple-exposure check."""
+    ``user`` names the user-id column for the multiple-exposure check. With ``events`` the
+    table is event-level, summed per user (``promolab.analysis.windows``)."""
 
     path: str | Path
     variant: str
     user: str | None = None
     engine: Engine = field(default_factory=DuckDBEngine)
+    events: EventColumns | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ class _Sections:
     economics: EconomicsResult | None = None
     health: Health = Health(None, (), ())
     notes: tuple[str, ...] = ()
+    contextual: PolicyReadout | None = None
 
 
 def run(plan: ReportPlan, source: Source) -> Report:
@@ -146,13 +160,17 @@ def _assemble(plan: ReportPlan, stats: Mapping[str, VariantStats], metrics: list
         seq_notes = (note,)
     result = infer(stats, metrics, plan.control, weights or plan.weights or {v: 1.0 for v in stats}, plan.alpha,
                    plan.correction, plan.srm_threshold, sequential, estimator, srm_counts)
+    verdict = result.verdict
+    if sections.contextual is not None:
+        reward = next(m for m in result.metrics if m.name == sections.contextual.metric)
+        verdict = policy_verdict(result.srm, sections.contextual, reward.direction, reward.title)
     alert = (sections.filtering.alert_text(),) if sections.filtering is not None and sections.filtering.alert else ()
     skipped = tuple(w for d in sections.segments for w in d.warnings if "skipped" in w)
     notes = (seq_notes + sections.health.notes + sections.notes + alert + skipped
              + _said(result, sections))
-    return Report(plan.control, plan.alpha, plan.correction, result.srm, result.metrics, result.verdict,
+    return Report(plan.control, plan.alpha, plan.correction, result.srm, result.metrics, verdict,
                   plan.experiment, notes, sections.health, result.guardrails, sections.filtering, sections.segments,
-                  sections.economics, sequential)
+                  sections.economics, sequential, contextual=sections.contextual)
 
 
 def _tails(plan: ReportPlan, session: SqlSession, engine: Engine, ctes: str
@@ -208,6 +226,11 @@ def with_every_variant(stats: dict[str, VariantStats], variants: Sequence[str], 
     return stats
 
 
+CONTEXTUAL_NOTE = ("variants of a contextual experiment are chosen from each user's attributes: the per-variant "
+                   "lifts compare different customers; policy vs holdout and the IPS means are the unbiased read-outs; "
+                   "the split (SRM) is checked on the holdout")
+
+
 def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
     registry = source.registry
     experiment: Experiment = registry.get_experiment(plan.experiment)
@@ -239,6 +262,10 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
             stats = stats_from_frame(session.query(ctes + sufficient_stats_sql("analysis_users", "variant", metrics)),
                                      metrics)
         stats = with_every_variant(stats, plan.variants, experiment.key, exposed)
+        metrics, waiting = ready_metrics(metrics, stats)
+        if waiting or any(m.windowed for m in metrics):
+            as_of = session.query(ctes + f"SELECT MAX({quote(AS_OF)}) AS t FROM clock")["t"].iloc[0]
+            notes += waiting + window_notes(metrics, stats, as_of)
         segments = tuple(
             drilldown(session.query(registry_segment_sql(ctes, column, metrics)), column, metrics, plan.control,
                       plan.weights or {}, plan.alpha, plan.correction, plan.srm_threshold, plan.min_segment_users)
@@ -250,7 +277,12 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
     srm_counts = filtering.exposed if filtering is not None else (exposed if exclude else None)
     if estimator is not None:
         srm_counts = None  # the expected shares come from the analysed users' periods
-    sections = _Sections(filtering, segments, economics, health, notes)
+    contextual = None
+    if experiment.kind == "contextual":
+        contextual = contextual_readout(registry, experiment, plan.alpha)
+        notes += (CONTEXTUAL_NOTE,)
+        srm_counts = contextual.holdout_counts
+    sections = _Sections(filtering, segments, economics, health, notes, contextual)
     return _assemble(plan, stats, metrics, sections, registry.status(experiment.key) == "stopped", weights,
                      estimator, srm_counts)
 
@@ -258,11 +290,13 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
 # -- per-user tables -----------------------------------------------------------------------------
 
 
-def _table_exposures(session: SqlSession, variant: str, user: str, policy: CrossVariantPolicy
-                     ) -> tuple[MultipleExposures, str]:
-    """Repeated and cross-variant users of a per-user table, and the CTE of the rows analysed."""
-    rel, u, v = quote(session.relation), quote(user), quote(variant)
-    base = (f"WITH hx_rows AS (SELECT CAST({u} AS VARCHAR) AS uid, CAST({v} AS VARCHAR) AS variant, COUNT(*) AS r "
+def _table_exposures(session: SqlSession, variant: str, user: str, policy: CrossVariantPolicy, relation: str,
+                     prefix: Sequence[str] = ()) -> tuple[MultipleExposures, str]:
+    """Repeated and cross-variant users of a per-user ``relation`` (defined by the CTEs
+    ``prefix`` when it is not the session's table), and the CTE of the rows analysed."""
+    rel, u, v = quote(relation), quote(user), quote(variant)
+    base = ("WITH " + "".join(f"{cte},\n" for cte in prefix)
+            + f"hx_rows AS (SELECT CAST({u} AS VARCHAR) AS uid, CAST({v} AS VARCHAR) AS variant, COUNT(*) AS r "
             f"FROM {rel} WHERE {v} IS NOT NULL AND {u} IS NOT NULL GROUP BY 1, 2),\n"
             "hx_users AS (SELECT uid, COUNT(*) AS variants, SUM(r) AS r FROM hx_rows GROUP BY uid)\n")
     totals = session.query(base + "SELECT COUNT(*) AS users, SUM(CASE WHEN variants > 1 THEN 1 ELSE 0 END) AS x, "
@@ -285,21 +319,44 @@ def _run_table(plan: ReportPlan, source: TableSource) -> Report:
     if plan.economics is not None:
         economics_columns = [c for c in (plan.economics.revenue, plan.economics.orders, plan.economics.buyers) if c]
     filters = plan.filters if isinstance(plan.filters, TableFilters) else None
+    events = source.events
+    if events is not None:
+        if plan.economics is not None:
+            raise InputError("economics column", plan.economics.revenue,
+                             "a per-user table (economics is not computed from event-level input)")
+        plan = replace(plan, metrics=events.metrics(plan.metrics))
     with source.engine.open_table(source.path) as session:
         check_table(session, str(source.path), source.variant, plan.control, plan.metrics, {
             "table.user": [source.user] if source.user else [],
             "filter column": list(filters.columns()) if filters else [],
             "plan.segments": list(plan.segments),
             "economics column": economics_columns})
-        exposures, base = None, f"input_users AS (SELECT * FROM {quote(session.relation)})"
+        relation, prefix = session.relation, []
+        if events is not None:
+            check_times(session.types, events, str(source.path))
+            missing = session.query(missing_exposure_sql(relation, source.user, source.variant, events))
+            if len(missing):
+                raise InputError(f"column {events.exposure_ts}", None, "an exposure time on a row of every user "
+                                 f"(user {missing['u'].iloc[0]} has none)")
+            carried = [m.covariate for m in plan.metrics if m.covariate] + list(plan.segments) + list(
+                filters.columns() if filters else ())
+            prefix = event_users_ctes(relation, source.user, source.variant, events, plan.metrics, carried)
+            relation = EVENT_USERS
+        exposures, base = None, f"input_users AS (SELECT * FROM {quote(relation)})"
         if source.user is not None:
-            exposures, base = _table_exposures(session, source.variant, source.user, plan.cross_variant)
-        ctes, rules = table_ctes("input_users", filters, [base])
+            exposures, base = _table_exposures(session, source.variant, source.user, plan.cross_variant, relation,
+                                               prefix)
+        ctes, rules = table_ctes("input_users", filters, [*prefix, base])
         metrics, tails, tail_notes = _tails(plan, session, source.engine, ctes)
         health = Health(exposures, tails, tuple(n for n in [exposures and exposures_note(exposures)] if n)
                         + tail_notes)
         stats = stats_from_frame(session.query(ctes + sufficient_stats_sql("analysis_users", source.variant,
                                                                            metrics)), metrics)
+        metrics, notes = ready_metrics(metrics, stats)
+        if any(m.windowed for m in metrics):
+            as_of = (session.query(ctes + f"SELECT MAX({quote(AS_OF)}) AS t FROM ev_clock")["t"].iloc[0]
+                     if events is not None and events.window_hours is not None else None)
+            notes += window_notes(metrics, stats, as_of)
         filtering = summarise(session.query(table_counts_sql(ctes, source.variant, rules)), rules) if rules else None
         if filtering is not None:
             with_every_variant(stats, list(filtering.exposed), str(source.path), filtering.exposed)
@@ -312,7 +369,7 @@ def _run_table(plan: ReportPlan, source: TableSource) -> Report:
         if plan.economics is not None:
             economics = economics_from_frame(session.query(economics_sql(ctes, source.variant, plan.economics)),
                                              plan.economics, plan.control, plan.alpha)
-    sections = _Sections(filtering, segments, economics, health)
+    sections = _Sections(filtering, segments, economics, health, notes)
     return _assemble(plan, stats, metrics, sections, False, weights,
                      srm_counts=None if filtering is None else filtering.exposed)
 
@@ -337,10 +394,14 @@ def analyze_table(path: str | Path, variant: str, control: str, metrics: Sequenc
                   sequential: SequentialPlan | None = None, guardrails: Sequence[str] = (),
                   filters: TableFilters | None = None, segments: Sequence[str] = (),
                   economics: EconomicsConfig | None = None, compare_unfiltered: bool = False,
-                  srm_threshold: float = DEFAULT_SRM_THRESHOLD, cross_variant: CrossVariantPolicy = "exclude") -> Report:
-    """``run(plan_for_table(...), TableSource(...))``: the report of a per-user table."""
+                  srm_threshold: float = DEFAULT_SRM_THRESHOLD, cross_variant: CrossVariantPolicy = "exclude",
+                  exposure_ts: str | None = None, event_ts: str | None = None, window_hours: int | None = None,
+                  delay_hours: int = 0) -> Report:
+    """``run(plan_for_table(...), TableSource(...))``: the report of a per-user table, or of an
+    event-level one (``exposure_ts`` and ``event_ts`` columns, optionally a conversion window)."""
     plan = plan_for_table(control, metrics, guardrails=guardrails, covariate=covariate, alpha=alpha,
                           correction=correction, weights=weights, sequential=sequential, filters=filters,
                           compare_unfiltered=compare_unfiltered, segments=segments, economics=economics,
                           srm_threshold=srm_threshold, cross_variant=cross_variant)
-    return run(plan, TableSource(path, variant, user, resolve_engine(engine)))
+    events = event_columns(exposure_ts, event_ts, user, window_hours, delay_hours)
+    return run(plan, TableSource(path, variant, user, resolve_engine(engine), events))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from promolab.analysis.contextual import PolicyReadout
 from promolab.analysis.economics import EconomicsResult
 from promolab.analysis.filtering import FilteringSummary
 from promolab.analysis.guardrails import GuardrailCheck
@@ -37,6 +38,7 @@ class Report:
     economics: EconomicsResult | None = None
     sequential: SequentialPlan | None = None  # the plan at the observed information fraction
     unfiltered: "Report | None" = None  # the same analysis without abuse filtering
+    contextual: PolicyReadout | None = None  # a contextual experiment: policy vs holdout, IPS means
 
     def metric(self, name: str) -> MetricResult:
         return next(m for m in self.metrics if m.name == name)
@@ -72,4 +74,5 @@ class Report:
             "segments": [s.to_dict() for s in self.segments],
             "economics": None if self.economics is None else self.economics.to_dict(),
             "unfiltered": None if self.unfiltered is None else self.unfiltered.to_dict(),
+            "contextual": None if self.contextual is None else self.contextual.to_dict(),
         }

@@ -89,13 +89,18 @@ class Lift:
 
 @dataclass(frozen=True)
 class VariantResult:
+    """A variant's users counted by the metric (``n``), its mean and its lift; ``window_open``:
+    users of the variant left out of this metric because their conversion window had not
+    closed at the analysis time."""
+
     variant: str
     n: int
     mean: float
     lift: Lift | None  # None for the control
+    window_open: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variant": self.variant, "n": self.n, "mean": self.mean,
+        return {"variant": self.variant, "n": self.n, "mean": self.mean, "window_open": self.window_open,
                 "lift": None if self.lift is None else self.lift.to_dict()}
 
 

@@ -111,9 +111,10 @@ def drilldown(
     found = {}
     for value in sorted(by_segment):
         seg = by_segment[value]
-        thin = [v for v, s in seg.items() if s.n < 2]
+        thin = [v for v, s in seg.items() if s.fewest < 2]
         if control not in seg or len(seg) < 2 or thin:
-            warnings.append(f"{column} = {value}: skipped (no control or fewer than 2 users in a variant)")
+            warnings.append(f"{column} = {value}: skipped (no control or fewer than 2 users in a variant"
+                            f"{' with a closed conversion window' if any(m.windowed for m in metrics) else ''})")
             continue
         found[value] = infer(seg, list(metrics), control, weights, alpha, "none", srm_threshold)
     keys = [(value, m.name, v.variant) for value, r in found.items() for m in r.metrics if not m.guardrail

@@ -103,7 +103,7 @@ class SequentialPlan:
         return [j / big_k for j in range(1, k) if j / big_k < self.fraction]
 
 
-def _always_valid(plan: SequentialPlan, lift: LiftResult, n_total: int, alpha: float) -> dict[str, float]:
+def always_valid(plan: SequentialPlan, lift: LiftResult, n_total: int, alpha: float) -> dict[str, float]:
     """mSPRT p-value and interval on the difference, confidence sequences on the lift.
 
     Both need only the estimate and its variance (V = se²), so they apply to every metric
@@ -147,7 +147,7 @@ def sequential_readouts(plan: SequentialPlan, lifts: Mapping[Hashable, LiftResul
     (comparisons outside the family, e.g. guardrails, keep their own p-value)."""
     raw: dict[Hashable, tuple[dict, float, dict]] = {}
     for key, lift in lifts.items():
-        valid = _always_valid(plan, lift, n_totals[key], alpha)
+        valid = always_valid(plan, lift, n_totals[key], alpha)
         gst: dict = {}
         if plan.method == "gst":
             z = _z(lift)

@@ -294,7 +294,7 @@ def sequential_path(
             stats = stats_from_frame(con.execute(sql).df(), metrics)
             con.unregister("exposures")
             con.unregister("events")
-            if any(v not in stats or stats[v].n < 2 for v in experiment.variant_keys):
+            if any(v not in stats or stats[v].fewest < 2 for v in experiment.variant_keys):
                 skipped += 1
                 continue
             kept.append((cut, len(x), stats))
@@ -339,7 +339,7 @@ def sequential_path(
             points = []
             for (cut, n, s), look, f, row, p_run, p_one, vk in zip(kept, look_infos, found, rows, running, single,
                                                                    var):
-                n_pair = s[control].n + s[v].n
+                n_pair = f.variant(control).n + f.variant(v).n  # users the metric counts (windows closed)
                 if np.isfinite(vk) and math.isfinite(fixed) and fixed > 0:
                     half = msprt_halfwidth(float(vk), fixed, alpha)
                     lo_run, hi_run = max(lo_run, row.absolute - half), min(hi_run, row.absolute + half)
@@ -348,7 +348,7 @@ def sequential_path(
                 else:
                     cs_abs = cs_rel = math.inf
                 points.append(PathPoint(
-                    look=look.look, control_n=int(s[control].n), treatment_n=int(s[v].n),
+                    look=look.look, control_n=int(f.variant(control).n), treatment_n=int(f.variant(v).n),
                     control_mean=_finite(f.variant(control).mean), treatment_mean=_finite(f.variant(v).mean),
                     z=float(row.sequential.z), p_value=float(row.p_value), absolute=float(row.absolute),
                     abs_ci_low=float(row.abs_ci_low), abs_ci_high=float(row.abs_ci_high),

@@ -106,7 +106,8 @@ def read_stats_file(path: str | Path, metric_flags: Sequence[str] = (),
 
     Columns: ``variant``, ``n`` and per metric ``<m>__sum``, ``<m>__sum_sq`` plus, for a
     ratio metric (y = numerator, x = denominator) or a CUPED covariate x, ``<m>__sum_x``,
-    ``<m>__sum_x2``, ``<m>__sum_xy``. Column names match case-insensitively (Snowflake
+    ``<m>__sum_x2``, ``<m>__sum_xy``; for a metric with a conversion window, ``<m>__n``: the
+    users whose window has closed (the sums are over them). Column names match case-insensitively (Snowflake
     upper-cases unquoted names). Metric kinds come from ``metric_flags``
     (``NAME:KIND[:decrease]``), else the JSON ``metrics`` header, else ``experiment``.
     """
@@ -172,13 +173,22 @@ def read_stats_file(path: str | Path, metric_flags: Sequence[str] = (),
             raise InputError(f"column {name}__sum_sq", float(frame[name + "__sum_sq"].min()),
                              "a sum of squares >= 0", source=source)
         spec = spec_metrics.get(name)
+        windowed = col(name + "__n") is not None
+        if windowed:
+            frame[name + "__n"] = counted = numbers(name + "__n", integer=True)
+            if (counted > frame["n"]).any():
+                i = int((counted > frame["n"]).to_numpy().nonzero()[0][0])
+                raise InputError(f"column {name}__n", int(counted.iloc[i]), f"at most n ({int(frame['n'].iloc[i])}): "
+                                 "the users whose conversion window has closed", source=source)
+        window = {"windowed": windowed, "window_hours": spec.window_hours if spec is not None else None,
+                  "delay_hours": spec.delay_hours if spec is not None else 0}
         if kind == "ratio":
             num = spec.numerator if spec is not None and spec.numerator else "numerator"
             den = spec.denominator if spec is not None and spec.denominator else "denominator"
-            metrics.append(ColumnMetric(name, "ratio", numerator=num, denominator=den, direction=direction))
+            metrics.append(ColumnMetric(name, "ratio", numerator=num, denominator=den, direction=direction, **window))
         else:
             covariate = (spec.covariate if spec is not None and spec.covariate else "covariate") if joint else None
-            metrics.append(ColumnMetric(name, kind, column=name, direction=direction, covariate=covariate))
+            metrics.append(ColumnMetric(name, kind, column=name, direction=direction, covariate=covariate, **window))
 
     weights = header.get("weights")
     if weights is not None and not (isinstance(weights, dict)

@@ -140,18 +140,27 @@ class ScalarExperiment:
             return matches(targeting, attributes)
         return ok
 
-    def index(self, user_id: str | int, attributes: Mapping[str, Any] | None = None) -> int:
-        """Variant index, or -1 when the user is not in the experiment (``assign`` for one id)."""
-        user = user_bytes(user_id)
+    def included(self, user: bytes, attributes: Mapping[str, Any] | None = None) -> bool:
+        """Whether the user (UTF-8 id) passes targeting, the layer range and the coverage draw."""
         if self.experiment.targeting and not self.eligible(attributes):
-            return -1
+            return False
         if self.layer_prefix is not None:
             p = uniform_one(self.layer_prefix, user)
             if not (self.layer_start <= p < self.layer_end):
-                return -1
-        if self.coverage_prefix is not None and not uniform_one(self.coverage_prefix, user) < self.coverage:
+                return False
+        return self.coverage_prefix is None or uniform_one(self.coverage_prefix, user) < self.coverage
+
+    def index(self, user_id: str | int, attributes: Mapping[str, Any] | None = None) -> int:
+        """Variant index, or -1 when the user is not in the experiment (``assign`` for one id)."""
+        user = user_bytes(user_id)
+        if not self.included(user, attributes):
             return -1
         return bisect_right(self.cum, uniform_one(self.variant_prefix, user))
+
+
+def holdout_prefix(experiment: Experiment) -> bytes:
+    """The salted prefix of a contextual experiment's holdout draw (independent of the variant draw)."""
+    return f"{experiment.hash_salt}:{experiment.key}:holdout:".encode()
 
 
 def compile_experiment(experiment: Experiment, weights: Sequence[float] | None = None) -> ScalarExperiment:
@@ -188,4 +197,4 @@ def assign_index(
     return compile_experiment(experiment, weights).index(user_id, attributes)
 
 
-__all__ = ["ScalarExperiment", "assign_index", "compile_experiment", "uniform_one", "user_bytes"]
+__all__ = ["ScalarExperiment", "assign_index", "compile_experiment", "holdout_prefix", "uniform_one", "user_bytes"]

@@ -65,15 +65,15 @@ MAX_PARAM = 1e12
 
 
 @dataclass(frozen=True, kw_only=True)
-class Policy(ABC):
-    """A context-free bandit policy: pure functions of the per-arm ``ArmState``.
+class ExplorationFloor:
+    """What every policy shares, context-free or contextual: the minimum-exploration share
+    ``floor`` per arm, and the parameters that rebuild it.
 
-    ``floor`` is the minimum-exploration share per arm: the policy's weights ``w``
-    become ``floor + (1 − K·floor)·w``, so every arm keeps at least ``floor``.
+    The policy's weights ``w`` become ``floor + (1 − K·floor)·w``, so every arm keeps at least
+    ``floor``; a sampled choice is replaced by a uniform arm with probability K·floor.
     """
 
     name: ClassVar[str]
-    bernoulli_only: ClassVar[bool] = False
     floor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -81,32 +81,12 @@ class Policy(ABC):
         if self.floor >= 1.0:
             raise InputError("floor", self.floor, "a share below 1 / number of arms")
 
-    @abstractmethod
-    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
-        """The policy's own selection probabilities before the exploration floor."""
-
-    def probabilities(self, state: ArmState, rng: RandomLike = None) -> np.ndarray:
-        """Selection probabilities for the next batch, shape ``(..., K)``, floor applied."""
-        return self._floored(self.weights(state, as_generator(rng)))
-
-    def choose(self, state: ArmState, rng: RandomLike, size: int) -> np.ndarray:
-        """Arm indices for the next ``size`` users of each bandit, shape ``(size, ...)``."""
-        rng = as_generator(rng)
-        return sample_categorical(self.probabilities(state, rng), rng, size)
-
     def params(self) -> dict[str, Any]:
-        """The parameters that rebuild this policy with ``make_policy(name, params)``."""
+        """The parameters that rebuild this policy from its registry (``make_policy`` and kin)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.params()}
-
-    def probability_draws(self, n_arms: int) -> int:
-        """Work of one ``probabilities`` call per bandit, in random draws or arm comparisons.
-
-        Callers that evaluate the policy many times (replay, OPE) bound their total work with it.
-        """
-        return n_arms
 
     def _floored(self, w: np.ndarray) -> np.ndarray:
         if self.floor == 0.0:
@@ -123,3 +103,33 @@ class Policy(ABC):
         self._floored(np.zeros(n_arms))  # validates floor·K <= 1
         explore = rng.random(arms.shape) < self.floor * n_arms
         return np.where(explore, rng.integers(n_arms, size=arms.shape), arms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy(ExplorationFloor, ABC):
+    """A context-free bandit policy: pure functions of the per-arm ``ArmState``.
+
+    ``floor`` is the minimum-exploration share per arm (``ExplorationFloor``).
+    """
+
+    bernoulli_only: ClassVar[bool] = False
+
+    @abstractmethod
+    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
+        """The policy's own selection probabilities before the exploration floor."""
+
+    def probabilities(self, state: ArmState, rng: RandomLike = None) -> np.ndarray:
+        """Selection probabilities for the next batch, shape ``(..., K)``, floor applied."""
+        return self._floored(self.weights(state, as_generator(rng)))
+
+    def choose(self, state: ArmState, rng: RandomLike, size: int) -> np.ndarray:
+        """Arm indices for the next ``size`` users of each bandit, shape ``(size, ...)``."""
+        rng = as_generator(rng)
+        return sample_categorical(self.probabilities(state, rng), rng, size)
+
+    def probability_draws(self, n_arms: int) -> int:
+        """Work of one ``probabilities`` call per bandit, in random draws or arm comparisons.
+
+        Callers that evaluate the policy many times (replay, OPE) bound their total work with it.
+        """
+        return n_arms

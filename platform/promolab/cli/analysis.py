@@ -11,12 +11,14 @@ from promolab.analysis import analyze_experiment, analyze_table
 from promolab.analysis.economics import EconomicsConfig, parse_costs
 from promolab.analysis.engines import resolve_engine
 from promolab.analysis.filtering import TableFilters
+from promolab.analysis.over_time import over_time
 from promolab.analysis.sequential import SequentialPlan
 from promolab.cli.app import app
 from promolab.cli.flags import REPORT_FLAGS, TABLE_FLAGS, flag_errors
 from promolab.cli.options import DataOption, DbOption, EngineOption, JsonOption, SparkMasterOption, open_registry
 from promolab.cli.output import print_json
 from promolab.cli.render import print_report
+from promolab.cli.render_over_time import print_over_time
 from promolab.errors import InputError
 from promolab.spec.vocabulary import DEFAULT_SRM_THRESHOLD
 
@@ -37,11 +39,28 @@ def report(key: Annotated[str, typer.Argument(help="Experiment key.")], db: DbOp
            engine: EngineOption = "duckdb", spark_master: SparkMasterOption = None, data: DataOption = None,
            srm_threshold: Annotated[Optional[float], typer.Option(
                "--srm-threshold", help="SRM when the chi-square p is below this (default: the spec's, 0.001).")] = None,
-           keep_cross_variant: KeepCrossOption = False) -> None:
+           keep_cross_variant: KeepCrossOption = False,
+           over_time_: Annotated[bool, typer.Option(
+               "--over-time", help="Per period of first exposure: cumulative means and lifts with CIs, users, "
+                                   "the sequential boundary, and a trend check of the per-period lift.")] = False,
+           period: Annotated[Optional[str], typer.Option(
+               "--period", metavar="day|hour", help="Period of --over-time (default day, UTC).")] = None) -> None:
     """Significance report of a registry experiment.
 
     Example: promolab report hillstrom-email --db promolab-demo.duckdb
     """
+    if over_time_ or period is not None:
+        with flag_errors({**REPORT_FLAGS, "period": "--period"}):
+            if not over_time_:
+                raise InputError("--period", period, "--period only with --over-time")
+            if segment or no_filter or srm_threshold is not None:
+                raise InputError("--over-time", "with --segment, --no-filter or --srm-threshold",
+                                 "--over-time alone (or with --no-cuped, --keep-cross-variant, --engine, --data)")
+            series = over_time(open_registry(db), key, period or "day", cuped=cuped,
+                               cross_variant="keep" if keep_cross_variant else "exclude",
+                               engine=resolve_engine(engine, spark_master), data=data)
+        print_json(series.to_dict()) if json_ else print_over_time(series)
+        return
     with flag_errors(REPORT_FLAGS):
         result = analyze_experiment(open_registry(db), key, cuped=cuped, compare_unfiltered=no_filter,
                                     segments=segment or (), engine=resolve_engine(engine, spark_master), data=data,
@@ -58,9 +77,21 @@ def analyze_table_cmd(
     metric: Annotated[list[str], typer.Option("--metric", metavar="COL:kind...",
                                               help="COL:binomial | COL:mean | NUM/DEN:ratio, then "
                                                    "optionally :decrease, :cap=N or :cap=p99, "
-                                                   ":covariate=COL; repeatable.")],
+                                                   ":covariate=COL, :windowed (empty = conversion window "
+                                                   "still open); repeatable.")],
     user: Annotated[Optional[str], typer.Option(
         "--user", metavar="COL", help="User-id column: count users on several rows or in several variants.")] = None,
+    exposure_ts: Annotated[Optional[str], typer.Option(
+        "--exposure-ts", metavar="COL", help="Event-level input: the exposure-time column (with --event-ts, --user); "
+                                             "events are summed per user from first exposure on.")] = None,
+    event_ts: Annotated[Optional[str], typer.Option(
+        "--event-ts", metavar="COL", help="Event-level input: the event-time column (empty on exposure-only rows).")
+    ] = None,
+    window_hours: Annotated[Optional[int], typer.Option(
+        "--window-hours", metavar="H", help="Event-level input: count events until H hours after first exposure "
+                                            "(+ delay); users whose window is still open are left out.")] = None,
+    delay_hours: Annotated[int, typer.Option(
+        "--delay-hours", metavar="H", help="Start the conversion window H hours after first exposure.")] = 0,
     keep_cross_variant: KeepCrossOption = False,
     srm_threshold: Annotated[float, typer.Option(
         "--srm-threshold", help="SRM when the chi-square p is below this.")] = DEFAULT_SRM_THRESHOLD,
@@ -103,7 +134,7 @@ def analyze_table_cmd(
     engine: EngineOption = "duckdb",
     spark_master: SparkMasterOption = None,
 ) -> None:
-    """Analyse any exported per-user table.
+    """Analyse any exported per-user table, or an event-level one (--exposure-ts, --event-ts).
 
     Example: promolab analyze-table users.csv --variant variant --control control --metric converted:binomial
     """
@@ -119,5 +150,7 @@ def analyze_table_cmd(
                                correction=correction, sequential=plan, guardrails=guardrail or (), filters=filters,
                                segments=segment or (), economics=economics, compare_unfiltered=no_filter,
                                engine=resolve_engine(engine, spark_master), srm_threshold=srm_threshold,
-                               cross_variant="keep" if keep_cross_variant else "exclude")
+                               cross_variant="keep" if keep_cross_variant else "exclude",
+                               exposure_ts=exposure_ts, event_ts=event_ts, window_hours=window_hours,
+                               delay_hours=delay_hours)
     print_json(result.to_dict()) if json_ else print_report(result)

@@ -29,12 +29,14 @@ err_console = Console(stderr=True)
 
 # top-level command → (module under promolab.cli that registers it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "alerts": ("alerts", "Health alerts of running experiments: list, acknowledge, check now."),
     "analyze-stats": ("warehouse", "The report from per-variant sufficient statistics computed elsewhere."),
     "analyze-table": ("analysis", "Analyse any exported per-user table."),
     "assign": ("data", "Which variant each user gets: deterministic, sticky (a user keeps their first variant)."),
     "bandit": ("bandit", "Bandit experiments: weight updates and their history."),
     "dashboard": ("dashboard", "Open the dashboard: reports, sequential monitoring, bandits, simulation lab, launch."),
-    "demo": ("demo", "Register Hillstrom's e-mail experiment, ingest its 64,000 customers, print the report."),
+    "demo": ("demo", "Register Hillstrom's e-mail experiment (64,000 customers) and report it; deploy a targeting policy; run a bandit."),
+    "deploy-policy": ("uplift", "Deploy a targeting policy as a contextual experiment with a randomised holdout."),
     "experiment": ("experiments", "Create experiments from specs and move them through their life cycle."),
     "export-parquet": ("warehouse", "Export the registry's exposures, events and attributes to Parquet."),
     "export-users": ("warehouse", "Write the report's per-user rows (variant, metrics, covariates)."),
@@ -52,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "Simulate bandit policies on scenarios: regret, allocation, best-arm identification."),
     "simulate-segments": ("segmenting", "Simulate one global bandit against one bandit per segment."),
     "sql": ("warehouse", "Print the experiment's sufficient-statistics SQL for a warehouse."),
+    "uplift": ("uplift", "Who should get which offer: uplift models, Qini/AUUC, a targeting policy valued off-policy."),
 }
 
 

@@ -13,6 +13,7 @@ from promolab.cli.options import JsonOption
 from promolab.cli.output import print_json, say, status
 from promolab.cli.render import print_report
 from promolab.demo import build_demo
+from promolab.demo_targeting import LEARNED_ON, TARGETED
 
 DEMO_DB = "promolab-demo.duckdb"
 
@@ -22,7 +23,7 @@ def demo(
     db: Annotated[Path, typer.Option("--db", help="Demo registry, rebuilt from scratch.")] = Path(DEMO_DB),
     json_: JsonOption = False,
 ) -> None:
-    """Register Hillstrom's e-mail experiment, ingest its 64,000 customers, print the report.
+    """Register Hillstrom's e-mail experiment (64,000 customers) and report it; deploy a targeting policy; run a bandit.
 
     Example: promolab demo --db promolab-demo.duckdb
     """
@@ -34,4 +35,7 @@ def demo(
         return
     say(f"demo registry: {registry.path}")
     print_report(result)
-    say(f"next: promolab dashboard --db {db}")
+    targeted = analyze_experiment(registry, TARGETED)
+    say(f"targeting: {TARGETED} serves a policy learned on half the customers (promolab uplift), measured on the "
+        f"other half against a randomised holdout: {targeted.verdict.text}")
+    say(f"next: promolab dashboard --db {db}  (or: promolab uplift --experiment {LEARNED_ON} --model ridge --db {db})")

@@ -19,7 +19,9 @@ PLAN_FLAGS = {
 TABLE_FLAGS = {**PLAN_FLAGS, "table": "FILE", "table.variant": "--variant", "table.user": "--user",
                "cost": "--cost", "filter column": "--flag/--outlier/--shared", "economics column": "--revenue/--orders",
                "filters.outlier_z": "--outlier-z", "filters.max_accounts": "--max-accounts",
-               "economics.margin_rate": "--margin-rate"}
+               "economics.margin_rate": "--margin-rate", "table.exposure_ts": "--exposure-ts",
+               "table.event_ts": "--event-ts", "table.window_hours": "--window-hours",
+               "table.delay_hours": "--delay-hours"}
 REPORT_FLAGS = {"plan.srm_threshold": "--srm-threshold", "plan.segments": "--segment", "engine": "--engine",
                 "spark_master": "--spark-master", "data": "--data"}
 STATS_FLAGS = {**PLAN_FLAGS, "stats file": "FILE"}

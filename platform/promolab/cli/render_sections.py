@@ -87,6 +87,31 @@ def print_economics(report: Report) -> None:
         say(f"  note: {note}")
 
 
+def print_contextual(report: Report) -> None:
+    c = report.contextual
+    if c is None:
+        return
+    level = f"{1 - report.alpha:.0%} CI"
+    lift = c.policy_vs_holdout
+    if lift is None:
+        say(f"Policy vs holdout ({c.metric}): {c.policy_users:,} policy and {c.holdout_users:,} holdout users so far; "
+            "at least 2 in each are needed")
+    else:
+        say(f"Policy vs holdout ({c.metric}): {lift.treatment_mean:.4g} vs {lift.control_mean:.4g}, "
+            f"{lift.absolute:+.4g} [{lift.abs_ci_low:+.4g}, {lift.abs_ci_high:+.4g}] ({level}), p = {_p(lift.p_value)}; "
+            f"{c.policy_users:,} policy and {c.holdout_users:,} holdout users", "bold")
+    table = _table(f"{c.metric} had every user got each variant (self-normalised IPS on the logged propensities; "
+                   f"{level})", ["variant", "users", "mean [CI]", "effective n"])
+    for variant, m in c.variants.items():
+        if m is None:
+            table.add_row(variant, "0", "", "")
+        else:
+            table.add_row(variant, f"{m.n:,}", f"{m.value:.4g} [{m.lower:.4g}, {m.upper:.4g}]", f"{m.effective_n:,.0f}")
+    console.print(table)
+    if c.unlogged:
+        say(f"  note: {c.unlogged:,} exposed users have no logged propensity and are left out of the IPS means")
+
+
 def print_segments(report: Report) -> None:
     for d in report.segments:
         table = _table(f"Segments by {d.column} ({d.correction} across {d.family_size} tests)",
@@ -157,6 +182,7 @@ def print_sections_before(report: Report) -> None:
 
 
 def print_sections_after(report: Report) -> None:
+    print_contextual(report)
     print_guardrails(report)
     print_economics(report)
     print_segments(report)

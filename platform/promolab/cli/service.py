@@ -29,17 +29,23 @@ def serve(
         "--report-timeout", help="Seconds a report may take before it is cancelled (answer 504).")] = 30.0,
     workers: Annotated[int, typer.Option(
         "--workers", help="Service processes sharing the port and the registry (1-64).")] = 1,
+    health_period: Annotated[float, typer.Option(
+        "--health-period", metavar="SECONDS",
+        help="Seconds between health checks of every running experiment (alerts); 0 turns them off.")] = 3600.0,
+    webhook: Annotated[Optional[list[str]], typer.Option(
+        "--webhook", metavar="URL", help="POST each new alert as JSON to this http(s) URL (repeatable).")] = None,
 ) -> None:
     """Run the HTTP API (assign, events, experiments, reports) on the registry.
 
-    Example: promolab serve --port 8000 --bandit-period 3600
+    Example: promolab serve --port 8000 --bandit-period 3600 --webhook https://hooks.example.com/promolab
     """
     import logging
 
     import uvicorn
 
     from promolab.service import create_app
-    from promolab.service.app import BANDIT_PERIOD_ENV, MAX_WORKERS, REPORT_TIMEOUT_ENV
+    from promolab.service.app import BANDIT_PERIOD_ENV, HEALTH_PERIOD_ENV, MAX_WORKERS, REPORT_TIMEOUT_ENV, WEBHOOKS_ENV
+    from promolab.service.webhooks import check_webhook_url
 
     if bandit_period is not None and not bandit_period > 0:
         from promolab.errors import InputError
@@ -53,6 +59,11 @@ def serve(
         from promolab.errors import InputError
 
         raise InputError("--workers", workers, f"a number of processes from 1 to {MAX_WORKERS}")
+    if not 0 <= health_period < float("inf"):
+        from promolab.errors import InputError
+
+        raise InputError("--health-period", health_period, "a number of seconds >= 0 (0: no health checks)")
+    webhooks = [check_webhook_url(u, "--webhook") for u in webhook or []]
     from promolab.store import DB_ENV, Registry, resolve_db_path
 
     Registry.open(db, read_only=False)  # a damaged, foreign or read-only file: one line here, not a traceback
@@ -61,7 +72,8 @@ def serve(
     err_console.print(f"promolab service on http://{host}:{port} (docs at /docs){processes}", markup=False,
                       highlight=False)
     if workers == 1:
-        application = create_app(db, bandit_period=bandit_period, report_timeout=report_timeout)
+        application = create_app(db, bandit_period=bandit_period, report_timeout=report_timeout,
+                                 health_period=health_period or None, webhooks=webhooks)
         uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False, workers=1)
         return
     # each worker process builds its own app from the environment (uvicorn's factory)
@@ -69,6 +81,8 @@ def serve(
     os.environ[REPORT_TIMEOUT_ENV] = repr(report_timeout)
     if bandit_period is not None:
         os.environ[BANDIT_PERIOD_ENV] = repr(bandit_period)
+    os.environ[HEALTH_PERIOD_ENV] = repr(health_period)
+    os.environ[WEBHOOKS_ENV] = " ".join(webhooks)
     uvicorn.run("promolab.service.app:app_from_env", factory=True, host=host, port=port, log_level=log_level,
                 access_log=False, workers=workers)
 

@@ -35,7 +35,9 @@ def sql_cmd(
     """Print the experiment's sufficient-statistics SQL for a warehouse.
 
     Run it where the data lives, save its rows (one per variant) as CSV or JSON, and
-    feed them to ``promolab analyze-stats FILE --experiment KEY``.
+    feed them to ``promolab analyze-stats FILE --experiment KEY``. Metrics with a
+    conversion window (``window_hours``) count only events inside it and users whose
+    window has closed by the data's latest time (column ``METRIC__n``).
 
     Example: promolab sql hillstrom-email --dialect bigquery --schema analytics
     """

@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 from contextlib import asynccontextmanager
+from typing import Sequence
 
 from fastapi import FastAPI
 
@@ -33,10 +34,11 @@ from promolab.service.routes_assign import router as assign_router
 from promolab.service.routes_events import router as events_router
 from promolab.service.routes_experiments import router as experiments_router
 from promolab.service.routes_misc import router as misc_router
-from promolab.service.scheduler import BanditScheduler
+from promolab.service.scheduler import DEFAULT_HEALTH_PERIOD, BanditScheduler, HealthScheduler
 from promolab.service.schemas import MAX_BODY_BYTES
 from promolab.service.state import BanditUpdate, ServiceState
 from promolab.service.sync import DEFAULT_SYNC_INTERVAL, RegistrySync
+from promolab.service.webhooks import WebhookSender, check_webhook_url
 from promolab.service.writer import Writer
 from promolab.store import Registry
 
@@ -131,6 +133,8 @@ def create_app(
     fast_assign: bool = True,
     report_timeout: float = DEFAULT_REPORT_TIMEOUT,
     sync_interval: float = DEFAULT_SYNC_INTERVAL,
+    health_period: float | None = DEFAULT_HEALTH_PERIOD,
+    webhooks: Sequence[str] = (),
 ) -> FastAPI:
     """The service on the registry at ``db_path`` (default: $PROMOLAB_DB or ./promolab.duckdb).
 
@@ -140,7 +144,13 @@ def create_app(
     ``report_timeout``: seconds a report may take (past it: 504, and the report is cancelled).
     ``sync_interval``: seconds between reads of other processes' changes to the registry
     (:mod:`promolab.service.sync`).
+    ``health_period``: seconds between scheduled health checks of every running experiment
+    (default hourly; None: none); their new alerts are logged and POSTed to ``webhooks``
+    (http(s) URLs; :mod:`promolab.service.webhooks`).
     """
+    if health_period is not None and not (isinstance(health_period, (int, float)) and 0 < health_period < float("inf")):
+        raise InputError("health_period", health_period, "a number of seconds > 0")
+    webhooks = tuple(check_webhook_url(u) for u in webhooks)  # a bad URL: one line, before anything starts
     if not (isinstance(report_timeout, (int, float)) and 0 < report_timeout < float("inf")):
         raise ValueError(f"report_timeout: got {report_timeout!r}, expected a number of seconds > 0")
 
@@ -157,6 +167,11 @@ def create_app(
         if bandit_period:
             state.scheduler = BanditScheduler(state, bandit_period)
             state.scheduler.start()
+        state.webhooks = WebhookSender(webhooks).start() if webhooks else None
+        state.health = None
+        if health_period:
+            state.health = HealthScheduler(state, health_period, state.webhooks)
+            state.health.start()
         state.reports = ReportRunner(state, report_timeout)
         restore = _on_shutdown_signal(state.reports.begin_shutdown)
         app.state.service = state
@@ -179,6 +194,10 @@ def create_app(
             await state.reports.close()
             if state.scheduler is not None:
                 state.scheduler.stop()
+            if state.health is not None:
+                state.health.stop()
+            if state.webhooks is not None:
+                state.webhooks.stop()
             writer.stop()
             if close_registry:
                 registry.close()
@@ -237,6 +256,8 @@ def _on_shutdown_signal(callback):
 
 BANDIT_PERIOD_ENV = "PROMOLAB_BANDIT_PERIOD"
 REPORT_TIMEOUT_ENV = "PROMOLAB_REPORT_TIMEOUT"
+HEALTH_PERIOD_ENV = "PROMOLAB_HEALTH_PERIOD"  # seconds; 0 turns the scheduled health checks off
+WEBHOOKS_ENV = "PROMOLAB_WEBHOOKS"  # alert webhook URLs, separated by spaces
 MAX_WORKERS = 64
 
 
@@ -256,10 +277,13 @@ def _seconds_from_env(name: str) -> float | None:
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory promolab.service.app:app_from_env`` (what ``promolab serve
     --workers N`` runs in each process): $PROMOLAB_DB, $PROMOLAB_BANDIT_PERIOD,
-    $PROMOLAB_REPORT_TIMEOUT."""
+    $PROMOLAB_REPORT_TIMEOUT, $PROMOLAB_HEALTH_PERIOD (0: off), $PROMOLAB_WEBHOOKS."""
     timeout = _seconds_from_env(REPORT_TIMEOUT_ENV)
+    health = os.environ.get(HEALTH_PERIOD_ENV, "").strip()
+    health_period = None if health in ("0", "0.0") else _seconds_from_env(HEALTH_PERIOD_ENV) or DEFAULT_HEALTH_PERIOD
     return create_app(os.environ.get("PROMOLAB_DB"), bandit_period=_seconds_from_env(BANDIT_PERIOD_ENV),
-                      report_timeout=DEFAULT_REPORT_TIMEOUT if timeout is None else timeout)
+                      report_timeout=DEFAULT_REPORT_TIMEOUT if timeout is None else timeout,
+                      health_period=health_period, webhooks=os.environ.get(WEBHOOKS_ENV, "").split())
 
 
 __all__ = ["create_app", "app_from_env"]

@@ -31,20 +31,38 @@ from typing import Any
 
 import numpy as np
 
+from promolab.adaptive.served import ServedModel, floored
 from promolab.assign import assign
-from promolab.assign.scalar import ScalarExperiment, compile_experiment
+from promolab.assign.scalar import ScalarExperiment, compile_experiment, holdout_prefix, uniform_one, user_bytes
 from promolab.errors import InputError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
+from promolab.spec.encoding import encode_one
+from promolab.store.exposures import context_json
 
 CONFIG_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Decision:
+    """One user's assignment: the variant index (-1: not in the experiment), the probability
+    it was chosen with, and for a contextual experiment the features it was chosen on (JSON)."""
+
+    index: int
+    propensity: float | None = None
+    context: str | None = None
+
+
+NOT_IN = Decision(-1)
+
+
+@dataclass(frozen=True)
 class Running:
-    """A running experiment as evaluated: the spec, bandit weights (None: the spec's)."""
+    """A running experiment as evaluated: the spec, bandit weights (None: the spec's) and, for
+    a contextual experiment, its current model (None: none fitted yet; the weights serve)."""
 
     experiment: Experiment
     weights: tuple[float, ...] | None
+    model: ServedModel | None = None
 
     @property
     def key(self) -> str:
@@ -59,13 +77,27 @@ class Running:
         """The experiment and weights precompiled for one-user evaluation (computed once)."""
         return compile_experiment(self.experiment, self.weights)
 
+    @cached_property
+    def shares(self) -> np.ndarray:
+        """The split in force, normalised: each variant's propensity for an A/B or bandit user."""
+        w = np.asarray(self.weights if self.weights is not None else self.experiment.weights, dtype=float)
+        return w / w.sum()
 
-def config_document(experiments: Sequence[tuple[Experiment, Mapping[str, float] | None]]) -> dict[str, Any]:
-    """The JSON document of ``GET /v1/config``: each running spec and its current weights."""
+    @cached_property
+    def holdout_prefix(self) -> bytes:
+        return holdout_prefix(self.experiment)
+
+
+def config_document(
+    experiments: Sequence[tuple[Experiment, Mapping[str, float] | None, ServedModel | None]],
+) -> dict[str, Any]:
+    """The JSON document of ``GET /v1/config``: each running spec, its current weights and
+    (contextual experiments) its current model."""
     items = []
-    for experiment, weights in experiments:
+    for experiment, weights, model in experiments:
         w = None if weights is None else [float(weights[k]) for k in experiment.variant_keys]
-        items.append({"spec": experiment_to_dict(experiment), "weights": w})
+        items.append({"spec": experiment_to_dict(experiment), "weights": w,
+                      "model": None if model is None else model.to_dict()})
     return {"version": CONFIG_VERSION, "experiments": items}
 
 
@@ -80,7 +112,11 @@ def running_from_config(document: Mapping[str, Any]) -> list[Running]:
     for item in document.get("experiments", []):
         experiment = experiment_from_dict(item["spec"], source="config")
         weights = item.get("weights")
-        out.append(Running(experiment, None if weights is None else tuple(float(w) for w in weights)))
+        raw = item.get("model")
+        model = None
+        if raw is not None and experiment.contextual is not None:
+            model = ServedModel.from_dict(raw, len(experiment.variants), experiment.contextual.features.dim)
+        out.append(Running(experiment, None if weights is None else tuple(float(w) for w in weights), model))
     return out
 
 
@@ -104,6 +140,57 @@ def evaluate_one(running: Running, user_id: str, attributes: Mapping[str, Any] |
     if needed and (attributes is None or any(attributes.get(k) is None for k in needed)):
         return -1
     return running.scalar.index(user_id, attributes)
+
+
+def decide_one(running: Running, user_id: str, attributes: Mapping[str, Any] | None) -> Decision:
+    """The user's :class:`Decision`. A/B and bandit: the hashed variant of :func:`evaluate_one`,
+    chosen with its share of the split. Contextual (``promolab.adaptive.served``): a user in
+    the experiment whose holdout draw is below ``holdout`` gets the hashed variant of the
+    split, anyone else a variant drawn by the same variant hash from the floored policy
+    π(·|φ(x)); the propensity logged is the marginal h·wₐ + (1 − h)·πₐ. Raises
+    ``InputError`` for unusable attributes (``context.<feature>`` when a feature is missing
+    or invalid)."""
+    config = running.experiment.contextual
+    if config is None:
+        index = evaluate_one(running, user_id, attributes)
+        return Decision(index, float(running.shares[index])) if index >= 0 else NOT_IN
+    scalar = running.scalar
+    user = user_bytes(user_id)
+    needed = running.needed
+    if needed and (attributes is None or any(attributes.get(k) is None for k in needed)):
+        return NOT_IN
+    phi = encode_one(config.features, attributes)  # raises InputError naming the feature
+    if not scalar.included(user, attributes):
+        return NOT_IN
+    shares = running.shares
+    policy = shares if running.model is None else floored(running.model.probabilities(phi), config.floor)
+    if config.holdout > 0 and uniform_one(running.holdout_prefix, user) < config.holdout:
+        index = scalar.index(user_id, attributes)
+    else:
+        cum = np.cumsum(policy)
+        u = uniform_one(scalar.variant_prefix, user)
+        index = min(int(np.searchsorted(cum / cum[-1], u, side="right")), len(cum) - 1)
+    propensity = config.holdout * shares[index] + (1.0 - config.holdout) * policy[index]
+    context = context_json({f.name: attributes[f.name] for f in config.features.features})
+    return Decision(index, float(propensity), context)
+
+
+def decide_each(running: Running, user_ids: Sequence[str],
+                attributes: Sequence[Mapping[str, Any] | None] | None = None) -> list[Decision | InputError]:
+    """:func:`decide_one` per user (vectorised for A/B and bandits); unusable attributes give
+    that user's ``InputError``."""
+    attrs = list(attributes) if attributes is not None else [None] * len(user_ids)
+    if running.experiment.contextual is None:
+        shares = running.shares
+        return [v if isinstance(v, InputError) else Decision(v, float(shares[v])) if v >= 0 else NOT_IN
+                for v in evaluate_each(running, user_ids, attrs)]
+    out: list[Decision | InputError] = []
+    for u, a in zip(user_ids, attrs):
+        try:
+            out.append(decide_one(running, u, a))
+        except InputError as exc:
+            out.append(exc)
+    return out
 
 
 def evaluate(

@@ -4,12 +4,12 @@ It computes significance reports outside the server process (``promolab.service.
 starts it, sends it jobs and kills it when a report is no longer wanted), so a report
 never holds the server's threads, its GIL or its event loop.
 
-Protocol: one JSON line per job on stdin, ``{"id", "path", "key", "compute"}``; per
+Protocol: one JSON line per job on stdin, ``{"id", "path", "key", "compute", "options"}``; per
 answer on stdout, a JSON line ``{"id", "ok": true, "length": n}`` followed by the report's
 JSON (``n`` bytes, then a newline), or one line ``{"id", "ok": false, "error":
 "input"|"internal", ...}``. ``path`` is the service's registry file, opened
 read-only (it is shared: :mod:`promolab.store.access`); ``compute`` names the function (``module:function``) that turns
-(path, key) into the report's JSON - :func:`compute_report` unless a test says otherwise.
+(path, key, **options) into the report's JSON - :func:`compute_report` unless a test says otherwise.
 
 The service starts it at a lower CPU priority than its own (``NICE`` more), and it dies with its
 parent (``PR_SET_PDEATHSIG`` on Linux), so a killed server leaves no report running.
@@ -29,15 +29,25 @@ NICE = 10  # the worker's CPU priority below the server's
 PARENT_ENV = "PROMOLAB_REPORT_PARENT"
 
 
-def compute_report(path: str, key: str) -> dict[str, Any]:
-    """What ``promolab report KEY --json`` prints, on the registry at ``path`` (read-only)."""
+def compute_report(path: str, key: str, over_time: str | None = None) -> dict[str, Any]:
+    """What ``promolab report KEY --json`` prints, on the registry at ``path`` (read-only); with
+    ``over_time`` (day | hour), what ``promolab report KEY --over-time --period P --json`` prints."""
     from promolab.analysis import analyze_experiment
+    from promolab.analysis.over_time import over_time as series
+    from promolab.errors import InputError
     from promolab.jsonable import to_plain
     from promolab.store import Registry
 
     registry = Registry(path, read_only=True)
     try:
-        return to_plain(analyze_experiment(registry, key).to_dict())
+        if over_time is None:
+            return to_plain(analyze_experiment(registry, key).to_dict())
+        try:
+            return to_plain(series(registry, key, over_time).to_dict())
+        except InputError as exc:
+            if exc.field != "period":
+                raise
+            raise InputError("over_time", exc.value, exc.expected) from exc
     finally:
         registry.close()
 
@@ -56,7 +66,8 @@ def answer(job: dict[str, Any]) -> dict[str, Any]:
     from promolab.errors import InputError
 
     try:
-        report = _resolve(job.get("compute") or f"{__name__}:compute_report")(job["path"], job["key"])
+        compute = _resolve(job.get("compute") or f"{__name__}:compute_report")
+        report = compute(job["path"], job["key"], **(job.get("options") or {}))
         return {"id": job.get("id"), "ok": True, "report": report}
     except InputError as exc:  # not enough data yet, and the like: the caller's 409
         return {"id": job.get("id"), "ok": False, "error": "input", "message": str(exc), "field": exc.field,

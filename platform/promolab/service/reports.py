@@ -102,14 +102,16 @@ class ReportRunner:
 
     # -- the route's side ----------------------------------------------------------------
 
-    async def report(self, key: str, client_gone: Callable[[], Awaitable[Any]] | None = None) -> bytes:
-        """The report as JSON text; raises ApiError (409 no data yet, 503, 504) otherwise."""
+    async def report(self, key: str, client_gone: Callable[[], Awaitable[Any]] | None = None,
+                     over_time: str | None = None) -> bytes:
+        """The report as JSON text (with ``over_time``, its series per day or hour); raises ApiError
+        (409 no data yet, 422 too many periods, 503, 504) otherwise."""
         if self._closing.is_set():
             raise self._shutting_down()
         if self.waiting >= self.max_waiting:
             raise ApiError(503, "unavailable", f"report: {self.waiting} reports are already waiting for the report "
                            "worker; retry later", headers={"Retry-After": "5"})
-        job = asyncio.ensure_future(self._run(key))
+        job = asyncio.ensure_future(self._run(key, over_time))
         self._tasks.add(job)
         job.add_done_callback(self._tasks.discard)
         watchers = [asyncio.ensure_future(self._closing.wait())]
@@ -146,12 +148,13 @@ class ReportRunner:
 
     # -- one job at a time -----------------------------------------------------------------
 
-    async def _run(self, key: str) -> bytes:
+    async def _run(self, key: str, over_time: str | None = None) -> bytes:
         async with self._slot:
             path = self.state.registry.path
             worker = await self._get_worker()
             self._jobs += 1
-            job = {"id": self._jobs, "path": str(path), "key": key, "compute": self.compute}
+            job = {"id": self._jobs, "path": str(path), "key": key, "compute": self.compute,
+                   "options": {"over_time": over_time} if over_time else {}}
             try:
                 reply = await worker.call(job)
             except BaseException:  # cancelled (time limit, client gone, shutdown) or a broken pipe
@@ -167,6 +170,9 @@ class ReportRunner:
             raise ApiError(503, "unavailable", "report: the report worker stopped; retry", headers={"Retry-After": "1"})
         if reply.get("ok"):
             return reply["body"]
+        if reply.get("error") == "input" and reply.get("field") == "over_time":  # more periods than a series holds
+            raise ApiError(422, "invalid_input", reply.get("message", ""), "over_time", reply.get("value"),
+                           reply.get("expected"))
         if reply.get("error") == "input":  # not enough data yet (no exposures, a variant with < 2 users, ...)
             raise ApiError(409, "conflict", reply.get("message", ""), reply.get("field"), reply.get("value"),
                            reply.get("expected"))

@@ -37,7 +37,11 @@ def response_body(catalog, user_id: str, result) -> bytes:
 
 
 def _attr_error(exc: InputError, prefix: str) -> InputError:
-    field = exc.field.replace("targeting.", "attributes.", 1) if exc.field.startswith("targeting.") else exc.field
+    """A targeting rule's or a contextual policy's complaint about the user, named as the request field."""
+    field = exc.field
+    for origin in ("targeting.", "context."):
+        if field.startswith(origin):
+            field = "attributes." + field[len(origin):]
     return InputError(f"{prefix}{field}", exc.value, exc.expected)
 
 

@@ -25,6 +25,7 @@ from promolab.service.body import JsonRoute, is_json, parse_request
 from promolab.service.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from promolab.service.schemas import (MAX_FUTURE, MIN_TS_NAIVE, EventBatch, IngestResponse, check_ts,
                                       derived_id, utc_naive)
+from promolab.store.exposures import context_json
 from promolab.service.writer import EVENT_SCHEMA, EXPOSURE_SCHEMA, Overloaded, WriterStopped
 
 
@@ -83,7 +84,7 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     src = batch.source
     ev_id, ev_user, ev_name, ev_value, ev_ts = [], [], [], [], []
-    x_key, x_user, x_var, x_ts = [], [], [], []
+    x_key, x_user, x_var, x_ts, x_prop, x_ctx = [], [], [], [], [], []
     statuses, experiments = catalog.statuses, catalog.experiments
     for e in batch.events:
         kind = e.type
@@ -102,6 +103,7 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
             if status is None or status in ("draft", "stopped") or e.variant not in experiments[e.experiment].variant_keys:
                 return _build_tables_checked(batch, catalog, sticky, fresh)
             x_key.append(e.experiment), x_user.append(e.user_id), x_var.append(e.variant), x_ts.append(e.ts)
+            x_prop.append(e.propensity), x_ctx.append(context_json(e.context))
     now_us = pa.scalar(now, pa.timestamp("us"))
     # aware times → UTC, naive taken as UTC (as utc_naive); no time → now
     ev_times = pa.array(ev_ts, pa.timestamp("us")).fill_null(now_us) if ev_id else None
@@ -112,8 +114,8 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
             if lo_hi["min"].as_py() < MIN_TS_NAIVE or lo_hi["max"].as_py() > now + MAX_FUTURE:
                 return _build_tables_checked(batch, catalog, sticky, fresh)
     if x_key and sticky is not None:
-        x_key, x_user, x_var, x_list = _first_exposures(x_key, x_user, x_var, x_times.to_pylist(), catalog,
-                                                         sticky, fresh)
+        x_key, x_user, x_var, x_list, x_prop, x_ctx = _first_exposures(
+            x_key, x_user, x_var, x_times.to_pylist(), x_prop, x_ctx, catalog, sticky, fresh)
         x_times = pa.array(x_list, pa.timestamp("us"))
     events = exposures = None
     if ev_id:
@@ -122,7 +124,9 @@ def build_tables(batch: EventBatch, catalog, sticky=None,
                            "ts": ev_times}, schema=EVENT_SCHEMA)
     if x_key:
         exposures = pa.table({"experiment_key": x_key, "user_id": x_user, "variant": x_var, "ts": x_times,
-                              "source": pa.array([src] * len(x_key), pa.string())}, schema=EXPOSURE_SCHEMA)
+                              "source": pa.array([src] * len(x_key), pa.string()),
+                              "propensity": pa.array(x_prop, pa.float64()),
+                              "context_json": pa.array(x_ctx, pa.string())}, schema=EXPOSURE_SCHEMA)
     return events, exposures
 
 
@@ -137,7 +141,7 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     src = batch.source
     ev_id, ev_user, ev_name, ev_value, ev_ts = [], [], [], [], []
-    x_key, x_user, x_var, x_ts = [], [], [], []
+    x_key, x_user, x_var, x_ts, x_prop, x_ctx = [], [], [], [], [], []
     for i, e in enumerate(batch.events):
         if e.ts is None:
             ts = now
@@ -173,8 +177,10 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
                 raise ApiError(422, "invalid_input", f"events[{i}].variant: got {e.variant!r}",
                                f"events[{i}].variant", e.variant, "one of " + ", ".join(variants))
             x_key.append(e.experiment), x_user.append(e.user_id), x_var.append(e.variant), x_ts.append(ts)
+            x_prop.append(e.propensity), x_ctx.append(context_json(e.context))
     if x_key and sticky is not None:
-        x_key, x_user, x_var, x_ts = _first_exposures(x_key, x_user, x_var, x_ts, catalog, sticky, fresh)
+        x_key, x_user, x_var, x_ts, x_prop, x_ctx = _first_exposures(x_key, x_user, x_var, x_ts, x_prop, x_ctx,
+                                                                     catalog, sticky, fresh)
     events = exposures = None
     if ev_id:
         events = pa.table({"source": pa.array([src] * len(ev_id), pa.string()), "event_id": ev_id, "user_id": ev_user,
@@ -183,11 +189,13 @@ def _build_tables_checked(batch: EventBatch, catalog, sticky=None,
     if x_key:
         exposures = pa.table({"experiment_key": x_key, "user_id": x_user, "variant": x_var,
                               "ts": pa.array(x_ts, pa.timestamp("us")),
-                              "source": pa.array([src] * len(x_key), pa.string())}, schema=EXPOSURE_SCHEMA)
+                              "source": pa.array([src] * len(x_key), pa.string()),
+                              "propensity": pa.array(x_prop, pa.float64()),
+                              "context_json": pa.array(x_ctx, pa.string())}, schema=EXPOSURE_SCHEMA)
     return events, exposures
 
 
-def _first_exposures(keys, users, variants, times, catalog, sticky, fresh):
+def _first_exposures(keys, users, variants, times, propensities, contexts, catalog, sticky, fresh):
     # the earliest row per (experiment, user, variant); a user's first exposure is the
     # earliest by (time, variant key), as the writer's arg_min(variant, (ts, variant))
     first: dict[tuple[str, str, str], int] = {}
@@ -215,7 +223,7 @@ def _first_exposures(keys, users, variants, times, catalog, sticky, fresh):
             fresh.append((sticky.get(k), u, catalog.experiments[k].variant_keys.index(variants[i])))
     kept.sort()
     return ([keys[i] for i in kept], [users[i] for i in kept], [variants[i] for i in kept],
-            [times[i] for i in kept])
+            [times[i] for i in kept], [propensities[i] for i in kept], [contexts[i] for i in kept])
 
 
 @router.post("/events", response_model=IngestResponse, responses=RESPONSES, summary="Ingest a batch of events")

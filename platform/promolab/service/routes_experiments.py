@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from promolab.errors import InputError, PromolabError
 from promolab.service.auth import Principal, admin_key
@@ -124,12 +124,15 @@ def get_experiment(request: Request, key: str = Key, _: Principal = Depends(admi
                        503: {"model": ErrorResponse, "description": "Too many reports waiting, or shutting down: retry."},
                        504: {"model": ErrorResponse, "description": "Not ready within the report time limit."}},
             summary="Significance report (the JSON of `promolab report --json`)")
-async def get_report(request: Request, key: str = Key, _: Principal = Depends(admin_key)):
+async def get_report(request: Request, key: str = Key, _: Principal = Depends(admin_key),
+                     over_time: Literal["day", "hour"] | None = Query(
+                         None, description="Instead of the report: its effects per day or hour of first exposure "
+                                           "(the JSON of `promolab report KEY --over-time --period P --json`).")):
     """Computed in the report worker process, which reads the registry itself, within the
     server's report time limit (``promolab serve --report-timeout``, default 30 s: past
     it, 504); cancelled when the client disconnects. 409 while there is not enough data."""
     state = _existing(request, key)
-    body = await state.reports.report(key, lambda: _client_gone(request))
+    body = await state.reports.report(key, lambda: _client_gone(request), over_time)
     return Response(body, media_type="application/json")  # the worker's JSON, as it wrote it
 
 
@@ -147,10 +150,14 @@ def _transition(request: Request, key: str, to: str, change: Change | None, prin
         e = entries.get(key)
         if e is None or to not in TRANSITIONS.get(e.status, ()):
             return  # the store refuses it (404/409), nothing written
-        weights = e.weights
+        weights, model = e.weights, e.model
         if to == "running" and e.experiment.kind == "bandit":
             weights = registry.current_weights(key)
-        entries[key] = replace(e, status=to, weights=weights if to == "running" else None)
+        if to == "running" and e.experiment.kind == "contextual":
+            current = registry.current_model(key)
+            model = current and current[1]
+        running = to == "running"
+        entries[key] = replace(e, status=to, weights=weights if running else None, model=model if running else None)
 
     state.change(key, move, lambda: registry.set_status(key, to, by=principal.by,
                                                         reason=change.reason if change else ""))

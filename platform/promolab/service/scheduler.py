@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Callable
 
+from promolab.adaptive.contextual import ModelUpdate, update_model
+from promolab.analysis.health_checks import check_running
 from promolab.errors import StateError
+from promolab.spec.load import TARGETING_POLICY
 from promolab.store import Registry
 from promolab.store.registry import now_utc
 
@@ -94,14 +98,39 @@ def updated_within(registry: Registry, key: str, seconds: float) -> bool:
     return (now_utc() - history.updated_at.max().to_pydatetime()).total_seconds() < seconds
 
 
-def update_all(state, skip_within: float | None = None) -> dict[str, dict[str, float]]:
-    """Update every running bandit; one failing experiment does not stop the others.
+def update_contextual(state, key: str, reason: str = "scheduled update") -> ModelUpdate:
+    """Refit one running contextual experiment's model (``update_model``) and serve it."""
+    result = update_model(state.registry, key, by=reason)
+    if result.version is not None:
+        state.refresh()
+    return result
 
-    ``skip_within``: leave out a bandit whose weights were stored less than that many
-    seconds ago - with several service processes on one registry, each runs the
-    schedule, and the first to reach a bandit in a period updates it for all."""
+
+def model_updated_within(registry: Registry, key: str, seconds: float) -> bool:
+    """Was ``key``'s contextual model stored less than ``seconds`` ago (by any process)?"""
+    history = registry.model_history(key)
+    if history.empty:
+        return False
+    return (now_utc() - history.updated_at.max().to_pydatetime()).total_seconds() < seconds
+
+
+def update_all(state, skip_within: float | None = None) -> dict[str, dict[str, float]]:
+    """Update every running bandit's weights and every learning contextual experiment's model;
+    one failing experiment does not stop the others.
+
+    ``skip_within``: leave out an experiment updated less than that many seconds ago - with
+    several service processes on one registry, each runs the schedule, and the first to
+    reach an experiment in a period updates it for all."""
     done = {}
     for running in state.catalog.running:
+        config = running.experiment.contextual
+        if config is not None and config.policy != TARGETING_POLICY:
+            if skip_within is None or not model_updated_within(state.registry, running.key, skip_within):
+                try:
+                    update_contextual(state, running.key)
+                except Exception:
+                    log.exception("contextual model update of %s failed", running.key)
+            continue
         if running.experiment.kind != "bandit":
             continue
         if skip_within is not None and updated_within(state.registry, running.key, skip_within):
@@ -115,18 +144,20 @@ def update_all(state, skip_within: float | None = None) -> dict[str, dict[str, f
     return done
 
 
-class BanditScheduler:
-    """A daemon thread running ``update_all`` every ``period`` seconds."""
+class PeriodicThread(ABC):
+    """A daemon thread calling ``run_once`` every ``period`` seconds until ``stop``; a failing
+    run is logged (``what``) and the next one still happens."""
 
-    def __init__(self, state, period: float):
+    what = "scheduled work"
+
+    def __init__(self, state, period: float, name: str):
         if not period > 0:
             raise ValueError("period must be > 0 seconds")
         self.state = state
         self.period = period
         self.runs = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="promolab-bandit-scheduler", daemon=True)
-        self._warned = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -135,6 +166,27 @@ class BanditScheduler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    @abstractmethod
+    def run_once(self):
+        """One run of the scheduled work."""
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("%s failed", self.what)
+
+
+class BanditScheduler(PeriodicThread):
+    """``update_all`` every ``period`` seconds."""
+
+    what = "scheduled bandit update"
+
+    def __init__(self, state, period: float):
+        super().__init__(state, period, "promolab-bandit-scheduler")
+        self._warned = False
 
     def run_once(self) -> dict[str, dict[str, float]]:
         try:
@@ -149,9 +201,36 @@ class BanditScheduler:
             log.info("bandit weights updated: %s", ", ".join(done))
         return done
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("scheduled bandit update failed")
+
+DEFAULT_HEALTH_PERIOD = 3600.0  # seconds between scheduled health checks (hourly)
+
+
+class HealthScheduler(PeriodicThread):
+    """Every running experiment's health checked every ``period`` seconds
+    (``promolab.analysis.health_checks.check_running``): new alerts are stored, logged and
+    queued for the webhooks (``webhooks.send`` returns at once; delivery is its own thread).
+
+    With several service processes on one registry, each runs the schedule; an alert is
+    raised once (recording is deduplicated in one transaction), so each is sent once."""
+
+    what = "scheduled health check"
+
+    def __init__(self, state, period: float = DEFAULT_HEALTH_PERIOD, webhooks=None):
+        super().__init__(state, period, "promolab-health-scheduler")
+        self.webhooks = webhooks
+
+    def run_once(self) -> list:
+        """Check every running experiment now; the outcomes (``CheckOutcome``)."""
+        try:
+            self.state.writer.flush()  # exposures this process holds count in the check
+        except Exception:  # noqa: BLE001 - a stopped writer: check what is stored
+            log.debug("writer flush before the health check failed", exc_info=True)
+        outcomes = check_running(self.state.registry)
+        for outcome in outcomes:
+            for alert in outcome.alerts:
+                log.warning("alert %d on %s [%s%s]: %s", alert.id, alert.experiment, alert.kind,
+                            f" {alert.subject}" if alert.subject else "", alert.message)
+                if self.webhooks is not None:
+                    self.webhooks.send(alert.to_dict())
+        self.runs += 1
+        return outcomes

@@ -67,6 +67,7 @@ Attributes = Annotated[dict[AttrName, AttrValue], Field(max_length=MAX_ATTRIBUTE
 # true for a number, no 1 or "yes" for a boolean).
 Amount = Annotated[float, Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
+Probability = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
 
 
 def utc_naive(ts: datetime) -> datetime:
@@ -147,6 +148,12 @@ class ExposureEvent(_EventBase):
     type: Literal["exposure"]
     experiment: ExperimentKey
     variant: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    propensity: Probability | None = Field(None, description=(
+        "The probability with which the assigning policy chose this variant for this user (the local-evaluation "
+        "client sends it); stored with the first exposure for off-policy evaluation."))
+    context: Attributes | None = Field(None, description=(
+        "The user attributes a contextual policy chose the variant from (the local-evaluation client sends "
+        "them); stored with the first exposure for model updates and off-policy evaluation."))
 
 
 class ConversionEvent(_EventBase):

@@ -32,6 +32,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
+from promolab.adaptive.contextual import spec_model
+from promolab.adaptive.served import ServedModel
 from promolab.errors import InputError, PromolabError, SpecError, StateError
 from promolab.service.evaluate import CONFIG_VERSION, Running, config_document, config_etag, running_from_config
 from promolab.service.sticky import StickyMap, StickyMaps, load_map
@@ -60,11 +62,13 @@ class NotServable(StateError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One experiment as the catalog sees it; ``weights``: a running bandit's current weights."""
+    """One experiment as the catalog sees it; ``weights``: a running bandit's current weights;
+    ``model``: a running contextual experiment's current model (JSON, as stored)."""
 
     status: str
     experiment: Experiment
     weights: Mapping[str, float] | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def serve(experiment: Experiment, weights: Mapping[str, float] | None) -> Served:
-    """Everything needed to serve ``experiment`` running with ``weights`` (None: the spec's).
+def serve(experiment: Experiment, weights: Mapping[str, float] | None, model: str | None = None) -> Served:
+    """Everything needed to serve ``experiment`` running with ``weights`` (None: the spec's)
+    and, for a contextual experiment, ``model`` (its stored JSON; None: none fitted yet).
 
     Raises :class:`NotServable` when any part fails: weights that are not one finite
     non-negative number per variant, a spec or payload that is not JSON (NaN, inf), a
@@ -105,7 +110,11 @@ def serve(experiment: Experiment, weights: Mapping[str, float] | None) -> Served
     """
     key = experiment.key
     try:
-        (item,) = config_document([(experiment, weights)])["experiments"]
+        served_model = spec_model(experiment)
+        if model is not None and served_model is None and experiment.contextual is not None:
+            served_model = ServedModel.from_dict(json.loads(model), len(experiment.variants),
+                                                 experiment.contextual.features.dim)
+        (item,) = config_document([(experiment, weights, served_model)])["experiments"]
         w = item["weights"]
         if w is not None and (not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0):
             raise InputError("weights", w, "one finite weight >= 0 per variant, not all 0")
@@ -138,7 +147,8 @@ def read_entries(registry: Registry) -> dict[str, Entry]:
                 continue
             status = registry.status(key)
             weights = registry.current_weights(key) if status == "running" and experiment.kind == "bandit" else None
-            entries[key] = Entry(status, experiment, weights)
+            current = registry.current_model(key) if status == "running" and experiment.kind == "contextual" else None
+            entries[key] = Entry(status, experiment, weights, current and current[1])
     return entries
 
 
@@ -153,7 +163,7 @@ def catalog_from(entries: Mapping[str, Entry], strict: str | None = None) -> Cat
         if e.status != "running":
             continue
         try:
-            served[key] = serve(e.experiment, e.weights)
+            served[key] = serve(e.experiment, e.weights, e.model)
         except NotServable as exc:
             if key == strict:
                 raise

@@ -50,7 +50,8 @@ log = logging.getLogger("promolab.service.writer")
 EVENT_SCHEMA = pa.schema([("source", pa.string()), ("event_id", pa.string()), ("user_id", pa.string()),
                           ("event", pa.string()), ("value", pa.float64()), ("ts", pa.timestamp("us"))])
 EXPOSURE_SCHEMA = pa.schema([("experiment_key", pa.string()), ("user_id", pa.string()), ("variant", pa.string()),
-                             ("ts", pa.timestamp("us")), ("source", pa.string())])
+                             ("ts", pa.timestamp("us")), ("source", pa.string()), ("propensity", pa.float64()),
+                             ("context_json", pa.string())])
 
 
 class Overloaded(Exception):
@@ -91,7 +92,8 @@ class Writer:
         self.max_group_rows = max_group_rows
         self.max_pending_rows = max_pending_rows
         self.exposure_linger = exposure_linger
-        self._buffer: list[tuple[str, str, str, int]] = []  # (experiment, user, variant, ts in µs)
+        # (experiment, user, variant, ts in µs, propensity or None, context JSON or None)
+        self._buffer: list[tuple[str, str, str, int, float | None, str | None]] = []
         self._buffer_lock = threading.Lock()
         self.exposures_dropped = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -141,8 +143,10 @@ class Writer:
         self._enqueue(job)
         return job.future
 
-    def record_exposure(self, experiment: str, user_id: str, variant: str, ts_us: int) -> None:
-        """Buffer one first exposure without waiting for its commit (assign routes); O(1)."""
+    def record_exposure(self, experiment: str, user_id: str, variant: str, ts_us: int,
+                        propensity: float | None = None, context_json: str | None = None) -> None:
+        """Buffer one first exposure (with the probability its variant was chosen with, and the
+        context a contextual policy chose it for) without waiting for its commit (assign routes); O(1)."""
         if not self._accepting:
             raise WriterStopped("the writer is not running")
         with self._buffer_lock:
@@ -152,7 +156,7 @@ class Writer:
                 if self.exposures_dropped % 10_000 == 1:
                     log.warning("writer: %d exposures waiting; %d dropped so far", len(buffer), self.exposures_dropped)
                 return
-            buffer.append((experiment, user_id, variant, ts_us))
+            buffer.append((experiment, user_id, variant, ts_us, propensity, context_json))
             wake = len(buffer) == 1
         if wake:
             self._queue.put(_EXPOSED)
@@ -173,11 +177,13 @@ class Writer:
             rows, self._buffer = self._buffer, []
         if not rows:
             return None
-        keys, users, variants, ts = zip(*rows)
+        keys, users, variants, ts, propensity, context = zip(*rows)
         n = len(rows)
         return pa.table({"experiment_key": pa.array(keys, pa.string()), "user_id": pa.array(users, pa.string()),
                          "variant": pa.array(variants, pa.string()), "ts": pa.array(ts, pa.timestamp("us")),
-                         "source": pa.array(["assign"] * n, pa.string())}, schema=EXPOSURE_SCHEMA)
+                         "source": pa.array(["assign"] * n, pa.string()),
+                         "propensity": pa.array(propensity, pa.float64()),
+                         "context_json": pa.array(context, pa.string())}, schema=EXPOSURE_SCHEMA)
 
     def _run(self) -> None:
         stopping = False

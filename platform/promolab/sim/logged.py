@@ -9,19 +9,31 @@ import numpy as np
 import pandas as pd
 
 from promolab.errors import InputError
-from promolab.sim.ope import check_propensity
 from promolab.sim.scenario import MAX_ARMS
+
+
+def check_propensity(propensity: np.ndarray, field: str = "propensity", source: str | None = None) -> np.ndarray:
+    """Logging probabilities must lie in (0, 1]; the error names the first bad row."""
+    propensity = np.asarray(propensity, dtype=float)
+    bad = np.flatnonzero(~((propensity > 0) & (propensity <= 1)))
+    if bad.size:
+        row = int(bad[0])
+        raise InputError(f"{field}[row {row}]", float(propensity[row]), "a logging probability in (0, 1]",
+                         source=source)
+    return propensity
 
 
 @dataclass(frozen=True, eq=False)
 class LoggedData:
-    """Rows in logging order; ``action`` indexes ``arms``. Other columns are context."""
+    """Rows in logging order; ``action`` indexes ``arms``; ``context``: the log's other columns
+(None when the rows came without them)."""
 
     source: str
     arms: tuple[str, ...]
     action: np.ndarray
     reward: np.ndarray
     propensity: np.ndarray
+    context: pd.DataFrame | None = None
 
     @property
     def n(self) -> int:
@@ -86,4 +98,6 @@ def read_log(
     else:
         raw = pd.to_numeric(frame[propensity_col], errors="coerce").to_numpy(dtype=float)
         propensity = check_propensity(raw, propensity_col, source)
-    return LoggedData(source, tuple(map(str, labels)), codes.astype(int), reward, propensity)
+    used = {action_col, reward_col} | (set() if uniform else {propensity_col})
+    context = frame[[c for c in frame.columns if c not in used]].reset_index(drop=True)
+    return LoggedData(source, tuple(map(str, labels)), codes.astype(int), reward, propensity, context)

@@ -28,16 +28,18 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from promolab.bandits import Policy, make_policy
 from promolab.errors import InputError
+
+T = TypeVar("T")
 
 REWARDS = ("conversion", "revenue", "margin")
 
@@ -164,14 +166,19 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(read_scenario_toml(path), source=str(path))
 
 
-def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
-    """Validate a scenario given as a mapping (the parsed TOML)."""
+def parse_with_source(parse: Callable[[Mapping[str, Any], str], T], data: Mapping[str, Any], source: str) -> T:
+    """``parse(data, source)``, its InputError naming ``source`` when it names no file itself."""
     try:
-        return _parse(data, source)
+        return parse(data, source)
     except InputError as exc:
         if exc.source:
             raise
         raise InputError(exc.field, exc.value, exc.expected, source=source) from None
+
+
+def parse_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as a mapping (the parsed TOML)."""
+    return parse_with_source(_parse, data, source)
 
 
 def _parse(data: Mapping[str, Any], source: str) -> Scenario:
@@ -279,12 +286,21 @@ def check_work(scenario: Scenario, runs: int | None = None, *, segments: int | N
         ([("delay", min(scenario.delay, steps)), *runs_per_task, ("arms", k), *seg], MAX_TABLE_CELLS,
          "pending feedback held in memory; lower delay"),
     ]
+    check_budgets(budgets, scenario.source)
+
+
+Budget = tuple[list[tuple[str, int]], int, str]  # (named factors, bound on their product, why)
+
+
+def check_budgets(budgets: list[Budget], source: str) -> None:
+    """Raise ``InputError`` for the first product of factors over its bound, naming the product
+    (``runs × horizon × arms``), its value, the bound, why, and each factor's value."""
     for factors, bound, why in budgets:
         total = math.prod(v for _, v in factors)
         if total > bound:
             names = " × ".join(name for name, _ in factors)
             shown = " × ".join(f"{v:,}" for _, v in factors)
-            raise InputError(names, total, f"at most {bound:,} ({why}; here {shown})", source=scenario.source)
+            raise InputError(names, total, f"at most {bound:,} ({why}; here {shown})", source=source)
 
 
 def _int(field: str, value: Any, low: int, high: int) -> int:

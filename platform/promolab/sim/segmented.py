@@ -41,9 +41,10 @@ from promolab.errors import InputError
 from promolab.sim.environment import Environment
 from promolab.sim.logged import LoggedData
 from promolab.sim.metrics import Band
-from promolab.sim.ope import doubly_robust, ips, snips
-from promolab.sim.replay import (PolicyEvaluation, ReplayResult, _mean_estimate, check_replay_work, check_seed,
-                                 replay)
+from promolab.sim.evaluation import evaluate_target
+from promolab.sim.replay import (PolicyEvaluation, ReplayResult, check_replay_work, check_seed, replay,
+                                 replay_estimate)
+from promolab.sim.reward_model import CellMeans
 from promolab.sim.scenario import (MAX_ARMS, MAX_RUNS, MAX_SEED, Scenario, check_work, parse_scenario,
                                    read_scenario_toml)
 from promolab.sim.simulate import checkpoint_steps
@@ -221,36 +222,26 @@ def replay_segmented(action: np.ndarray, reward: np.ndarray, segment: np.ndarray
     rng = as_generator(seed)
     state = policy.empty_state(n_arms)
     targets = np.empty((action.size, n_arms))
-    total = total_sq = 0.0
-    accepted = 0
+    accepted = np.zeros(action.size, dtype=bool)
     for start in range(0, action.size, batch_size):
         rows = slice(start, start + batch_size)
         seg, logged, rewards = segment[rows], action[rows], reward[rows]
         targets[rows] = policy.probabilities(state, rng)[seg]
-        match = policy.choose(state, seg, rng) == logged
-        kept = rewards[match]
-        total, total_sq, accepted = total + kept.sum(), total_sq + kept @ kept, accepted + int(match.sum())
-        state = policy.update(state, seg[match], logged[match], kept)
+        match = accepted[rows] = policy.choose(state, seg, rng) == logged
+        state = policy.update(state, seg[match], logged[match], rewards[match])
         if progress is not None:
             progress(logged.size)
-    return ReplayResult(_mean_estimate(total, total_sq, accepted), accepted, targets,
+    kept = reward[accepted]
+    return ReplayResult(replay_estimate(kept, reward), kept.size, action.size, targets,
                         ArmState(state.n.sum(axis=0), state.sum.sum(axis=0), state.sum_sq.sum(axis=0)))
-
-
-def segment_arm_means(reward: np.ndarray, action: np.ndarray, segment: np.ndarray, n_seg: int,
-                      n_arms: int) -> np.ndarray:
-    """q̂(x, a): the logged mean reward per (segment, arm), (S, K); 0 where unseen."""
-    cell = segment * n_arms + action
-    n = np.bincount(cell, minlength=n_seg * n_arms)
-    return (np.bincount(cell, weights=reward, minlength=n_seg * n_arms) / np.maximum(n, 1)).reshape(n_seg, n_arms)
 
 
 def evaluate_segmented(log: LoggedData, labels: np.ndarray, policy: Policy, *, per_segment: bool = True,
                        seed: int = 0, batch_size: int = 100,
                        progress: Callable[[int], None] | None = None) -> PolicyEvaluation:
-    """Replay, IPS, SNIPS and DR of a per-segment (or global) policy on a log with segments.
+    """Replay and the off-policy estimates of a per-segment (or global) policy on a log with segments.
 
-    DR's reward model is per (segment, arm) for both, so the two are compared fairly.
+    The reward model of DR, DM and switch-DR is per (segment, arm) for both, so the two are compared fairly.
     ``progress(rows)`` is called after each replayed batch with its number of rows.
     """
     k = len(log.arms)
@@ -263,12 +254,10 @@ def evaluate_segmented(log: LoggedData, labels: np.ndarray, policy: Policy, *, p
     else:
         result = replay(log.action, log.reward, k, policy, seed=seed, batch_size=batch_size, with_targets=True,
                         progress=progress)
-    args = (log.reward, log.action, log.propensity, result.targets)
-    q_hat = segment_arm_means(log.reward, log.action, seg, len(segments), k)[seg]
     info = {**policy.to_dict(), "per_segment": per_segment, "segments": list(segments)}
     return PolicyEvaluation(source=log.source, policy=info, arms=log.arms, rows=log.n,
-                            uniform_logging=log.uniform_logging, replay=result, ips=ips(*args),
-                            snips=snips(*args), dr=doubly_robust(*args, q_hat))
+                            uniform_logging=log.uniform_logging, replay=result,
+                            ope=evaluate_target(log, result.targets, CellMeans(seg, len(segments))))
 
 
 __all__ = ["SegmentedScenario", "SegmentedSummary", "evaluate_segmented", "load_segmented_scenario",

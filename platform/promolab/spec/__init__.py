@@ -5,6 +5,7 @@ from promolab.spec.load import experiment_from_dict, load_experiment, parse_expe
 from promolab.spec.model import (
     AnalysisPlan,
     BanditConfig,
+    ContextualConfig,
     Experiment,
     Layer,
     Metric,
@@ -13,6 +14,6 @@ from promolab.spec.model import (
 )
 
 __all__ = [
-    "AnalysisPlan", "BanditConfig", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
+    "AnalysisPlan", "BanditConfig", "ContextualConfig", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
     "experiment_from_dict", "experiment_to_dict", "experiment_to_toml", "load_experiment", "parse_experiment",
 ]

@@ -27,6 +27,10 @@ def _metric_dict(m: Metric) -> dict[str, Any]:
         out["covariate"] = m.covariate
     if m.margin is not None:
         out["margin"], out["margin_type"] = m.margin, m.margin_type
+    if m.window_hours is not None:
+        out["window_hours"] = m.window_hours
+        if m.delay_hours:
+            out["delay_hours"] = m.delay_hours
     return out
 
 
@@ -71,6 +75,11 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         b = e.bandit
         out["bandit"] = {"policy": b.policy, "reward": b.reward, "params": dict(b.params),
                          "update_period_seconds": b.update_period_seconds, "floor": b.floor, "burn_in": b.burn_in}
+    if e.contextual is not None:
+        c = e.contextual
+        out["contextual"] = {"policy": c.policy, "reward": c.reward, "params": dict(c.params),
+                             "update_period_seconds": c.update_period_seconds, "floor": c.floor,
+                             "holdout": c.holdout, "burn_in": c.burn_in, "features": c.features.to_dicts()}
     out["variants"] = [
         {"key": v.key, "name": v.name, "weight": v.weight, "payload": dict(v.payload),
          **({"cost": dict(v.cost)} if v.cost else {})} for v in e.variants

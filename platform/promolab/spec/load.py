@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from promolab.errors import InputError, SpecError
+from promolab.spec.features import FeatureSet
 from promolab.spec.model import (
     AGGREGATES,
     ASSIGNMENT_KINDS,
@@ -29,6 +30,7 @@ from promolab.spec.model import (
     SPENDING_FUNCTIONS,
     AnalysisPlan,
     BanditConfig,
+    ContextualConfig,
     Economics,
     Experiment,
     FilterRules,
@@ -49,6 +51,7 @@ MAX_COUNT = 1_000_000_000
 MAX_USERS = 1_000_000_000_000
 MAX_SECONDS = 1_000_000_000
 MAX_ACCOUNTS = 1_000_000
+MAX_WINDOW_HOURS = 365 * 24  # a conversion window (and its delay) spans at most a year
 INT64 = (-(2**63), 2**63 - 1)
 MAX_DEPTH = 20  # nesting of payloads and bandit parameters
 MAX_SHOWN = 200  # characters of a bad value repeated in an error
@@ -62,8 +65,12 @@ TEXT_EXPECTED = "a non-empty string of printable text"
 TOP_LEVEL = {
     "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
     "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
-    "filtering", "economics",
+    "contextual", "filtering", "economics",
 }
+CONTEXTUAL_FIELDS = {"policy", "params", "reward", "update_period_seconds", "floor", "holdout", "burn_in",
+                     "features"}
+TARGETING_POLICY = "targeting"
+REWARD_WINDOW_EXPECTED = "a metric without a conversion window (policies learn from every reward so far)"
 
 
 def _shown(value: object) -> object:
@@ -380,7 +387,8 @@ def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
         p.add(prefix.rstrip("."), item, "a table with key and kind")
         return None
     _unknown(p, item, {"key", "name", "kind", "event", "aggregate", "numerator", "denominator",
-                       "direction", "cap", "covariate", "margin", "margin_type"}, prefix)
+                       "direction", "cap", "covariate", "margin", "margin_type", "window_hours", "delay_hours"},
+             prefix)
     key = _key(p, item, "key", prefix)
     kind = _choice(p, item.get("kind"), f"{prefix}kind", METRIC_KINDS)
     direction = _choice(p, item.get("direction", "increase"), f"{prefix}direction", DIRECTIONS)
@@ -410,9 +418,34 @@ def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
     if kind == "ratio":
         numerator = numerator if isinstance(numerator, str) else None
         denominator = denominator if isinstance(denominator, str) else None
+    window, delay = _window(p, item, prefix, kind)
     return Metric(key=key, kind=kind, name=_opt_text(p, item, "name", prefix), event=event, aggregate=aggregate,
                   numerator=numerator, denominator=denominator, direction=direction, cap=cap,
-                  covariate=covariate, margin=margin, margin_type=margin_type)
+                  covariate=covariate, margin=margin, margin_type=margin_type, window_hours=window,
+                  delay_hours=delay)
+
+
+def _window(p: _Problems, item: Mapping[str, Any], prefix: str, kind: str) -> tuple[int | None, int]:
+    """A metric's conversion window: ``window_hours`` in [1, MAX_WINDOW_HOURS] and an optional
+    ``delay_hours`` in [0, MAX_WINDOW_HOURS], whole hours; a ratio takes its components'."""
+    window, delay = item.get("window_hours"), item.get("delay_hours")
+    if kind == "ratio":
+        for field, value in (("window_hours", window), ("delay_hours", delay)):
+            if value is not None:
+                p.add(f"{prefix}{field}", value, "no window on a ratio metric: its numerator and denominator "
+                      "metrics carry their own")
+        return None, 0
+    if window is not None:
+        window = _int(p, window, f"{prefix}window_hours", 1, MAX_WINDOW_HOURS,
+                      f"a whole number of hours in [1, {MAX_WINDOW_HOURS}] (at most 365 days)")
+    if delay is None:
+        return window, 0
+    if item.get("window_hours") is None:
+        p.add(f"{prefix}delay_hours", delay, "a window_hours as well (the delay shifts a conversion window)")
+        return None, 0
+    delay = _int(p, delay, f"{prefix}delay_hours", 0, MAX_WINDOW_HOURS,
+                 f"a whole number of hours in [0, {MAX_WINDOW_HOURS}] (at most 365 days)")
+    return window, delay or 0
 
 
 def _metrics(p: _Problems, raw: Any, field: str, required: bool) -> tuple[Metric, ...]:
@@ -527,6 +560,45 @@ def _plan(p: _Problems, raw: Any) -> AnalysisPlan:
                         srm_threshold=srm_threshold or DEFAULT_SRM_THRESHOLD)
 
 
+def _params_and_floor(p: _Problems, raw: Mapping[str, Any], table: str, arms: int
+                      ) -> tuple[dict[str, Any], bool, float | None]:
+    """A [bandit] or [contextual] table's policy ``params`` (JSON values; ok when they have no
+    problem, so the policy may be asked about them) and its exploration ``floor``."""
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        p.add(f"{table}.params", params, "a table of policy parameters")
+        params = {}
+    before = len(p.items)
+    params = _json(p, params, f"{table}.params")
+    ok = len(p.items) == before
+    floor = _number(p, raw.get("floor", 0.0), f"{table}.floor", f"a number in [0, {1 / max(arms, 1):.4g}] "
+                    "(every arm keeps at least this share)", 0.0, 1.0 / max(arms, 1))
+    return params, ok, floor
+
+
+def _reward_metric(p: _Problems, table: str, reward: Any, metrics: tuple[Metric, ...], policy: Any,
+                   other: str = "") -> None:
+    """A [bandit] or [contextual] reward: a binomial or mean metric (binomial for a policy that
+    models 0/1 rewards), with no conversion window; ``other`` names what else is accepted."""
+    by_key = {m.key: m for m in metrics}
+    if not isinstance(reward, str) or reward not in by_key or by_key[reward].kind == "ratio":
+        p.add(f"{table}.reward", reward, f"{other}the key of a binomial or mean metric of this experiment: "
+              + ", ".join(m.key for m in metrics if m.kind != "ratio"))
+    elif policy is not None and policy.bernoulli_only and by_key[reward].kind != "binomial":
+        p.add(f"{table}.reward", reward, f"a binomial metric: policy {policy.name} models 0/1 rewards")
+    elif by_key[reward].window_hours is not None:
+        p.add(f"{table}.reward", reward, REWARD_WINDOW_EXPECTED)
+
+
+def _schedule(p: _Problems, raw: Mapping[str, Any], table: str, users: str) -> tuple[float | None, int | None]:
+    """``update_period_seconds`` and ``burn_in`` of a [bandit] or [contextual] table."""
+    period = _number(p, raw.get("update_period_seconds", 3600.0), f"{table}.update_period_seconds",
+                     f"a number of seconds in [1, {MAX_SECONDS:.0e}]", 1.0, MAX_SECONDS)
+    burn_in = _int(p, raw.get("burn_in", 100), f"{table}.burn_in", 0, MAX_COUNT,
+                   f"a whole number of {users} in [0, {MAX_COUNT:.0e}]")
+    return period, burn_in
+
+
 def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms: int,
             priced: bool) -> BanditConfig | None:
     """Validate [bandit]: the policy and its parameters through the bandit registry.
@@ -537,15 +609,7 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
 
     _unknown(p, raw, {"policy", "params", "reward", "update_period_seconds", "floor", "burn_in"}, "bandit.")
     name = raw.get("policy")
-    params = raw.get("params", {})
-    if not isinstance(params, dict):
-        p.add("bandit.params", params, "a table of policy parameters")
-        params = {}
-    before = len(p.items)
-    params = _json(p, params, "bandit.params")
-    params_ok = len(p.items) == before  # numbers finite, values JSON: only then ask the policy
-    floor = _number(p, raw.get("floor", 0.0), "bandit.floor", f"a number in [0, {1 / max(arms, 1):.4g}] "
-                    "(every arm keeps at least this share)", 0.0, 1.0 / max(arms, 1))
+    params, params_ok, floor = _params_and_floor(p, raw, "bandit", arms)
     policy = None
     if not isinstance(name, str):
         p.add("bandit.policy", name, "the name of a bandit policy (e.g. 'thompson')")
@@ -556,28 +620,90 @@ def _bandit(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], arms
             p.items.append(InputError(exc.field.replace("bandit.policy.name", "bandit.policy"), exc.value,
                                       exc.expected, source=p.source))
     reward = raw.get("reward")
-    by_key = {m.key: m for m in metrics}
     if reward == MARGIN_REWARD:
         if not priced:
             p.add("bandit.reward", reward, "variant costs or an [economics] table to price the margin")
         elif policy is not None and policy.bernoulli_only:
             p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards "
                   "(use a normal prior or ucb1 / epsilon-greedy for margin)")
-    elif not isinstance(reward, str) or reward not in by_key or by_key[reward].kind == "ratio":
-        p.add("bandit.reward", reward, "'margin' or the key of a binomial or mean metric of this experiment: "
-              + ", ".join(m.key for m in metrics if m.kind != "ratio"))
-    elif policy is not None and policy.bernoulli_only and by_key[reward].kind != "binomial":
-        p.add("bandit.reward", reward, f"a binomial metric: policy {name} models 0/1 rewards")
-    period = _number(p, raw.get("update_period_seconds", 3600.0), "bandit.update_period_seconds",
-                     f"a number of seconds in [1, {MAX_SECONDS:.0e}]", 1.0, MAX_SECONDS)
-    burn_in = _int(p, raw.get("burn_in", 100), "bandit.burn_in", 0, MAX_COUNT,
-                   f"a whole number of users per arm in [0, {MAX_COUNT:.0e}]")
+    else:
+        _reward_metric(p, "bandit", reward, metrics, policy, "'margin' or ")
+    period, burn_in = _schedule(p, raw, "bandit", "users per arm")
     if burn_in is None:
         burn_in = 100
     if not isinstance(name, str):
         return None
     return BanditConfig(policy=name, reward=reward if isinstance(reward, str) else "", params=dict(params),
                         update_period_seconds=period or 3600.0, floor=floor or 0.0, burn_in=burn_in)
+
+
+def _contextual(p: _Problems, raw: dict[str, Any], metrics: tuple[Metric, ...], variants: tuple[Variant, ...],
+                control: object) -> ContextualConfig | None:
+    """Validate [contextual]: features, the policy and its parameters, holdout and floor.
+
+    A learning policy goes through the contextual-bandit registry; ``targeting`` takes
+    ``params.scores``: for every offer but the control, one weight per encoded feature
+    column (``FeatureSet.columns``)."""
+    from promolab.bandits import CONTEXTUAL_POLICIES, make_contextual_policy
+
+    _unknown(p, raw, CONTEXTUAL_FIELDS, "contextual.")
+    arms = max(len(variants), 1)
+    features = None
+    try:
+        features = FeatureSet.from_dicts(raw.get("features"))
+    except InputError as exc:
+        p.items.append(InputError(f"contextual.{exc.field}", exc.value, exc.expected))
+    params, params_ok, floor = _params_and_floor(p, raw, "contextual", arms)
+    holdout = _number(p, raw.get("holdout", 0.1), "contextual.holdout",
+                      "a share in [0, 1] of users assigned uniformly at random (for unbiased measurement)", 0.0, 1.0)
+    name = raw.get("policy")
+    choices = (*CONTEXTUAL_POLICIES, TARGETING_POLICY)
+    policy = None
+    if not isinstance(name, str) or name not in choices:
+        p.add("contextual.policy", name, "one of " + ", ".join(choices))
+    elif name == TARGETING_POLICY:
+        if features is not None and params_ok:
+            _targeting_scores(p, params, features, variants, control)
+    elif params_ok:
+        for economic in ("value", "cost"):  # the served form scores the reward metric itself
+            if economic in params:
+                p.add(f"contextual.params.{economic}", params[economic],
+                      "no per-offer economics in an experiment: choose the reward metric instead")
+                params = {k: v for k, v in params.items() if k != economic}
+        try:
+            policy = make_contextual_policy(name, {**params, "floor": floor or 0.0}, field="contextual.policy")
+        except InputError as exc:
+            p.items.append(exc)
+    reward = raw.get("reward")
+    if name == TARGETING_POLICY and reward is None:
+        reward = metrics[0].key if metrics else ""
+    _reward_metric(p, "contextual", reward, metrics, policy)
+    period, burn_in = _schedule(p, raw, "contextual", "users with rewards")
+    if features is None or not isinstance(name, str):
+        return None
+    return ContextualConfig(policy=name, reward=reward if isinstance(reward, str) else "", features=features,
+                            params=dict(params), update_period_seconds=period or 3600.0, floor=floor or 0.0,
+                            holdout=holdout if holdout is not None else 0.1,
+                            burn_in=burn_in if burn_in is not None else 100)
+
+
+def _targeting_scores(p: _Problems, params: dict[str, Any], features: FeatureSet, variants: tuple[Variant, ...],
+                      control: object) -> None:
+    """``params = {scores = {offer = [w₀, …]}}``: one weight vector per offer but the control."""
+    _unknown(p, params, {"scores"}, "contextual.params.")
+    scores = params.get("scores")
+    offers = [v.key for v in variants if v.key != control]
+    if not isinstance(scores, dict) or sorted(scores) != sorted(offers):
+        p.add("contextual.params.scores", sorted(scores) if isinstance(scores, dict) else scores,
+              "a table with one weight list per offer but the control: " + ", ".join(offers))
+        return
+    for offer, w in scores.items():
+        ok = isinstance(w, list) and len(w) == features.dim and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and abs(x) <= MAX_NUMBER
+            for x in w)
+        if not ok:
+            p.add(f"contextual.params.scores.{offer}", w if not isinstance(w, list) else f"{len(w)} values",
+                  f"{features.dim} finite numbers, one per encoded column: " + ", ".join(features.columns))
 
 
 def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> Experiment:
@@ -610,8 +736,13 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
     bandit = raw.get("bandit")
     if kind == "bandit" and not isinstance(bandit, dict):
         p.add("bandit", bandit, "a [bandit] table (policy, reward, update period) when kind = 'bandit'")
-    if kind == "ab" and bandit is not None:
+    if kind != "bandit" and bandit is not None:
         p.add("bandit", bandit, "no [bandit] table unless kind = 'bandit'")
+    contextual = raw.get("contextual")
+    if kind == "contextual" and not isinstance(contextual, dict):
+        p.add("contextual", contextual, "a [contextual] table (policy, reward, features) when kind = 'contextual'")
+    if kind != "contextual" and contextual is not None:
+        p.add("contextual", contextual, "no [contextual] table unless kind = 'contextual'")
     priced = isinstance(raw.get("economics"), dict) or any(v.cost for v in variants)
     bandit_config = (_bandit(p, bandit, metrics, len(variants), priced)
                      if kind == "bandit" and isinstance(bandit, dict) else None)
@@ -632,6 +763,8 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
         salt=salt,
         plan=_plan(p, raw.get("analysis")),
         bandit=bandit_config,
+        contextual=(_contextual(p, contextual, metrics, variants, control)
+                    if kind == "contextual" and isinstance(contextual, dict) else None),
         filtering=_filtering(p, raw.get("filtering")),
         economics=_economics(p, raw.get("economics"), metrics + guardrails),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from promolab.spec.features import FeatureSet
 from promolab.spec.vocabulary import (  # noqa: F401  (re-exported: the spec's vocabulary)
     AGGREGATES,
     ASSIGNMENT_KINDS,
@@ -71,10 +72,20 @@ class Metric:
     # 0.005 = half a point of refund rate) or as a share of the control mean ("relative")
     margin: float | None = None
     margin_type: MarginType = "absolute"
+    # conversion window (binomial and mean metrics): only events in [first exposure +
+    # delay_hours, first exposure + delay_hours + window_hours) count, and users whose window
+    # has not closed yet are left out of the metric; a ratio uses its components' windows
+    window_hours: int | None = None
+    delay_hours: int = 0
 
     @property
     def label(self) -> str:
         return self.name or self.key
+
+    @property
+    def window_end_hours(self) -> int | None:
+        """Hours after first exposure at which the conversion window closes (None: no window)."""
+        return None if self.window_hours is None else self.delay_hours + self.window_hours
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,29 @@ class BanditConfig:
     params: dict[str, Any] = field(default_factory=dict, hash=False)
     update_period_seconds: float = 3600.0
     floor: float = 0.0
+    burn_in: int = 100
+
+
+@dataclass(frozen=True)
+class ContextualConfig:
+    """How a contextual experiment picks an offer per user from the user's attributes.
+
+    ``policy`` is a contextual bandit (``linucb``, ``lin-ts``, ``logistic-ts``) learning a
+    per-offer model of ``reward`` over ``features``, refitted every
+    ``update_period_seconds`` (or on ``promolab bandit update``) once ``burn_in`` users
+    have rewards; or ``targeting``: a fixed policy from ``promolab uplift`` (per-offer
+    linear scores of incremental margin in ``params["scores"]``; the control when no score
+    is positive). A ``holdout`` share of users, drawn by hash, is assigned uniformly at
+    random for unbiased measurement; every offer keeps at least ``floor`` of the rest.
+    """
+
+    policy: str
+    reward: str
+    features: FeatureSet
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    update_period_seconds: float = 3600.0
+    floor: float = 0.0
+    holdout: float = 0.1
     burn_in: int = 100
 
 
@@ -186,6 +220,7 @@ class Experiment:
     salt: str = ""
     plan: AnalysisPlan = AnalysisPlan()
     bandit: BanditConfig | None = None
+    contextual: ContextualConfig | None = None
     filtering: FilterRules | None = None
     economics: Economics | None = None
 

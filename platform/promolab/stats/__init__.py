@@ -35,10 +35,14 @@ if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers an
     )
     from promolab.stats.srm import SrmResult, srm_test
     from promolab.stats.sufficient import JointStats, MeanStats
+    from promolab.stats.weighted import WeightedMean, WeightedStats, snips_mean
 
 # public name → submodule of promolab.stats that defines it
 _SOURCES: dict[str, str] = {
     "MeanStats": "sufficient",
+    "WeightedStats": "weighted",
+    "WeightedMean": "weighted",
+    "snips_mean": "weighted",
     "JointStats": "sufficient",
     "LiftResult": "frequentist",
     "CupedResult": "frequentist",

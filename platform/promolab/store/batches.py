@@ -82,13 +82,29 @@ def _timestamps(frame: pd.DataFrame, source: str, now: datetime | None) -> pd.Se
 
 def exposures_batch(frame: pd.DataFrame, source: str = "batch", *, now: datetime | None = None) -> pd.DataFrame:
     """Columns user_id, variant, ts (naive UTC, within the bounds above; ``now``: the clock,
-    naive UTC, default the current time) as strings and timestamps."""
+    naive UTC, default the current time) as strings and timestamps, and ``propensity`` when the
+    frame has one (a probability in (0, 1] per row)."""
     _require(frame, EXPOSURE_COLUMNS, source)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "user_id": no_blank(frame, "user_id", source),
         "variant": no_blank(frame, "variant", source),
         "ts": _timestamps(frame, source, now),
     })
+    if "propensity" in frame:
+        out["propensity"] = _propensities(frame, source)
+    return out
+
+
+def _propensities(frame: pd.DataFrame, source: str) -> pd.Series:
+    """The optional ``propensity`` column: the probability the variant was chosen with, in (0, 1]."""
+    p = pd.to_numeric(frame["propensity"], errors="coerce")
+    bad = p.isna() | ~((p > 0) & (p <= 1))
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"propensity (row {row + 1})", frame["propensity"].iloc[row],
+                         "a probability in (0, 1] (the chance the variant was chosen), or no propensity column",
+                         source=source)
+    return p.astype(float)
 
 
 def events_batch(frame: pd.DataFrame, source: str = "batch", *, now: datetime | None = None) -> pd.DataFrame:

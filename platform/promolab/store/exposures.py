@@ -10,10 +10,22 @@ Re-exposures to the stored variant (sticky assignment) are normal and not record
 
 Both writers (``Registry.record_exposures`` and the service's writer thread) run
 :func:`insert_exposures` inside their transaction, on a registered table with columns
-experiment_key, user_id, variant, ts, source. Replaying a batch adds nothing.
+experiment_key, user_id, variant, ts, source, propensity, context_json. Replaying a batch
+adds nothing.
+
+``propensity`` is the probability with which the assigning policy chose the stored
+variant for that user (NULL when unknown, e.g. exposures ingested from a file without
+it): the weight of the variant for a split or a bandit, the policy's probability given
+the user's context for a contextual experiment. ``context_json`` is that context (the
+policy's features, as JSON) for contextual experiments. Off-policy evaluation and the
+contextual model updates read them.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import duckdb
 
@@ -23,8 +35,9 @@ CONFLICTS_TABLE = "exposure_conflicts"
 CROSS_VARIANT_USERS_SQL = "SELECT DISTINCT user_id FROM exposure_conflicts WHERE experiment_key = ?"
 
 EXPOSURES_SQL = """
-INSERT INTO exposures
-SELECT experiment_key, user_id, arg_min(variant, (ts, variant)), MIN(ts), arg_min(source, (ts, variant))
+INSERT INTO exposures (experiment_key, user_id, variant_key, first_exposed_at, source, propensity, context_json)
+SELECT experiment_key, user_id, arg_min(variant, (ts, variant)), MIN(ts), arg_min(source, (ts, variant)),
+       arg_min(propensity, (ts, variant)), arg_min(context_json, (ts, variant))
 FROM {table} GROUP BY experiment_key, user_id
 ON CONFLICT DO NOTHING
 """
@@ -45,6 +58,13 @@ WHERE b.variant <> x.variant_key
 GROUP BY b.experiment_key, b.user_id, b.variant
 ON CONFLICT DO NOTHING
 """
+
+
+def context_json(context: Mapping[str, Any] | None) -> str | None:
+    """The stored form of a decision's context: compact JSON with sorted keys (None stays NULL)."""
+    if context is None:
+        return None
+    return json.dumps(dict(context), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def insert_exposures(con: duckdb.DuckDBPyConnection, table: str) -> int:

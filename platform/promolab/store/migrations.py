@@ -148,13 +148,51 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "exposure propensities and contexts (for off-policy evaluation), contextual policy model history",
+        """
+        ALTER TABLE exposures ADD COLUMN propensity DOUBLE;
+        ALTER TABLE exposures ADD COLUMN context_json VARCHAR;
+        CREATE TABLE contextual_models (
+            experiment_key VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            policy VARCHAR NOT NULL,
+            users BIGINT NOT NULL,
+            model_json VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            PRIMARY KEY (experiment_key, version)
+        );
+        """,
+    ),
+    Migration(
+        6,
+        "health alerts of running experiments (scheduled checks), with acknowledgement",
+        """
+        CREATE TABLE alerts (
+            id BIGINT PRIMARY KEY,
+            experiment_key VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL,
+            raised_at TIMESTAMP NOT NULL,
+            message VARCHAR NOT NULL,
+            numbers_json VARCHAR NOT NULL,
+            action VARCHAR,
+            resolved_at TIMESTAMP,
+            acknowledged BOOLEAN NOT NULL,
+            acknowledged_by VARCHAR,
+            acknowledged_at TIMESTAMP
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
 
 #: the small tables nearly every command reads; read in full when a registry is opened
 CONTROL_TABLES = ("schema_version", "experiments", "variants", "metrics", "status_history", "bandit_weights",
-                  "api_keys")
+                  "api_keys", "contextual_models", "alerts")
 SCHEMA_VERSION_COLUMNS = ("version", "description", "applied_at")
 
 

@@ -29,6 +29,7 @@ import duckdb
 
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
+from promolab.store import alerts as _alerts
 from promolab.store import files
 from promolab.store.access import FileAccess, connect_waiting, locked
 from promolab.store.events import insert_events
@@ -436,6 +437,27 @@ class Registry:
         return [StatusChange(from_status, to_status, float(coverage), changed_by, changed_at, reason)
                 for from_status, to_status, coverage, changed_by, changed_at, reason in rows]
 
+    # -- health alerts (see promolab.store.alerts) ---------------------------------------
+
+    def record_alerts(self, key: str, conditions, at: datetime | None = None,
+                      action: str | None = None) -> list[_alerts.Alert]:
+        """Store ``key``'s failed conditions not already open, resolve those that passed; the new alerts."""
+        self._require_writable()
+        return _alerts.record_alerts(self, key, conditions, at or now_utc(), action)
+
+    def alerts(self, experiment: str | None = None, include_acknowledged: bool = False) -> list[_alerts.Alert]:
+        """Unacknowledged alerts (all with ``include_acknowledged``), newest first."""
+        return _alerts.list_alerts(self, experiment, include_acknowledged)
+
+    def acknowledge_alert(self, alert_id: int, by: str = "cli") -> _alerts.Alert:
+        """Mark an alert acknowledged by ``by``; an unknown id is an InputError."""
+        self._require_writable()
+        return _alerts.acknowledge_alert(self, alert_id, by, now_utc())
+
+    def unacknowledged_alerts(self) -> dict[str, int]:
+        """Experiment → number of unacknowledged alerts."""
+        return _alerts.unacknowledged_counts(self)
+
     # -- bandit weights ------------------------------------------------------------------
 
     def record_weights(self, key: str, weights: dict[str, float], policy: str, reason: str = "",
@@ -463,6 +485,35 @@ class Registry:
             "WHERE experiment_key = ? ORDER BY updated_at, variant_key", [key]
         )
 
+    def record_model(self, key: str, policy: str, users: int, model_json: str, reason: str = "",
+                     at: datetime | None = None) -> tuple[int, datetime]:
+        """Store the next model of a contextual experiment (its served form, as JSON); returns
+        (version, time). Versions count from 1 per experiment."""
+        experiment = self.get_experiment(key)
+        if experiment.kind != "contextual":
+            raise InputError("experiment", key, "a contextual experiment (kind = 'contextual')")
+        ts = at or now_utc()
+        self._require_writable()
+        with self.transaction() as con:
+            version = int(con.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM contextual_models "
+                                      "WHERE experiment_key = ?", [key]).fetchall()[0][0])
+            con.execute("INSERT INTO contextual_models VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [key, version, ts, policy, int(users), model_json, reason])
+        return version, ts
+
+    def current_model(self, key: str) -> tuple[int, str] | None:
+        """(version, model JSON) of a contextual experiment's latest model; None before the first."""
+        with self._guard() as con:
+            row = first_row(con.execute(
+                "SELECT version, model_json FROM contextual_models WHERE experiment_key = ? "
+                "ORDER BY version DESC LIMIT 1", [key]))
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def model_history(self, key: str) -> pd.DataFrame:
+        """Columns version, updated_at, policy, users, reason (no model bodies); oldest first."""
+        return self.query("SELECT version, updated_at, policy, users, reason FROM contextual_models "
+                          "WHERE experiment_key = ? ORDER BY version", [key])
+
     def current_weights(self, key: str) -> dict[str, float]:
         """The latest stored weights, else the spec's configured weights."""
         experiment = self.get_experiment(key)
@@ -478,8 +529,8 @@ class Registry:
     # -- data ------------------------------------------------------------------------
 
     def record_exposures(self, experiment_key: str, batch: pd.DataFrame, source: str = "cli") -> IngestResult:
-        """Store first exposures (columns user_id, variant, ts, as built by ``exposures_batch``);
-        a user's first variant sticks.
+        """Store first exposures (columns user_id, variant, ts and optionally propensity, as built
+        by ``exposures_batch``); a user's first variant sticks.
 
         Refused with a StateError: a draft (launch it first) and a stopped experiment (its
         analysis is final; a late exposure would change it). A paused experiment still
@@ -497,8 +548,11 @@ class Registry:
         bad = sorted(set(batch["variant"].astype(str)) - set(experiment.variant_keys))
         if bad:
             raise InputError("variant", bad[0], "one of " + ", ".join(experiment.variant_keys))
+        propensity = batch["propensity"].astype(float) if "propensity" in batch else float("nan")
         frame = pd.DataFrame({"experiment_key": experiment_key, "user_id": batch["user_id"].astype(str),
-                              "variant": batch["variant"].astype(str), "ts": batch["ts"], "source": source})
+                              "variant": batch["variant"].astype(str), "ts": batch["ts"], "source": source,
+                              "propensity": propensity,
+                              "context_json": batch["context_json"] if "context_json" in batch else None})
         with self.transaction() as con:
             with registered(con, "exposure_batch", frame) as table:
                 inserted = insert_exposures(con, table)
@@ -564,17 +618,20 @@ class Registry:
             return tuple(con.execute(
                 "SELECT (SELECT COUNT(*) FROM experiments), (SELECT MAX(updated_at) FROM experiments), "
                 "(SELECT COUNT(*) FROM status_history), (SELECT COUNT(*) FROM bandit_weights), "
+                "(SELECT COUNT(*) FROM contextual_models), "
                 "(SELECT MAX(updated_at) FROM bandit_weights), (SELECT COUNT(*) FROM api_keys), "
                 "(SELECT COUNT(revoked_at) FROM api_keys)"
             ).fetchall()[0])
 
     def data_fingerprint(self) -> tuple:
-        """:meth:`control_fingerprint` plus the row counts of the data tables: changes when
-        anything a report reads changes (a cache of reports keys on it)."""
+        """:meth:`control_fingerprint` plus the row counts of the data tables and of alerts raised
+        and acknowledged: changes when anything a report or a dashboard banner reads changes
+        (a cache keys on it)."""
         with self._guard() as con:
             counts = con.execute(
                 "SELECT (SELECT COUNT(*) FROM exposures), (SELECT COUNT(*) FROM events), "
-                "(SELECT COUNT(*) FROM exposure_conflicts), (SELECT COUNT(*) FROM user_attributes)"
+                "(SELECT COUNT(*) FROM exposure_conflicts), (SELECT COUNT(*) FROM user_attributes), "
+                "(SELECT COUNT(*) FROM alerts), (SELECT COUNT(acknowledged_at) FROM alerts)"
             ).fetchall()[0]
             return self.control_fingerprint() + tuple(counts)
 

@@ -273,3 +273,17 @@ def test_over_time_agrees_on_every_surface(registry, ui_data, capsys) -> None:
                          {k: row["lift"][k] for k in ("absolute", "abs_ci_low", "abs_ci_high", "relative", "ci_low",
                                                       "ci_high", "p_value")}, path=f"{metric['name']}/{row['variant']}")
             assert_close(last["boundary"], row["lift"]["sequential"]["boundary"])
+
+
+def test_alerts_agree_on_every_surface(registry, ui_data, capsys) -> None:
+    """``promolab alerts check --json`` raises them; ``promolab alerts --json`` and the dashboard's
+    banners (the Experiments list and each experiment's Report page) read the same stored alerts."""
+    path, _ = registry
+    checked = _cli_json(["alerts", "check", "--db", str(path), "--json"], capsys)
+    raised = [a for outcome in checked for a in outcome["alerts"]]
+    assert any(a["experiment"] == "xs-ab" and a["kind"] == "srm" for a in raised)
+    listed = _cli_json(["alerts", "--db", str(path), "--json"], capsys)
+    shown = _page(ui_data, ui_data.open_alerts, str(path))
+    assert [to_plain(a.to_dict()) for a in shown] == listed
+    assert sorted(a["id"] for a in listed) == sorted(a["id"] for a in raised)
+    assert not any(o["paused"] for o in checked)  # no experiment here opted in to auto-pause

@@ -11,7 +11,7 @@ from promolab.errors import PromolabError
 from ui import charts, data, state
 from ui.colors import variant_colors
 from ui.report_view import report_dict, render_report, variant_order
-from ui.sections import kinds, segment_panel
+from ui.sections import alerts_banner, kinds, segment_panel
 
 MAX_SEGMENT_VALUES = 20  # free attributes with more distinct values (ids, amounts) are not offered
 
@@ -37,6 +37,7 @@ with c2:
 summary = next(s for s in summaries if s.key == key)
 st.caption(f"**{experiment.name}** · {summary.status} · {summary.exposures:,} users · control **{experiment.control}**"
            + (f" · {experiment.hypothesis}" if experiment.hypothesis else ""))
+alerts_banner(key, summary.status, [a for a in data.open_alerts(path) if a.experiment == key])
 
 # the "Show unfiltered" toggle sits in the filtering panel below; its value picks the library call
 show_unfiltered = bool(st.session_state.get("report-unfiltered", False)) and experiment.filtering is not None

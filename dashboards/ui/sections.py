@@ -114,6 +114,23 @@ def filtering_table(f: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def alerts_banner(key: str, status: str, alerts: Sequence[Any]) -> None:
+    """The experiment's unacknowledged health alerts (``promolab alerts --experiment KEY``),
+    red when promolab paused it (``[safety] auto_pause``) and it is still paused."""
+    if not alerts:
+        return
+    lines = "\n".join(f"- {a.message} (alert {a.id}, {a.raised_at:%Y-%m-%d %H:%M} UTC"
+                      + (", paused the experiment)" if a.action == "paused" else ")") for a in alerts)
+    ack = "`promolab alerts ack ID` acknowledges one."
+    if status == "paused" and any(a.action == "paused" for a in alerts):
+        st.error("**Paused automatically by promolab** (`[safety] auto_pause`): every user now gets the control "
+                 f"and no exposure is recorded. Resume with `promolab experiment launch {key}` once it is fixed.\n\n"
+                 f"{lines}\n\n{ack}", icon=":material/pause_circle:")
+    else:
+        st.warning(f"**{len(alerts)} unacknowledged health alert{'s' if len(alerts) > 1 else ''}**\n\n{lines}\n\n{ack}",
+                   icon=":material/notifications_active:")
+
+
 def exposures_banner(data: Mapping[str, Any]) -> None:
     """A warning when users saw more than one variant (the report's health section)."""
     x = (data.get("health") or {}).get("multiple_exposures")

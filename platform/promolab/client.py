@@ -59,6 +59,7 @@ class Assignment:
     experiment: str
     variant: str
     payload: dict[str, Any]
+    paused: bool = False  # the experiment is paused: its control, for everyone, not logged
 
 
 def _iso(ts: datetime | str | None) -> str | None:
@@ -131,13 +132,15 @@ class PromolabClient:
 
     @property
     def experiments(self) -> list[str]:
-        return list(self._running)
+        """The running experiments (paused ones are served too: their control, for everyone)."""
+        return [k for k, r in self._running.items() if not r.paused]
 
     # -- assignment ---------------------------------------------------------------------
 
     def assign(self, user_id: str, attributes: Mapping[str, Any] | None = None,
                experiment: str | None = None) -> dict[str, Assignment]:
-        """The user's assignments in one or all running experiments (absent: not in it). Unusable
+        """The user's assignments in one or all running experiments (absent: not in it; a paused
+        experiment: its control for everyone, not logged). Unusable
         attributes for a named contextual experiment raise InputError; for all experiments that
         experiment leaves the user out, as the service does."""
         chosen = [self._running[experiment]] if experiment in self._running else (
@@ -145,6 +148,9 @@ class PromolabClient:
         user_id = str(user_id)
         found: list[tuple[Running, Decision, bool]] = []
         for running in chosen:
+            if running.paused:
+                found.append((running, Decision(running.control_index), False))
+                continue
             m = self._sticky.get(running.key)
             value = m.get(user_id) if m is not None else None
             if value is not None:
@@ -164,7 +170,7 @@ class PromolabClient:
             if new:
                 value, new = self._remember(running, user_id, value)
             variant = running.experiment.variants[value].key
-            out[running.key] = Assignment(running.key, variant, self._payloads[running.key][value])
+            out[running.key] = Assignment(running.key, variant, self._payloads[running.key][value], running.paused)
             if new and self.track_exposures:
                 self._expose(running.key, user_id, variant, decision)
         return out
@@ -196,6 +202,8 @@ class PromolabClient:
         running = self._running.get(experiment)
         if running is None:
             return [None] * len(user_ids)
+        if running.paused:
+            return [running.experiment.control] * len(user_ids)
         ids = [str(u) for u in user_ids]
         decisions = decide_each(running, ids, attributes)
         for d in decisions:

@@ -19,11 +19,14 @@ from health_data import KEY, watch_registry, watch_spec  # noqa: E402
 from promolab.analysis import analyze_experiment  # noqa: E402
 from promolab.analysis.health_checks import (  # noqa: E402
     MIN_USERS_PER_ARM,
+    PAUSED_BY,
+    check_running,
     evaluate_experiment,
     evaluate_report,
     harm_bounds,
     harmed,
 )
+from promolab.spec import Safety  # noqa: E402
 from promolab.store import events_batch  # noqa: E402
 from promolab.stats.sequential.confseq import cs_halfwidth, rho_for_sample_size  # noqa: E402
 
@@ -46,7 +49,9 @@ def test_a_harmed_guardrail_is_found_with_the_confidence_sequence(tmp_path: Path
     report = analyze_experiment(registry, KEY)
     evaluation = evaluate_report(report, registry.get_experiment(KEY))
     harm = _failed(evaluation)[("guardrail_harm", "b/refund")]
-    assert [f.kind for f in evaluation.pause_reasons] == ["guardrail_harm"]
+    assert evaluation.pause_reasons(Safety()) == ()  # not opted in
+    assert [f.kind for f in evaluation.pause_reasons(Safety(auto_pause=True))] == ["guardrail_harm"]
+    assert [f.kind for f in evaluation.pause_reasons(Safety(True, ("refund",)))] == ["guardrail_harm"]
     # the bound is the report's lift and se through the confidence sequence (N* = target_users)
     lift = report.metric("refund").variant("b").lift
     n = report.metric("refund").variant("a").n + report.metric("refund").variant("b").n
@@ -92,6 +97,43 @@ def test_a_crossed_sequential_boundary(tmp_path: Path) -> None:
     registry.ingest_events(events_batch(pd.DataFrame(extra, columns=["event_id", "user_id", "event", "value", "ts"])))
     crossed = _failed(evaluate_experiment(registry, KEY))[("boundary_crossed", "b/orders")]
     assert crossed.numbers["method"] == "msprt" and crossed.numbers["p_value_adjusted"] < 0.05
+
+
+def test_auto_pause_pauses_once_with_the_reason_and_only_when_opted_in(tmp_path: Path) -> None:
+    opted = watch_registry(tmp_path / "opted.duckdb", refund_b=0.15,
+                           spec=watch_spec(safety={"auto_pause": True}))
+    (outcome,) = check_running(opted)
+    assert outcome.paused and [(a.kind, a.action) for a in outcome.alerts] == [("guardrail_harm", "paused")]
+    last = opted.status_history(KEY)[-1]
+    assert (last.to_status, last.changed_by) == ("paused", PAUSED_BY)
+    assert last.reason.startswith("auto-pause: guardrail refund harmed in b") and "(alert 1)" in last.reason
+    # a person resumes it: the open alert is not raised again, so it is not paused again
+    opted.set_status(KEY, "running", by="alice", reason="refunds explained")
+    (again,) = check_running(opted)
+    assert not again.paused and again.alerts == () and opted.status(KEY) == "running"
+
+    plain = watch_registry(tmp_path / "plain.duckdb", refund_b=0.15)
+    (outcome,) = check_running(plain)
+    assert not outcome.paused and [a.action for a in outcome.alerts] == [None] and plain.status(KEY) == "running"
+
+
+def test_auto_pause_acts_only_on_the_guardrails_it_names(tmp_path: Path) -> None:
+    guards = watch_spec()["guardrails"] + [{"key": "unsubscribe", "kind": "binomial", "event": "unsubscribe",
+                                            "direction": "decrease"}]
+    spec = watch_spec(guardrails=guards, safety={"auto_pause": True, "guardrails": ["unsubscribe"]})
+    registry = watch_registry(tmp_path / "r.duckdb", refund_b=0.15, spec=spec)
+    (outcome,) = check_running(registry)
+    assert [(a.kind, a.subject, a.action) for a in outcome.alerts] == [("guardrail_harm", "b/refund", None)]
+    assert not outcome.paused and registry.status(KEY) == "running"
+
+
+def test_an_srm_pauses_an_opted_in_experiment(tmp_path: Path) -> None:
+    spec = watch_spec(safety={"auto_pause": True})
+    registry = watch_registry(tmp_path / "r.duckdb", share_b=0.6, spec=spec)
+    (outcome,) = check_running(registry)
+    assert outcome.paused and registry.status(KEY) == "paused"
+    assert {a.kind: a.action for a in outcome.alerts}["srm"] == "paused"
+    assert "sample ratio mismatch" in registry.status_history(KEY)[-1].reason
 
 
 def test_aa_hourly_guardrail_checks_keep_the_alarm_rate_at_or_below_alpha() -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from health_data import KEY, watch_registry  # noqa: E402
+from health_data import KEY, watch_registry, watch_spec  # noqa: E402
 
 from promolab.cli import run  # noqa: E402
 from promolab.store import Registry  # noqa: E402
@@ -41,6 +41,36 @@ def test_check_list_and_acknowledge(tmp_path: Path, capsys) -> None:
     assert acked["acknowledged_by"] == "alice"
     assert _json(capsys, ["alerts", "--db", db, "--json"]) == []
     assert [a["id"] for a in _json(capsys, ["alerts", "--all", "--db", db, "--json"])] == [1]
+
+
+def test_check_pauses_an_opted_in_experiment_and_says_so(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "r.duckdb")
+    watch_registry(Path(db), refund_b=0.15, spec=watch_spec(safety={"auto_pause": True})).close()
+    Registry.close_if_open(db)
+    capsys.readouterr()
+    assert run(["alerts", "check", "--db", db]) == 0
+    text = capsys.readouterr().out
+    assert "paused by promolab ([safety] auto_pause): everyone now gets the control" in text
+    shown = _json(capsys, ["experiment", "show", KEY, "--db", db, "--json"])
+    assert shown["status"] == "paused" and shown["spec"]["safety"] == {"auto_pause": True, "guardrails": []}
+    last = shown["history"][-1]
+    assert last["changed_by"] == "promolab" and last["reason"].startswith("auto-pause: guardrail refund harmed in b")
+    (alert,) = _json(capsys, ["alerts", "--db", db, "--json"])
+    assert alert["action"] == "paused"
+    # nothing left running: the next check has nothing to do
+    assert _json(capsys, ["alerts", "check", "--db", db, "--json"]) == []
+
+
+def test_a_safety_rule_on_an_unknown_guardrail_is_refused(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text(Path(__file__).resolve().parents[2].joinpath("experiments", "checkout-coupon.toml").read_text()
+                    + '\n[safety]\nauto_pause = true\nguardrails = ["refunds-typo"]\n')
+    db = str(tmp_path / "r.duckdb")
+    capsys.readouterr()
+    assert run(["experiment", "create", str(spec), "--db", db]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "safety.guardrails" in err and "refunds-typo" in err and "guardrail keys of this experiment" in err
+    assert not Path(db).exists() or Registry.open(db).experiment_keys() == []
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:

@@ -103,7 +103,8 @@ def test_ramp_of_an_unservable_running_experiment_changes_nothing(client, keys, 
     r = client.post("/v1/experiments/checkout-coupon/pause", headers=bearer(keys["admin"]))
     assert r.status_code == 200 and reg.status("checkout-coupon") == "paused"
     served = client.get("/v1/config", headers=bearer(keys["sdk"])).json()
-    assert [e["spec"]["key"] for e in served["experiments"]] == ["promo-bandit"]
+    assert [(e["spec"]["key"], e["status"]) for e in served["experiments"]] == [
+        ("checkout-coupon", "paused"), ("promo-bandit", "running")]  # paused: control for everyone
 
 
 def test_a_stored_running_experiment_that_cannot_be_served_does_not_take_the_service_down(db, unservable):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from promolab.client import PromolabClient
+from promolab.client import Assignment, PromolabClient
 
 from .conftest import bearer, count
 
@@ -67,7 +67,12 @@ def test_config_etag(client, keys):
         assert client.get("/v1/config", headers=bearer(keys["sdk"])).headers["etag"] != etag
         assert sdk.refresh() is True
         assert sdk.experiments == ["promo-bandit"]
-        assert sdk.variant("checkout-coupon", "u1", {"country": "US"}) is None
+        # paused: the control for everyone, marked, and no exposure queued
+        queued = len(sdk._queue)
+        assert sdk.assign("u1", {"country": "US"}, "checkout-coupon")["checkout-coupon"] == Assignment(
+            "checkout-coupon", "no-coupon", {}, paused=True)
+        assert sdk.assign_many("checkout-coupon", ["u2", "u3"]) == ["no-coupon", "no-coupon"]
+        assert len(sdk._queue) == queued
     finally:
         sdk.close()
 

@@ -117,11 +117,11 @@ class Load:
             self.errors.append(text)
 
 
-def served(port: int, sdk: str) -> set[str]:
-    """The experiments a service process serves now (its in-memory catalog)."""
+def served(port: int, sdk: str) -> dict[str, str]:
+    """The experiments a service process serves now (its in-memory catalog) and their status."""
     r = httpx.get(f"http://127.0.0.1:{port}/v1/config", headers=bearer(sdk), timeout=5)
     assert r.status_code == 200, r.text
-    return {e["spec"]["key"] for e in r.json()["experiments"]}
+    return {e["spec"]["key"]: e["status"] for e in r.json()["experiments"]}
 
 
 def admin_works(port: int, token: str) -> bool:
@@ -161,7 +161,7 @@ def test_two_services_the_cli_and_the_dashboard_share_one_registry(tmp_path: Pat
 
             # changes made by the CLI reach both service processes (their catalogs and keys)
             for port in ports:
-                assert eventually(lambda: "draft-ab" not in served(port, keys["sdk"])), port  # paused
+                assert eventually(lambda: served(port, keys["sdk"]).get("draft-ab") == "paused"), port
                 assert "checkout-coupon" in served(port, keys["sdk"])
             new_admin = outputs["keys create"].strip()
             assert new_admin.startswith("pl_admin_")
@@ -184,7 +184,7 @@ def test_two_services_the_cli_and_the_dashboard_share_one_registry(tmp_path: Pat
             done, _ = cli(db, "experiment", "launch", "draft-ab")  # resume: the next rerun shows it running
             assert done.returncode == 0, done.stderr
             for port in ports:
-                assert eventually(lambda: "draft-ab" in served(port, keys["sdk"])), port
+                assert eventually(lambda: served(port, keys["sdk"]).get("draft-ab") == "running"), port
             at = AppTest.from_file(str(APP), default_timeout=60).run()
             assert not at.exception
             frames = [d.value for d in at.dataframe]

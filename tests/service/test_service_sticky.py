@@ -116,7 +116,9 @@ def test_ab_ramp_and_pause_keep_users(client, keys):
     assert client.post(f"/v1/experiments/{COUPON}/ramp", json={"traffic_percent": 5},
                        headers=bearer(admin)).status_code == 200
     assert client.post(f"/v1/experiments/{COUPON}/pause", headers=bearer(admin)).status_code == 200
-    assert single(client, sdk, inside[0], COUPON, attrs) is None  # paused: nobody is assigned
+    control = client.app.state.service.catalog.experiments[COUPON].control
+    assert {single(client, sdk, u, COUPON, attrs) for u in inside} == {control}  # paused: control for everyone
+    assert set(batch(client, sdk, inside + ["never-seen"], COUPON, attrs)) == {control}
     assert client.post(f"/v1/experiments/{COUPON}/launch", headers=bearer(admin)).status_code == 200
     expected = [first[users.index(u)] for u in inside]
     assert [single(client, sdk, u, COUPON, attrs) for u in inside] == expected

@@ -49,7 +49,7 @@ def test_every_exported_name_resolves_to_its_definition(name: str) -> None:
 
 def test_all_lists_the_table_and_unknown_names_are_refused() -> None:
     assert sorted(promolab.stats.__all__) == sorted(_SOURCES)
-    assert len(promolab.stats.__all__) == 21
+    assert len(promolab.stats.__all__) == 23
     with pytest.raises(AttributeError, match="no_such_test"):
         promolab.stats.no_such_test  # noqa: B018
     with pytest.raises(ImportError):

@@ -46,7 +46,8 @@ def test_one_alert_per_open_condition(registry: Registry) -> None:
     assert registry.record_alerts("ab", [srm(False)], T0 + timedelta(hours=5)) == []
     (resolved,) = registry.alerts()
     assert resolved.resolved_at == T0 + timedelta(hours=5) and not resolved.open
-    again = registry.record_alerts("ab", [srm(True), harm(True)], T0 + timedelta(hours=6), action="paused")
+    again = registry.record_alerts("ab", [srm(True), harm(True)], T0 + timedelta(hours=6),
+                                   actions={("srm", ""): "paused", ("guardrail_harm", "b/refund"): "paused"})
     assert [(a.id, a.kind, a.action) for a in again] == [(2, "srm", "paused"), (3, "guardrail_harm", "paused")]
     assert again[1].numbers["inf"] is None  # JSON has no infinity
     assert [a.id for a in registry.alerts()] == [3, 2, 1]  # newest first

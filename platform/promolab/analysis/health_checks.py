@@ -4,8 +4,11 @@ One evaluation reads the experiment's report (``analyze_experiment``: the same p
 numbers as ``promolab report``) and turns it into findings; a finding that ``failed`` is an
 alert condition (stored, deduplicated and sent by ``promolab.store.alerts`` and the service):
 
-* ``srm``: the report's sample-ratio-mismatch test failed (χ² p below the plan's threshold,
-  default 0.001 - strict enough that hourly checks rarely raise it on a sound split);
+* ``srm``: the split is not the configured one by the *anytime-valid* SRM test of Lindon &
+  Malek (2022; ``promolab.stats.srm.sequential_srm_test``) on the report's users per variant
+  and planned split: p = 1/BF below the plan's threshold (default 0.001). Unlike the
+  report's χ² test, which is right for one read-out but raises a false alarm on ~2 % of
+  sound splits when peeked at every hour for two weeks, it holds however often it is checked;
 * ``multiple_exposures``: more than ``MULTIPLE_EXPOSURE_SHARE`` of the exposed users were
   seen in more than one variant;
 * ``guardrail_harm``: a guardrail is worse in a variant with *always-valid* confidence. The
@@ -27,8 +30,13 @@ alert condition (stored, deduplicated and sent by ``promolab.store.alerts`` and 
 * ``boundary_crossed``: a primary metric's sequential read-out (group-sequential boundary
   or mSPRT, corrected as in the report) has crossed: the report can be called.
 
-``srm`` and ``guardrail_harm`` are the conditions that may pause an experiment that opted in
-(``[safety] auto_pause``).
+Safe rollout: an experiment that opted in (``[safety] auto_pause = true``) is paused by the
+check that *raises* an ``srm`` or ``guardrail_harm`` alert (of a guardrail in
+``safety.guardrails``, or any guardrail when that list is empty): the alert is stored with
+``action = "paused"`` and the status history says ``by = "promolab"`` with the alert's
+message as the reason; assignment then serves the control to everyone. Resuming is a
+person's decision: while the condition stays open its alert is not raised again, so a
+resumed experiment is paused again only when the condition passes and recurs.
 """
 
 from __future__ import annotations
@@ -43,9 +51,11 @@ import numpy as np
 
 from promolab.analysis.pipeline import analyze_experiment
 from promolab.analysis.report import Report
-from promolab.spec import Experiment
+from promolab.errors import StateError
+from promolab.spec import Experiment, Safety
 from promolab.spec.vocabulary import Direction
 from promolab.stats.sequential.confseq import DEFAULT_N_OPT, cs_halfwidth, rho_for_sample_size
+from promolab.stats.srm import sequential_srm_test
 from promolab.store import Registry
 from promolab.store.alerts import Alert
 from promolab.store.registry import now_utc
@@ -55,6 +65,7 @@ log = logging.getLogger("promolab.analysis.health_checks")
 AlertKind = Literal["srm", "multiple_exposures", "guardrail_harm", "sample_size", "boundary_crossed"]
 ALERT_KINDS: tuple[str, ...] = ("srm", "multiple_exposures", "guardrail_harm", "sample_size", "boundary_crossed")
 PAUSE_KINDS: tuple[str, ...] = ("srm", "guardrail_harm")  # what auto-pause acts on
+PAUSED_BY = "promolab"  # the status history's "by" of an automatic pause
 MULTIPLE_EXPOSURE_SHARE = 0.01
 MIN_USERS_PER_ARM = 100
 
@@ -88,10 +99,14 @@ class HealthEvaluation:
     def failed(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.failed)
 
-    @property
-    def pause_reasons(self) -> tuple[Finding, ...]:
-        """Failed findings that justify pausing (SRM, always-valid guardrail harm)."""
-        return tuple(f for f in self.failed if f.kind in PAUSE_KINDS)
+    def pause_reasons(self, safety: Safety) -> tuple[Finding, ...]:
+        """Failed findings that pause an experiment with these ``safety`` rules: SRM, and
+        always-valid harm of a guardrail the rules name (every guardrail when they name none);
+        none unless ``safety.auto_pause``."""
+        if not safety.auto_pause:
+            return ()
+        return tuple(f for f in self.failed if f.kind in PAUSE_KINDS and (
+            f.kind != "guardrail_harm" or not safety.guardrails or f.numbers.get("metric") in safety.guardrails))
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": self.experiment, "checked_at": self.checked_at.isoformat(), "users": self.users,
@@ -118,14 +133,19 @@ def harmed(bound: np.ndarray | float, direction: Direction, tolerated: float = 0
 
 
 def _srm(report: Report) -> Finding:
-    srm = report.srm
-    observed = ", ".join(f"{v} {n:,}" for v, n in srm.observed.items())
-    numbers = {"p_value": srm.p_value, "statistic": srm.statistic, "threshold": srm.threshold,
-               "observed": dict(srm.observed), "expected": dict(srm.expected)}
+    fixed = report.srm
+    numbers = {"p_value": 1.0, "log_bayes_factor": 0.0, "test": "sequential (Lindon & Malek 2022)",
+               "threshold": fixed.threshold, "chi_square_p_value": fixed.p_value,
+               "observed": dict(fixed.observed), "expected": dict(fixed.expected)}
+    if sum(fixed.observed.values()) == 0:
+        return Finding("srm", "", False, "no users yet", numbers)
+    srm = sequential_srm_test(fixed.observed, fixed.expected, fixed.threshold)
+    numbers.update(p_value=srm.p_value, log_bayes_factor=srm.log_bayes_factor)
     if srm.ok:
-        return Finding("srm", "", False, f"split as planned (SRM p = {srm.p_value:.3g})", numbers)
-    return Finding("srm", "", True, f"sample ratio mismatch: p = {srm.p_value:.2g} < {srm.threshold:g} "
-                   f"(observed {observed}); the split is broken, no result can be trusted", numbers)
+        return Finding("srm", "", False, f"split as planned (anytime-valid SRM p = {srm.p_value:.3g})", numbers)
+    observed = ", ".join(f"{v} {n:,}" for v, n in srm.observed.items())
+    return Finding("srm", "", True, f"sample ratio mismatch: anytime-valid p = {srm.p_value:.2g} < "
+                   f"{srm.threshold:g} (observed {observed}); the split is broken, no result can be trusted", numbers)
 
 
 def _exposures(report: Report) -> Finding | None:
@@ -228,9 +248,7 @@ def evaluate_report(report: Report, experiment: Experiment, checked_at: datetime
 
 def evaluate_experiment(registry: Registry, key: str, checked_at: datetime | None = None) -> HealthEvaluation:
     """Analyse ``key`` as ``promolab report`` does and evaluate its health."""
-    experiment = registry.get_experiment(key)
-    report = analyze_experiment(registry, key)
-    return evaluate_report(report, experiment, checked_at)
+    return evaluate_report(analyze_experiment(registry, key), registry.get_experiment(key), checked_at)
 
 
 @dataclass(frozen=True)
@@ -242,18 +260,20 @@ class CheckOutcome:
     evaluation: HealthEvaluation | None
     alerts: tuple[Alert, ...] = ()
     error: str | None = None
+    paused: bool = False  # this check paused the experiment (``[safety] auto_pause``)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "error": self.error,
+        return {"experiment": self.experiment, "error": self.error, "paused": self.paused,
                 "evaluation": None if self.evaluation is None else self.evaluation.to_dict(),
                 "alerts": [a.to_dict() for a in self.alerts]}
 
 
 def check_running(registry: Registry, keys: Sequence[str] | None = None,
                   checked_at: datetime | None = None) -> list[CheckOutcome]:
-    """Evaluate every running experiment (or ``keys``) and record its alerts
-    (``Registry.record_alerts``: deduplicated, passed conditions resolved). One experiment that
-    cannot be evaluated does not stop the others (its outcome carries the error)."""
+    """Evaluate every running experiment (or ``keys``), record its alerts
+    (``Registry.record_alerts``: deduplicated, passed conditions resolved) and pause the ones
+    that opted in to auto-pause when a pausing alert is raised (see the module doc). One
+    experiment that cannot be evaluated does not stop the others (its outcome carries the error)."""
     at = checked_at or now_utc()
     running = [s.key for s in registry.list_experiments() if s.status == "running"]
     if keys is not None:
@@ -268,10 +288,28 @@ def check_running(registry: Registry, keys: Sequence[str] | None = None,
             log.warning("health check of %s failed: %s", key, exc)
             out.append(CheckOutcome(key, None, (), f"{type(exc).__name__}: {exc}"))
             continue
-        new = registry.record_alerts(key, evaluation.findings, at)
-        out.append(CheckOutcome(key, evaluation, tuple(new)))
+        safety = registry.get_experiment(key).safety
+        pausing = {(f.kind, f.subject): "paused" for f in evaluation.pause_reasons(safety)}
+        new = registry.record_alerts(key, evaluation.findings, at, actions=pausing)
+        out.append(CheckOutcome(key, evaluation, tuple(new), paused=_pause(registry, key, new)))
     return out
 
 
+def _pause(registry: Registry, key: str, new: Sequence[Alert]) -> bool:
+    """Pause ``key`` for the new alerts marked "paused" (only the process that raised them
+    gets them: the pause happens once); False when there are none or it is no longer running."""
+    acted = [a for a in new if a.action == "paused"]
+    if not acted:
+        return False
+    reason = "auto-pause: " + "; ".join(f"{a.message} (alert {a.id})" for a in acted)
+    try:
+        registry.set_status(key, "paused", by=PAUSED_BY, reason=reason)
+    except StateError as exc:  # stopped or paused by someone in the meantime
+        log.warning("auto-pause of %s skipped: %s", key, exc)
+        return False
+    log.warning("experiment %s paused by promolab: %s", key, reason)
+    return True
+
+
 __all__ = ["ALERT_KINDS", "AlertKind", "CheckOutcome", "Finding", "HealthEvaluation", "MIN_USERS_PER_ARM", "MULTIPLE_EXPOSURE_SHARE",
-           "PAUSE_KINDS", "check_running", "evaluate_experiment", "evaluate_report", "harm_bounds", "harmed"]
+           "PAUSED_BY", "PAUSE_KINDS", "check_running", "evaluate_experiment", "evaluate_report", "harm_bounds", "harmed"]

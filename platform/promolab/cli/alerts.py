@@ -95,3 +95,6 @@ def check(keys: Annotated[Optional[list[str]], typer.Argument(
         say(f"{o.experiment}: {len(failed)} condition(s) failing, {len(o.alerts)} new alert(s)")
         for f in failed:
             say(f"  {f.kind}{' ' + f.subject if f.subject else ''}: {f.message}")
+        if o.paused:
+            say(f"  paused by promolab ([safety] auto_pause): everyone now gets the control, {o.experiment!r} "
+                "records no exposures until someone resumes it (promolab experiment launch)")

@@ -2,6 +2,7 @@
 
 For each running experiment a user is asked about:
 
+0. a paused experiment gives everyone its control and records nothing;
 1. a user found in the experiment's first-exposure map (``state.sticky``) gets the
    stored variant - whatever the current weights, coverage or targeting say, exactly as
    ``promolab.adaptive.sticky_assign`` answers from the ``exposures`` table;
@@ -34,7 +35,7 @@ Result = list[tuple[str, int]]  # (experiment key, variant index) per assignment
 
 def assign_user(state, catalog, user_id: str, attributes: Mapping[str, Any] | None, experiment: str | None,
                 track: bool) -> Result:
-    """The user's assignments in ``experiment`` (None: every running one); may raise InputError
+    """The user's assignments in ``experiment`` (None: every running or paused one); may raise InputError
     when ``experiment`` is named and the attributes cannot serve it (a contextual experiment's
     missing or invalid feature); asked for every running experiment, such an experiment leaves
     the user out, as a targeting rule on a missing attribute does.
@@ -42,7 +43,7 @@ def assign_user(state, catalog, user_id: str, attributes: Mapping[str, Any] | No
     Nothing is recorded unless every experiment evaluated without error.
     """
     if experiment is None:
-        chosen = catalog.running
+        chosen = catalog.served
     else:
         one = catalog.by_key.get(experiment)
         chosen = () if one is None else (one,)
@@ -51,6 +52,9 @@ def assign_user(state, catalog, user_id: str, attributes: Mapping[str, Any] | No
     fresh: list[tuple[Any, str, Decision]] = []
     for running in chosen:
         key = running.key
+        if running.paused:
+            out.append((key, running.control_index))
+            continue
         m = sticky.get(key)
         index = m.get(user_id) if m is not None else None
         if index is None:
@@ -93,10 +97,15 @@ def assign_users(state, catalog, users: list[tuple[str, Mapping[str, Any] | None
     """
     out: list[Result | InputError] = [[] for _ in users]
     fresh: list[tuple[int, Any, str, Decision]] = []
-    for running in catalog.running:
+    for running in catalog.served:
         if experiment is not None and running.key != experiment:
             continue
         key = running.key
+        if running.paused:
+            for entry in out:
+                if not isinstance(entry, InputError):
+                    entry.append((key, running.control_index))
+            continue
         m = state.sticky.get(key)
         known: dict[int, int] = {}
         unknown: list[int] = []

@@ -1,5 +1,9 @@
 """What the service serves and the client evaluates: running experiments and their weights.
 
+A *paused* experiment is served too, marked ``"status": "paused"`` in the config: it gives
+its control to every user asked (first-exposure map and split ignored) and records no
+exposure, on both sides - pausing an offer pulls it from everyone at once.
+
 The server builds its assignment state from the very configuration document it serves
 at ``GET /v1/config`` (``running_from_config(config_document(...))``), and the
 local-evaluation client builds its state from the same document with the same function,
@@ -57,16 +61,22 @@ NOT_IN = Decision(-1)
 
 @dataclass(frozen=True)
 class Running:
-    """A running experiment as evaluated: the spec, bandit weights (None: the spec's) and, for
-    a contextual experiment, its current model (None: none fitted yet; the weights serve)."""
+    """A served experiment as evaluated: the spec, bandit weights (None: the spec's) and, for
+    a contextual experiment, its current model (None: none fitted yet; the weights serve);
+    ``paused``: it serves its control to everyone and records nothing."""
 
     experiment: Experiment
     weights: tuple[float, ...] | None
     model: ServedModel | None = None
+    paused: bool = False
 
     @property
     def key(self) -> str:
         return self.experiment.key
+
+    @cached_property
+    def control_index(self) -> int:
+        return self.experiment.variant_keys.index(self.experiment.control)
 
     @cached_property
     def needed(self) -> frozenset[str]:
@@ -90,14 +100,17 @@ class Running:
 
 def config_document(
     experiments: Sequence[tuple[Experiment, Mapping[str, float] | None, ServedModel | None]],
+    paused: Sequence[Experiment] = (),
 ) -> dict[str, Any]:
     """The JSON document of ``GET /v1/config``: each running spec, its current weights and
-    (contextual experiments) its current model."""
+    (contextual experiments) its current model; then each ``paused`` spec (control for all)."""
     items = []
     for experiment, weights, model in experiments:
         w = None if weights is None else [float(weights[k]) for k in experiment.variant_keys]
-        items.append({"spec": experiment_to_dict(experiment), "weights": w,
+        items.append({"spec": experiment_to_dict(experiment), "status": "running", "weights": w,
                       "model": None if model is None else model.to_dict()})
+    for experiment in paused:
+        items.append({"spec": experiment_to_dict(experiment), "status": "paused", "weights": None, "model": None})
     return {"version": CONFIG_VERSION, "experiments": items}
 
 
@@ -116,7 +129,8 @@ def running_from_config(document: Mapping[str, Any]) -> list[Running]:
         model = None
         if raw is not None and experiment.contextual is not None:
             model = ServedModel.from_dict(raw, len(experiment.variants), experiment.contextual.features.dim)
-        out.append(Running(experiment, None if weights is None else tuple(float(w) for w in weights), model))
+        out.append(Running(experiment, None if weights is None else tuple(float(w) for w in weights), model,
+                           item.get("status", "running") == "paused"))
     return out
 
 

@@ -49,8 +49,10 @@ def _attr_error(exc: InputError, prefix: str) -> InputError:
 async def assign(body: AssignRequest, request: Request, _: Principal = Depends(sdk_key)) -> Response:
     """The user's variant and payload in one experiment or every running one.
 
-    Users outside an experiment (coverage, layer, targeting) or experiments not running
-    get no entry in ``assignments``: serve the default experience.
+    Users outside an experiment (coverage, layer, targeting) and drafts or stopped
+    experiments get no entry in ``assignments``: serve the default experience. A paused
+    experiment (by a person, or by promolab's auto-pause) gives everyone its control, marked
+    ``"paused": true``, and records no exposure.
     """
     state = request.app.state.service
     catalog = state.catalog

@@ -208,7 +208,8 @@ DEFAULT_HEALTH_PERIOD = 3600.0  # seconds between scheduled health checks (hourl
 class HealthScheduler(PeriodicThread):
     """Every running experiment's health checked every ``period`` seconds
     (``promolab.analysis.health_checks.check_running``): new alerts are stored, logged and
-    queued for the webhooks (``webhooks.send`` returns at once; delivery is its own thread).
+    queued for the webhooks (``webhooks.send`` returns at once; delivery is its own thread);
+    an experiment the check auto-paused serves its control at once.
 
     With several service processes on one registry, each runs the schedule; an alert is
     raised once (recording is deduplicated in one transaction), so each is sent once."""
@@ -226,6 +227,8 @@ class HealthScheduler(PeriodicThread):
         except Exception:  # noqa: BLE001 - a stopped writer: check what is stored
             log.debug("writer flush before the health check failed", exc_info=True)
         outcomes = check_running(self.state.registry)
+        if any(o.paused for o in outcomes):
+            self.state.refresh()  # serve the control of what was paused now, not at the next sync
         for outcome in outcomes:
             for alert in outcome.alerts:
                 log.warning("alert %d on %s [%s%s]: %s", alert.id, alert.experiment, alert.kind,

@@ -119,6 +119,9 @@ class Assignment(BaseModel):
     experiment: str
     variant: str
     payload: dict[str, Any]
+    paused: bool = Field(False, description=(
+        "Present (true) when the experiment is paused: everyone gets its control and nothing is recorded; "
+        "do not log an exposure for it."))
 
 
 class AssignResponse(BaseModel):
@@ -254,7 +257,10 @@ class WeightsOut(BaseModel):
 
 class ConfigExperiment(BaseModel):
     spec: dict[str, Any]
+    status: Literal["running", "paused"] = Field(description=(
+        "paused: serve the control to everyone and log no exposure."))
     weights: list[float] | None
+    model: dict[str, Any] | None = Field(None, description="A contextual experiment's current model.")
 
 
 class ConfigOut(BaseModel):

@@ -1,7 +1,8 @@
 """What one service process holds: the registry, the writer, the keys and a catalog cache.
 
 The catalog is an immutable snapshot of every experiment's status and spec plus the
-running experiments' evaluation state and the config document (with its ETag). It is
+running (and paused: control for everyone) experiments' evaluation state and the config
+document (with its ETag). It is
 rebuilt after every change this process makes (admin routes, bandit updates); the
 service is the only writer of its DuckDB file, so nothing else can change it meanwhile.
 
@@ -83,8 +84,12 @@ class Served:
 
 @dataclass(frozen=True)
 class Catalog:
+    """``served``: every running and paused experiment, in key order (what assignment answers
+    for); ``running``: the running ones; ``by_key``: the served ones by key."""
+
     statuses: dict[str, str]
     experiments: dict[str, Experiment]
+    served: tuple[Running, ...]
     running: tuple[Running, ...]
     payloads: dict[str, tuple[dict[str, Any], ...]]
     document: dict[str, Any]
@@ -99,9 +104,11 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def serve(experiment: Experiment, weights: Mapping[str, float] | None, model: str | None = None) -> Served:
+def serve(experiment: Experiment, weights: Mapping[str, float] | None, model: str | None = None,
+          paused: bool = False) -> Served:
     """Everything needed to serve ``experiment`` running with ``weights`` (None: the spec's)
-    and, for a contextual experiment, ``model`` (its stored JSON; None: none fitted yet).
+    and, for a contextual experiment, ``model`` (its stored JSON; None: none fitted yet);
+    ``paused``: serving its control to everyone (its entries say ``"paused": true``).
 
     Raises :class:`NotServable` when any part fails: weights that are not one finite
     non-negative number per variant, a spec or payload that is not JSON (NaN, inf), a
@@ -110,19 +117,24 @@ def serve(experiment: Experiment, weights: Mapping[str, float] | None, model: st
     """
     key = experiment.key
     try:
-        served_model = spec_model(experiment)
-        if model is not None and served_model is None and experiment.contextual is not None:
-            served_model = ServedModel.from_dict(json.loads(model), len(experiment.variants),
-                                                 experiment.contextual.features.dim)
-        (item,) = config_document([(experiment, weights, served_model)])["experiments"]
+        if paused:
+            (item,) = config_document([], [experiment])["experiments"]
+        else:
+            served_model = spec_model(experiment)
+            if model is not None and served_model is None and experiment.contextual is not None:
+                served_model = ServedModel.from_dict(json.loads(model), len(experiment.variants),
+                                                     experiment.contextual.features.dim)
+            (item,) = config_document([(experiment, weights, served_model)])["experiments"]
         w = item["weights"]
         if w is not None and (not all(math.isfinite(x) and x >= 0 for x in w) or not sum(w) > 0):
             raise InputError("weights", w, "one finite weight >= 0 per variant, not all 0")
         _dumps(item)  # what GET /v1/config serves must be JSON (no NaN/Infinity)
         (running,) = running_from_config({"experiments": [item]})  # as every reader of the config does
-        running.scalar  # noqa: B018 - compile the one-user evaluation now, not on the first request
+        if not paused:
+            running.scalar  # noqa: B018 - compile the one-user evaluation now, not on the first request
         payloads = tuple(dict(v.payload) for v in running.experiment.variants)
-        fragments = tuple(_dumps({"experiment": key, "variant": v.key, "payload": payloads[i]}).encode()
+        marker = {"paused": True} if paused else {}
+        fragments = tuple(_dumps({"experiment": key, "variant": v.key, "payload": payloads[i], **marker}).encode()
                           for i, v in enumerate(experiment.variants))
     except SpecError as exc:
         first = exc.problems[0] if exc.problems else None
@@ -155,25 +167,25 @@ def read_entries(registry: Registry) -> dict[str, Entry]:
 def catalog_from(entries: Mapping[str, Entry], strict: str | None = None) -> Catalog:
     """The catalog of ``entries`` (in key order). A running experiment that cannot be served
     raises :class:`NotServable` if it is ``strict`` (the one being changed), else it is
-    logged and left out of the served config."""
+    logged and left out of the served config (as a paused one always is)."""
     statuses = {k: e.status for k, e in entries.items()}
     experiments = {k: e.experiment for k, e in entries.items()}
     served: dict[str, Served] = {}
     for key, e in entries.items():
-        if e.status != "running":
+        if e.status not in ("running", "paused"):
             continue
         try:
-            served[key] = serve(e.experiment, e.weights, e.model)
+            served[key] = serve(e.experiment, e.weights, e.model, paused=e.status == "paused")
         except NotServable as exc:
-            if key == strict:
+            if key == strict and e.status == "running":  # taking one out of service is always possible
                 raise
             log.error("%s; it is left out of the served config until it is fixed or stopped", exc)
     document = {"version": CONFIG_VERSION, "experiments": [s.item for s in served.values()]}
     body = json.dumps(document, separators=(",", ":")).encode()
-    running = tuple(s.running for s in served.values())
-    return Catalog(statuses, experiments, running, {k: s.payloads for k, s in served.items()}, document, body,
-                   config_etag(document), {r.key: r for r in running},
-                   {k: s.fragments for k, s in served.items()})
+    assignable = tuple(s.running for s in served.values())
+    return Catalog(statuses, experiments, assignable, tuple(r for r in assignable if not r.paused),
+                   {k: s.payloads for k, s in served.items()}, document, body, config_etag(document),
+                   {r.key: r for r in assignable}, {k: s.fragments for k, s in served.items()})
 
 
 def build_catalog(registry: Registry) -> Catalog:

@@ -9,11 +9,12 @@ from promolab.spec.model import (
     Experiment,
     Layer,
     Metric,
+    Safety,
     TargetRule,
     Variant,
 )
 
 __all__ = [
-    "AnalysisPlan", "BanditConfig", "ContextualConfig", "Experiment", "Layer", "Metric", "TargetRule", "Variant",
+    "AnalysisPlan", "BanditConfig", "ContextualConfig", "Experiment", "Layer", "Metric", "Safety", "TargetRule", "Variant",
     "experiment_from_dict", "experiment_to_dict", "experiment_to_toml", "load_experiment", "parse_experiment",
 ]

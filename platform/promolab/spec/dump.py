@@ -8,7 +8,7 @@ import tomli_w
 
 from dataclasses import asdict
 
-from promolab.spec.model import Experiment, FilterRules, Metric
+from promolab.spec.model import Experiment, FilterRules, Metric, Safety
 
 
 def _metric_dict(m: Metric) -> dict[str, Any]:
@@ -88,6 +88,8 @@ def experiment_to_dict(e: Experiment) -> dict[str, Any]:
         out["filtering"] = _filtering_dict(e.filtering)
     if e.economics is not None:
         out["economics"] = {k: v for k, v in asdict(e.economics).items() if v is not None}
+    if e.safety != Safety():
+        out["safety"] = {"auto_pause": e.safety.auto_pause, "guardrails": list(e.safety.guardrails)}
     out["metrics"] = [_metric_dict(m) for m in e.metrics]
     if e.guardrails:
         out["guardrails"] = [_metric_dict(m) for m in e.guardrails]

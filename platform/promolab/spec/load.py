@@ -36,6 +36,7 @@ from promolab.spec.model import (
     FilterRules,
     Layer,
     Metric,
+    Safety,
     TargetRule,
     Variant,
 )
@@ -65,7 +66,7 @@ TEXT_EXPECTED = "a non-empty string of printable text"
 TOP_LEVEL = {
     "key", "name", "hypothesis", "owner", "kind", "control", "variants", "metrics",
     "guardrails", "traffic_percent", "layer", "targeting", "salt", "analysis", "bandit",
-    "contextual", "filtering", "economics",
+    "contextual", "filtering", "economics", "safety",
 }
 CONTEXTUAL_FIELDS = {"policy", "params", "reward", "update_period_seconds", "floor", "holdout", "burn_in",
                      "features"}
@@ -380,6 +381,27 @@ def _economics(p: _Problems, raw: Any, metrics: tuple[Metric, ...]) -> Economics
     rate = _number(p, raw.get("margin_rate", 1.0), "economics.margin_rate", "a share in (0, 1]", 0.0, 1.0,
                    lo_open=True)
     return Economics(**refs, margin_rate=rate or 1.0)
+
+
+def _safety(p: _Problems, raw: Any, guardrails: tuple[Metric, ...]) -> Safety:
+    """The optional [safety] table: auto_pause (true/false), guardrails (keys that may pause)."""
+    if raw is None:
+        return Safety()
+    if not isinstance(raw, dict):
+        p.add("safety", raw, "a [safety] table {auto_pause, guardrails}")
+        return Safety()
+    _unknown(p, raw, {"auto_pause", "guardrails"}, "safety.")
+    auto = raw.get("auto_pause", False)
+    if not isinstance(auto, bool):
+        p.add("safety.auto_pause", auto, "true or false")
+        auto = False
+    known = [m.key for m in guardrails]
+    expected = f"guardrail keys of this experiment ({', '.join(known) or 'none declared'})"
+    names = _names(p, raw.get("guardrails", []), "safety.guardrails", "a list of " + expected) or ()
+    for name in names:
+        if name not in known:
+            p.add("safety.guardrails", name, "one of the " + expected)
+    return Safety(auto, tuple(n for n in dict.fromkeys(names) if n in known))
 
 
 def _metric(p: _Problems, item: Any, prefix: str) -> Metric | None:
@@ -767,6 +789,7 @@ def experiment_from_dict(raw: Mapping[str, Any], source: str | None = None) -> E
                     if kind == "contextual" and isinstance(contextual, dict) else None),
         filtering=_filtering(p, raw.get("filtering")),
         economics=_economics(p, raw.get("economics"), metrics + guardrails),
+        safety=_safety(p, raw.get("safety"), guardrails),
     )
     p.raise_if_any()
     return experiment

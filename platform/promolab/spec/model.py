@@ -202,6 +202,21 @@ class Economics:
 
 
 @dataclass(frozen=True)
+class Safety:
+    """What the scheduled health check may do on its own (``[safety]``).
+
+    auto_pause: pause the running experiment - status history ``by = "promolab"`` with the
+    reason - when its split fails the SRM test or a guardrail is harmed with always-valid
+    confidence (``promolab.analysis.health_checks``); a paused experiment serves its control
+    to everyone and records no exposure. guardrails: the guardrail keys whose harm may pause
+    it (empty: every guardrail).
+    """
+
+    auto_pause: bool = False
+    guardrails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment spec; ``metrics[0]`` is the primary metric."""
 
@@ -223,6 +238,7 @@ class Experiment:
     contextual: ContextualConfig | None = None
     filtering: FilterRules | None = None
     economics: Economics | None = None
+    safety: Safety = Safety()
 
     @property
     def hash_salt(self) -> str:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers an
         sample_size_mean,
         sample_size_proportion,
     )
-    from promolab.stats.srm import SrmResult, srm_test
+    from promolab.stats.srm import SequentialSrmResult, SrmResult, sequential_srm_test, srm_test
     from promolab.stats.sufficient import JointStats, MeanStats
     from promolab.stats.weighted import WeightedMean, WeightedStats, snips_mean
 
@@ -54,6 +54,8 @@ _SOURCES: dict[str, str] = {
     "expected_loss": "bayesian",
     "SrmResult": "srm",
     "srm_test": "srm",
+    "SequentialSrmResult": "srm",
+    "sequential_srm_test": "srm",
     "adjust_pvalues": "multiple",
     "PowerResult": "power",
     "sample_size_proportion": "power",

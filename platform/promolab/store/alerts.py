@@ -78,10 +78,12 @@ def _alert(row: tuple) -> Alert:
 
 
 def record_alerts(registry: Registry, key: str, conditions: Iterable[Condition], at: datetime,
-                  action: str | None = None) -> list[Alert]:
+                  actions: Mapping[tuple[str, str], str] | None = None) -> list[Alert]:
     """Store the failed ``conditions`` of ``key`` that are not open already, resolve the open
     alerts whose condition passed this time, in one transaction; returns the new alerts.
-    ``action``: what was done about the new ones (e.g. "paused")."""
+    ``actions``: (kind, subject) → what is done about that condition if its alert is new
+    (e.g. "paused")."""
+    actions = actions or {}
     conditions = list(conditions)
     new: list[Alert] = []
     with registry.transaction() as con:
@@ -96,7 +98,7 @@ def record_alerts(registry: Registry, key: str, conditions: Iterable[Condition],
                 continue
             if slot in open_:
                 continue
-            numbers = to_plain(dict(c.numbers))
+            numbers, action = to_plain(dict(c.numbers)), actions.get(slot)
             con.execute("INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, FALSE, NULL, NULL)",
                         [next_id, key, c.kind, c.subject, at, c.message, json.dumps(numbers), action])
             new.append(Alert(next_id, key, c.kind, c.subject, at, c.message, numbers, action, None, False, None, None))

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import duckdb
 
@@ -440,10 +440,11 @@ class Registry:
     # -- health alerts (see promolab.store.alerts) ---------------------------------------
 
     def record_alerts(self, key: str, conditions, at: datetime | None = None,
-                      action: str | None = None) -> list[_alerts.Alert]:
-        """Store ``key``'s failed conditions not already open, resolve those that passed; the new alerts."""
+                      actions: Mapping[tuple[str, str], str] | None = None) -> list[_alerts.Alert]:
+        """Store ``key``'s failed conditions not already open, resolve those that passed; the new
+        alerts. ``actions``: (kind, subject) → what is done about that condition if its alert is new."""
         self._require_writable()
-        return _alerts.record_alerts(self, key, conditions, at or now_utc(), action)
+        return _alerts.record_alerts(self, key, conditions, at or now_utc(), actions)
 
     def alerts(self, experiment: str | None = None, include_acknowledged: bool = False) -> list[_alerts.Alert]:
         """Unacknowledged alerts (all with ``include_acknowledged``), newest first."""

@@ -1,8 +1,11 @@
 """Bayesian read-outs: chance to win and expected loss (GrowthBook's "risk").
 
 * ``kind="binomial"``: independent Beta(1 + s, 1 + n − s) posteriors (uniform prior);
-  probabilities and losses are one-dimensional integrals evaluated with
-  ``scipy.integrate.quad`` over the bulk of the narrower posterior (no Monte Carlo).
+  probabilities and losses are one-dimensional integrals against the narrower posterior,
+  evaluated by Gauss-Legendre quadrature (48 nodes on each side of its mean, over the
+  interval holding all but 1e-14 of its mass per side) with ``scipy.special``'s incomplete
+  beta functions: no Monte Carlo, ~0.1 ms each, within 1e-10 of Evan Miller's exact sum
+  (tests/stats/test_bayesian.py).
 * ``kind="mean"`` / ``"ratio"``: normal approximation D = m_t − m_c ~ N(Δ, se²),
   se² = Var(m_t) + Var(m_c). For ``"ratio"`` pass :class:`JointStats` to get
   R = Σy/Σx with the delta-method variance (as :func:`ratio_test`); a
@@ -16,8 +19,8 @@ from __future__ import annotations
 
 import math
 
-from scipy import integrate as _integrate
-from scipy import stats as _st
+import numpy as np
+from scipy import special as _sp
 
 from promolab.errors import InputError
 from promolab.spec.vocabulary import DIRECTIONS, METRIC_KINDS
@@ -62,15 +65,26 @@ def _normal_difference(control: object, treatment: object, kind: str) -> tuple[f
     return mt - mc, math.sqrt(vc + vt)
 
 
-def _quad(f, dist) -> float:
-    lo, hi = float(dist.ppf(_TAIL)), float(dist.isf(_TAIL))
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(48)
+
+
+def _variance(p: tuple[float, float]) -> float:
+    a, b = p
+    return a * b / ((a + b) ** 2 * (a + b + 1.0))
+
+
+def _integrate(f, p: tuple[float, float]) -> float:
+    """∫ f_P(u) f(u) du for P ~ Beta(p): Gauss-Legendre on [q(1e-14), mean] and [mean, q(1 − 1e-14)]."""
+    a, b = p
+    lo, hi, mid = float(_sp.betaincinv(a, b, _TAIL)), float(_sp.betainccinv(a, b, _TAIL)), a / (a + b)
     if not hi > lo:
-        return float(f((lo + hi) / 2.0))
-    mid = float(dist.mean())
+        return float(f(np.asarray([mid]))[0])
     value = 0.0
-    for a, b in ((lo, mid), (mid, hi)):
-        v, _ = _integrate.quad(lambda x: dist.pdf(x) * f(x), a, b, epsabs=1e-14, epsrel=1e-10, limit=200)
-        value += v
+    for left, right in ((lo, mid), (mid, hi)):
+        half = (right - left) / 2.0
+        u = half * _NODES + (left + right) / 2.0
+        density = np.exp(_sp.xlogy(a - 1.0, u) + _sp.xlog1py(b - 1.0, -u) - _sp.betaln(a, b))
+        value += half * float(np.dot(_WEIGHTS, density * f(u)))
     return value
 
 
@@ -79,11 +93,10 @@ def _beta_prob_greater(x: tuple[float, float], y: tuple[float, float]) -> float:
 
     = ∫ f_Y(u) S_X(u) du = ∫ f_X(u) F_Y(u) du; integrate against the narrower density.
     """
-    bx, by = _st.beta(*x), _st.beta(*y)
-    if bx.var() <= by.var():
-        p = _quad(by.cdf, bx)
+    if _variance(x) <= _variance(y):
+        p = _integrate(lambda u: _sp.betainc(y[0], y[1], u), x)
     else:
-        p = _quad(bx.sf, by)
+        p = _integrate(lambda u: _sp.betaincc(x[0], x[1], u), y)
     return min(max(p, 0.0), 1.0)
 
 
@@ -93,13 +106,12 @@ def _beta_expected_excess(x: tuple[float, float], y: tuple[float, float]) -> flo
     With X⁺ ~ Beta(a_x + 1, b_x) (so u·f_X(u) = μ_X f_X⁺(u)) and Y⁺ likewise:
     = ∫ f_Y(u) [μ_X S_X⁺(u) − u S_X(u)] du = ∫ f_X(u) [u F_Y(u) − μ_Y F_Y⁺(u)] du.
     """
-    bx, by = _st.beta(*x), _st.beta(*y)
-    if bx.var() <= by.var():
-        mu_y, by_plus = by.mean(), _st.beta(y[0] + 1.0, y[1])
-        v = _quad(lambda u: u * by.cdf(u) - mu_y * by_plus.cdf(u), bx)
+    if _variance(x) <= _variance(y):
+        mu_y = y[0] / (y[0] + y[1])
+        v = _integrate(lambda u: u * _sp.betainc(y[0], y[1], u) - mu_y * _sp.betainc(y[0] + 1.0, y[1], u), x)
     else:
-        mu_x, bx_plus = bx.mean(), _st.beta(x[0] + 1.0, x[1])
-        v = _quad(lambda u: mu_x * bx_plus.sf(u) - u * bx.sf(u), by)
+        mu_x = x[0] / (x[0] + x[1])
+        v = _integrate(lambda u: mu_x * _sp.betaincc(x[0] + 1.0, x[1], u) - u * _sp.betaincc(x[0], x[1], u), y)
     return max(v, 0.0)
 
 
@@ -111,7 +123,7 @@ def chance_to_win(
 ) -> float:
     """Posterior probability that the treatment beats the control.
 
-    binomial: P(p_t > p_c) under Beta(1 + s, 1 + n − s) posteriors, by numerical
+    binomial: P(p_t > p_c) under Beta(1 + s, 1 + n − s) posteriors, by Gauss-Legendre
     integration of ∫ f_c(u) S_t(u) du (Evan Miller's closed form gives the same number).
     mean / ratio: Φ(Δ / se). ``direction="decrease"`` returns P(treatment < control).
     """
@@ -134,7 +146,7 @@ def normal_chance_to_win(delta: float, se: float, direction: str = "increase") -
         delta = -delta
     if se == 0.0:
         return 1.0 if delta > 0 else (0.0 if delta < 0 else 0.5)
-    return float(_st.norm.cdf(delta / se))
+    return float(_sp.ndtr(delta / se))
 
 
 def expected_loss(
@@ -168,4 +180,4 @@ def normal_expected_loss(delta: float, se: float, direction: str = "increase") -
     if se == 0.0:
         return max(-delta, 0.0)
     z = delta / se
-    return float(max(se * _st.norm.pdf(z) - delta * _st.norm.sf(z), 0.0))
+    return float(max(se * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) - delta * _sp.ndtr(-z), 0.0))

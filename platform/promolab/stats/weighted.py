@@ -14,6 +14,7 @@ sample size (Σw)² / Σw². The sums add across batches and SQL groups, like ``
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,10 @@ def snips_mean(stats: WeightedStats, alpha: float = 0.05) -> WeightedMean | None
     if stats.n == 0 or stats.sum_w <= 0:
         return None
     v = stats.sum_wr / stats.sum_w
-    var = max(stats.sum_w2r2 - 2 * v * stats.sum_w2r + v * v * stats.sum_w2, 0.0) / stats.sum_w**2
+    # Σw²(r − V̂)² from the sums; a result within the sums' rounding error is 0 (all rewards equal)
+    scale = stats.sum_w2r2 + v * v * stats.sum_w2
+    spread = stats.sum_w2r2 - 2 * v * stats.sum_w2r + v * v * stats.sum_w2
+    var = (spread if spread > 64 * sys.float_info.epsilon * scale else 0.0) / stats.sum_w**2
     se = math.sqrt(var)
     z = float(norm.ppf(1 - alpha / 2))
     return WeightedMean(v, se, v - z * se, v + z * se, stats.n, stats.sum_w**2 / stats.sum_w2)

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from promolab.errors import InputError
 
@@ -212,7 +213,14 @@ class EncodedIds:
         if isinstance(ids, EncodedIds):
             self.n, self._groups = ids.n, ids._groups
             return
-        if hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):  # pandas
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            self.n, self._groups = _from_arrow(ids)
+            return
+        arrow = getattr(getattr(ids, "array", None), "_pa_array", None)  # pandas string[pyarrow] / ArrowDtype
+        if isinstance(arrow, (pa.Array, pa.ChunkedArray)) and not pa.types.is_dictionary(arrow.type):
+            self.n, self._groups = _from_arrow(arrow)
+            return
+        if hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):  # other pandas
             ids = ids.to_numpy()
         if isinstance(ids, (str, bytes)):
             raise InputError("user_ids", ids, "a sequence of ids, not a single string")
@@ -327,40 +335,60 @@ def _as_str(x: object) -> str:
     return str(x)
 
 
-def _from_strings(ids: Iterable[object]) -> tuple[int, list[_Group]]:
-    """Groups from any iterable of str/int: one UTF-8 buffer, then one padded word table
-    per byte length."""
-    strs = ids if isinstance(ids, (list, tuple, np.ndarray)) else list(ids)
-    try:
-        joined = "".join(strs)
-    except TypeError:  # not all str: convert ints, refuse the rest
-        strs = [_as_str(x) for x in strs]
-        joined = "".join(strs)
-    n = len(strs)
-    try:
-        data = joined.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise InputError("user_ids", e.object[e.start : e.end], "valid Unicode text") from None
-    if len(data) == len(joined):  # all ASCII: byte length = character length
-        lengths = np.fromiter(map(len, strs), np.int64, n)
-    else:
-        lengths = np.fromiter((len(s.encode("utf-8")) for s in strs), np.int64, n)
-    buf = np.frombuffer(data, np.uint8)
-    starts = np.cumsum(lengths) - lengths
+def _from_buffer(data: np.ndarray, offsets: np.ndarray) -> tuple[int, list[_Group]]:
+    """Groups from UTF-8 bytes ``data`` and int64 ``offsets`` (n + 1 of them, Arrow's layout):
+    one padded word table per byte length, gathered in blocks to bound the index arrays."""
+    n = len(offsets) - 1
+    starts = offsets[:-1]
+    lengths = np.diff(offsets)
     groups = []
     for length, rows in _by_length(lengths):
-        if rows is None:
-            groups.append(_Group(length, _padded_words(buf.reshape(n, length))))
-        else:
-            cols = np.arange(length)
-            table = np.concatenate(  # gathered in blocks to bound the index arrays
-                [
-                    _padded_words(buf[starts[rows[lo : lo + _BLOCK], None] + cols])
-                    for lo in range(0, len(rows), _BLOCK)
-                ]
-            )
-            groups.append(_Group(length, table, None, rows))
+        at = starts if rows is None else starts[rows]
+        cols = np.arange(length)
+        table = np.concatenate([_padded_words(data[at[lo : lo + _BLOCK, None] + cols])
+                                for lo in range(0, len(at), _BLOCK)]) if len(at) else np.zeros((0, 1), np.uint64)
+        groups.append(_Group(length, table, None, rows))
     return n, groups
+
+
+def _from_arrow(column: pa.Array | pa.ChunkedArray) -> tuple[int, list[_Group]]:
+    """Groups straight from an Arrow string column's buffers (no Python objects)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.large_string())
+    if column.null_count:
+        raise InputError("user_ids", None, "string or integer ids (the column has missing values)")
+    if pa.types.is_integer(column.type):
+        column = column.cast(pa.string())
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise InputError("user_ids", f"Arrow column of type {column.type}", "strings or integers")
+    if pa.types.is_string(column.type):
+        column = column.cast(pa.large_string())
+    _, offsets, data = column.buffers()
+    offsets = np.frombuffer(offsets, np.int64, len(column) + 1, column.offset * 8)
+    return _from_buffer(np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8), offsets)
+
+
+def _from_strings(ids: Iterable[object]) -> tuple[int, list[_Group]]:
+    """Groups from any iterable of str/int: Arrow encodes the UTF-8 buffer and its offsets in
+    one pass (ints become decimal text); anything else is refused, naming the first such id."""
+    # a numpy unicode array goes through Python strings: Arrow would end each at its first NUL
+    strs = ids.tolist() if isinstance(ids, np.ndarray) else ids if isinstance(ids, (list, tuple)) else list(ids)
+    try:
+        column = pa.array(strs, from_pandas=False)
+    except (pa.ArrowException, UnicodeEncodeError, OverflowError):
+        column = None
+    if column is not None and (pa.types.is_null(column.type) and len(column) == 0):
+        column = pa.array([], pa.large_string())
+    if column is None or column.null_count or not (
+            pa.types.is_string(column.type) or pa.types.is_integer(column.type)):
+        for x in strs:
+            text = _as_str(x)  # refuses None, bytes and floats
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise InputError("user_ids", e.object[e.start : e.end], "valid Unicode text") from None
+        column = pa.array([_as_str(x) for x in strs], pa.large_string())  # mixed str and int
+    return _from_arrow(column)
 
 
 # --- public functions --------------------------------------------------------------------

@@ -26,6 +26,21 @@ def argmax_share(values: np.ndarray) -> np.ndarray:
     return top / top.sum(axis=-1, keepdims=True)
 
 
+def argmax_choice(values: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` draws from each row of ``argmax_share(values)`` → shape (size, ...): the argmax
+    for every draw, and a uniform pick among the tied maxima only in rows where they tie (the
+    distribution of sampling the one-hot weights, without a random number per row and draw)."""
+    values = np.where(np.isnan(values), -np.inf, values)
+    top = values == values.max(axis=-1, keepdims=True)
+    lead = top.argmax(axis=-1)
+    arms = np.broadcast_to(lead, (size,) + lead.shape).copy()
+    tied = np.flatnonzero(top.sum(axis=-1).reshape(-1) > 1)
+    if tied.size:
+        k = values.shape[-1]
+        arms.reshape(size, -1)[:, tied] = sample_categorical(top.reshape(-1, k)[tied] / 1.0, rng, size)
+    return arms
+
+
 def sample_categorical(p: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """``size`` independent draws from each row of ``p`` (shape (..., K)) → shape (size, ...)."""
     cdf = np.cumsum(p, axis=-1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from promolab.bandits.base import MAX_PARAM, Policy, argmax_share, check_range
+from promolab.bandits.base import MAX_PARAM, Policy, RandomLike, argmax_choice, argmax_share, as_generator, check_range
 from promolab.bandits.state import ArmState
 
 _EPS = 1e-12
@@ -20,13 +21,30 @@ def bernoulli_kl(p: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
     return p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
 
 
-def _index_weights(index: np.ndarray, state: ArmState) -> np.ndarray:
-    """Play the arm with the largest index; arms never played come first."""
-    return argmax_share(np.where(state.n > 0, index, np.inf))
+@dataclass(frozen=True, kw_only=True)
+class IndexPolicy(Policy):
+    """Play the arm with the largest index; arms never played come first, ties split evenly."""
+
+    @abstractmethod
+    def index(self, state: ArmState) -> np.ndarray:
+        """The index of every arm (any value where an arm has no data)."""
+
+    def _ranked(self, state: ArmState) -> np.ndarray:
+        return np.where(state.n > 0, self.index(state), np.inf)
+
+    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
+        return argmax_share(self._ranked(state))
+
+    def choose(self, state: ArmState, rng: RandomLike, size: int) -> np.ndarray:
+        """Without a floor, the argmax arm for every user, drawing only where arms tie (the
+        distribution of sampling ``weights``); with one, by the floored weights."""
+        if self.floor > 0.0:
+            return super().choose(state, rng, size)
+        return argmax_choice(self._ranked(state), as_generator(rng), size)
 
 
 @dataclass(frozen=True, kw_only=True)
-class UCB1(Policy):
+class UCB1(IndexPolicy):
     """UCB1: play argmax  x̄ₖ + b·√(2 ln t / nₖ)  for rewards in [0, b] (b = ``reward_range``)."""
 
     name: ClassVar[str] = "ucb1"
@@ -36,15 +54,14 @@ class UCB1(Policy):
         super().__post_init__()
         check_range("reward_range", self.reward_range, 0.0, MAX_PARAM, open_low=True)
 
-    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
+    def index(self, state: ArmState) -> np.ndarray:
         t = np.maximum(state.total, 1.0)[..., None]
         with np.errstate(invalid="ignore", divide="ignore"):
-            bonus = self.reward_range * np.sqrt(2.0 * np.log(t) / state.n)
-        return _index_weights(state.mean + bonus, state)
+            return state.mean + self.reward_range * np.sqrt(2.0 * np.log(t) / state.n)
 
 
 @dataclass(frozen=True, kw_only=True)
-class KLUCB(Policy):
+class KLUCB(IndexPolicy):
     """KL-UCB for Bernoulli rewards: play argmax of
     max{q ∈ [x̄ₖ, 1] : nₖ·KL(x̄ₖ, q) ≤ ln t + c·ln ln t}.
     c = 0 is the variant Garivier & Cappé recommend in practice (c = 3 in their theorem).
@@ -58,12 +75,12 @@ class KLUCB(Policy):
         super().__post_init__()
         check_range("c", self.c, 0.0, MAX_PARAM)
 
-    def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
+    def index(self, state: ArmState) -> np.ndarray:
         t = np.maximum(state.total, 1.0)[..., None]
         budget = np.log(t) + self.c * np.log(np.maximum(np.log(t), 1.0))
         with np.errstate(invalid="ignore", divide="ignore"):
             bound = np.where(state.n > 0, budget / state.n, 0.0)
-        return _index_weights(kl_upper_bound(np.nan_to_num(state.mean), bound), state)
+        return kl_upper_bound(np.nan_to_num(state.mean), bound)
 
 
 def kl_upper_bound(p: np.ndarray, bound: np.ndarray, iterations: int = 16) -> np.ndarray:

@@ -3,6 +3,7 @@ variant keeps its colour (``ui.colors``) on every page."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ui.colors import BAD, BOUNDARY, GOOD, NEUTRAL, hex_to_rgba
+from ui import format as fmt
 from ui.format import money
 
 FONT = dict(size=14)
@@ -150,6 +152,17 @@ def z_path(frame: pd.DataFrame, color: str, treatment: str, alpha: float) -> go.
     return _layout(fig, 420)
 
 
+def p_axis_ticks(p_values: pd.Series, alpha: float) -> list[float]:
+    """Ticks of a log p-value axis: each power of ten from below the smallest p-value up to 1,
+    and α (every k-th power when there are more than eight, so at most nine ticks)."""
+    shown = p_values[(p_values > 0) & np.isfinite(p_values)]
+    low = min(float(shown.min()) if len(shown) else alpha, alpha)
+    decades = list(range(math.floor(math.log10(low)), 1))
+    step = max(1, math.ceil(len(decades) / 8))
+    ticks = sorted({10.0 ** d for d in decades[::-1][::step]} | {alpha})
+    return ticks
+
+
 def pvalue_path(frame: pd.DataFrame, color: str, alpha: float) -> go.Figure:
     """Always-valid p-value (mSPRT) next to the naive fixed-horizon p-value, per look."""
     x = frame.information_fraction * 100
@@ -158,8 +171,13 @@ def pvalue_path(frame: pd.DataFrame, color: str, alpha: float) -> go.Figure:
                     line=dict(color=NEUTRAL, dash="dot"))
     fig.add_scatter(x=x, y=frame.always_valid_p, mode="lines+markers", name="always-valid p-value (mSPRT)",
                     line=dict(color=color, width=3))
-    fig.add_hline(y=alpha, line=dict(color=BOUNDARY, dash="dash"), annotation_text=f"α = {alpha:g}")
-    fig.update_yaxes(type="log", title="p-value (log scale)", exponentformat="e")
+    fig.add_hline(y=alpha, line=dict(color=BOUNDARY, dash="dash"), annotation_text=f"α = {alpha:g}",
+                  annotation_position="bottom right")
+    ps = pd.concat([frame.p_value, frame.always_valid_p])
+    ticks = p_axis_ticks(ps, alpha)
+    low = min([ticks[0], *ps[ps > 0]])
+    fig.update_yaxes(type="log", title="p-value (log scale)", tickvals=ticks, ticktext=[fmt.p_tick(t) for t in ticks],
+                     range=[math.log10(low) - 0.1, 0.02])  # a p-value never exceeds 1
     fig.update_xaxes(title="information (share of users at the last look, %)", ticksuffix="%", range=[0, 103])
     return _layout(fig, 380)
 

@@ -17,9 +17,18 @@ def pct(x: float | None, digits: int = 1, signed: bool = False) -> str:
 
 
 def pvalue(p: float | None) -> str:
+    """0.0123 → '0.012'; anything below 0.001 → '< 0.001' (further digits decide nothing)."""
     if not is_num(p):
         return "—"
-    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_tick(p: float) -> str:
+    """An axis label for a p-value: '1', '0.05', '0.001', then powers of ten as '10⁻⁴'."""
+    if p >= 0.001:
+        return f"{p:g}"
+    exponent = round(math.log10(p))
+    return "10" + str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def num(x: float | None, digits: int = 4) -> str:

@@ -12,6 +12,7 @@ from ui import charts, data, state
 from ui import format as fmt
 from ui.bandit import allocation_steps, bandit_setting, reward_metric
 from ui.colors import GOOD, NEUTRAL, variant_colors
+from ui.plot import show_chart
 
 path = data.db_path()
 st.title("Bandit")
@@ -50,10 +51,10 @@ with c1:
         until = periods.start.max() + pd.Timedelta(days=1) if len(periods) else None
         wide = allocation_steps(history, until)[[v for v in experiment.variant_keys
                                                  if v in set(history.variant_key)]]
-        st.plotly_chart(charts.allocation_area(wide, colors, f"Allocation over time ({len(history.updated_at.unique())} "
+        show_chart(charts.allocation_area(wide, colors, f"Allocation over time ({len(history.updated_at.unique())} "
                                                              "weight updates)"), key="bandit-allocation")
 with c2:
-    st.plotly_chart(charts.weight_bars({v: weights.get(v, 0.0) for v in experiment.variant_keys}, colors),
+    show_chart(charts.weight_bars({v: weights.get(v, 0.0) for v in experiment.variant_keys}, colors),
                     key="bandit-weights")
     if not history.empty:
         last = history[history.updated_at == history.updated_at.max()].iloc[0]
@@ -86,10 +87,10 @@ k4.metric("Best arm so far", "blocked (SRM)" if regret.blocked else best,
 
 c1, c2 = st.columns(2)
 with c1:
-    st.plotly_chart(charts.cumulative(periods, "start", "cumulative_reward", GOOD, "reward",
+    show_chart(charts.cumulative(periods, "start", "cumulative_reward", GOOD, "reward",
                                       f"{reward_label} (cumulative)", "Cumulative reward"), key="bandit-reward")
 with c2:
-    st.plotly_chart(charts.cumulative(periods, "start", "cumulative_regret", NEUTRAL, "regret",
+    show_chart(charts.cumulative(periods, "start", "cumulative_regret", NEUTRAL, "regret",
                                       f"{lost} lost (cumulative)", "Estimated cumulative regret"),
                     key="bandit-regret")
 st.caption("Estimated regret: every user sent to arm a counts μ̂(best) − μ̂(a), with μ̂ the arms' mean reward "

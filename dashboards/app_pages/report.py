@@ -12,6 +12,7 @@ from ui import charts, data, state
 from ui.colors import variant_colors
 from ui.report_view import report_dict, render_report, variant_order
 from ui.sections import alerts_banner, kinds, segment_panel
+from ui.plot import show_chart
 
 MAX_SEGMENT_VALUES = 20  # free attributes with more distinct values (ids, amounts) are not offered
 
@@ -106,7 +107,7 @@ def lift_over_time() -> None:
         return
     m = series.metric(metric)
     frames = {s.variant: series.frame(metric, s.variant) for s in m.lifts}
-    st.plotly_chart(charts.lift_over_time(frames, colors, m.kind, series.sequential, series.control),
+    show_chart(charts.lift_over_time(frames, colors, m.kind, series.sequential, series.control),
                     key="report-ot-chart")
     boundary = {"gst": "Dashed: ± the lift at which the group-sequential boundary is crossed at that point's "
                        "information fraction (nominal α, before correction). ",

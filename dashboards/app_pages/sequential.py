@@ -11,6 +11,7 @@ from ui import charts, data, state
 from ui import format as fmt
 from ui.colors import variant_colors
 from ui.sequential import SPENDINGS, look_frame
+from ui.plot import show_chart
 
 path = data.db_path()
 st.title("Sequential monitoring")
@@ -73,15 +74,15 @@ else:
     st.info("No boundary crossed: under this design the test would keep running to the last look.")
 
 st.subheader("z-statistic against the group-sequential boundaries")
-st.plotly_chart(charts.z_path(frame, color, treatment, path_.alpha), key="seq-z")
+show_chart(charts.z_path(frame, color, treatment, path_.alpha), key="seq-z")
 st.subheader("Always-valid inference")
 c1, c2 = st.columns(2)
 with c1:
-    st.plotly_chart(charts.pvalue_path(frame, color, path_.alpha), key="seq-p")
+    show_chart(charts.pvalue_path(frame, color, path_.alpha), key="seq-p")
     st.caption(f"mSPRT (Johari et al. 2017); the mixing variance τ² = {comparison.tau2:.3g} is fixed at the "
                "first look (narrowest always-valid CI at the last look); the p-value is a running minimum.")
 with c2:
-    st.plotly_chart(charts.interval_path(frame, color, comparison.kind), key="seq-ci")
+    show_chart(charts.interval_path(frame, color, comparison.kind), key="seq-ci")
     st.caption("Asymptotic confidence sequence (Waudby-Smith et al. 2023) vs the fixed-horizon CI, which is "
                "only valid at one pre-planned look.")
 

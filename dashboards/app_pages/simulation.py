@@ -15,6 +15,7 @@ from promolab.sim.scenario import parse_scenario
 from ui import charts, data
 from ui import format as fmt
 from ui.colors import series_colors, variant_colors
+from ui.plot import show_chart
 
 st.title("Simulation lab")
 st.caption("Replay bandit strategies offline on a scenario before spending real traffic. "
@@ -76,7 +77,7 @@ st.success(f"Lowest regret: **{best.policy}** ({best.regret.mean[-1]:,.1f} after
            f"mean of {best.runs} runs).")
 
 UNITS = {"conversion": "conversions", "revenue": "revenue", "margin": "margin"}
-st.plotly_chart(charts.regret_bands(summaries, pcolors, summaries[0].lai_robbins,
+show_chart(charts.regret_bands(summaries, pcolors, summaries[0].lai_robbins,
                                     f"{UNITS.get(ran.reward, ran.reward)} lost"), key="sim-regret")
 st.caption("Lines: mean over runs; bands: 5th–95th percentile of runs. Regret = expected reward lost against "
            "always playing the best arm.")
@@ -101,14 +102,14 @@ st.caption(f"Users to find the winner: first point from which P(best found) stay
 
 c1, c2 = st.columns(2)
 with c1:
-    st.plotly_chart(charts.p_best(summaries, pcolors, IDENTIFIED), key="sim-pbest")
+    show_chart(charts.p_best(summaries, pcolors, IDENTIFIED), key="sim-pbest")
 with c2:
-    st.plotly_chart(charts.discount_bars(summaries, pcolors), key="sim-cost")
+    show_chart(charts.discount_bars(summaries, pcolors), key="sim-cost")
 
 st.subheader("Allocation over time")
 cols = st.columns(min(len(summaries), 3))
 for i, s in enumerate(summaries):
     with cols[i % len(cols)]:
-        st.plotly_chart(charts.sim_allocation(s, acolors), key=f"sim-alloc-{i}")
+        show_chart(charts.sim_allocation(s, acolors), key=f"sim-alloc-{i}")
 st.caption("Reproduce: `promolab simulate " + (f"simulations/{source}" if source == file.name else "SCENARIO.toml")
            + "".join(f" --policy {p}" for p in policies) + f" --runs {n_runs} --seed {n_seed} --json`")

@@ -19,6 +19,7 @@ from ui import format as fmt
 from ui import targeting as view
 from ui.colors import variant_colors
 from ui.report_view import report_dict, verdict_box
+from ui.plot import show_chart
 
 SHARES = (None, 0.1, 0.2, 0.3, 0.5, 0.75)
 MODEL_NAMES = {"ridge": "ridge (fast)", "hgb": "gradient boosting (slow)"}
@@ -67,7 +68,7 @@ def uplift_view(experiment: Experiment) -> None:
     st.subheader("Does targeting pay?")
     for lift in targeting.lifts:
         st.markdown(view.lift_sentence(lift, report, names))
-    st.plotly_chart(view.policy_values(targeting, labels, colors, blankets), key="targeting-policies")
+    show_chart(view.policy_values(targeting, labels, colors, blankets), key="targeting-policies")
     st.dataframe(view.policy_table(targeting, labels, names), hide_index=True, width="stretch", column_config={
         **{names[a]: st.column_config.NumberColumn(format="percent", help=f"Share of users who get {names[a]}")
            for a in targeting.actions},
@@ -87,7 +88,7 @@ def uplift_view(experiment: Experiment) -> None:
     outcome = st.selectbox("Outcome", outcomes, key="targeting-outcome",
                            format_func=lambda m: experiment.metric(m).label)
     metric = experiment.metric(outcome)
-    st.plotly_chart(view.qini_curves(report.evaluations, outcome, metric.label, names, colors), key="targeting-qini")
+    show_chart(view.qini_curves(report.evaluations, outcome, metric.label, names, colors), key="targeting-qini")
     st.dataframe(view.curve_table(report.evaluations, outcome, names), hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.4f", help=h) for c, h in (
                      ("Qini coefficient", "Area between the Qini curve and the random line, as a share of the "
@@ -98,7 +99,7 @@ def uplift_view(experiment: Experiment) -> None:
     st.caption("Qini curve: users sorted by predicted uplift, highest first; the curve is the total gain in "
                f"{metric.label} from giving the offer to the top share only. A model that ranks users well rises "
                "above the straight random line (targeting a random share).")
-    st.plotly_chart(view.decile_bars(report.evaluations, report.learners[0], outcome, metric.label, metric.kind,
+    show_chart(view.decile_bars(report.evaluations, report.learners[0], outcome, metric.label, metric.kind,
                                      names, colors), key="targeting-deciles")
     st.caption("Observed uplift among the users of each decile of predicted uplift (the policy's learner): it "
                "should fall from decile 1 to 10 and stay close to the predicted markers.")
@@ -140,7 +141,7 @@ def contextual_view(experiment: Experiment) -> None:
                   help=f"{lift.method}: mean {metric.label.lower()} per user of the policy's users minus the "
                        "holdout's, with its 95 % CI.")
     if any(m is not None for m in readout.variants.values()):
-        st.plotly_chart(view.readout_means(readout, names, colors, metric.label), key="targeting-snips")
+        show_chart(view.readout_means(readout, names, colors, metric.label), key="targeting-snips")
         st.caption("What each variant would have earned had everyone got it, estimated from the policy's logged "
                    "propensities (self-normalised IPS); ESS is the effective number of users behind each estimate."
                    + (f" {readout.unlogged:,} exposed users without a logged propensity are left out."
@@ -160,7 +161,7 @@ def contextual_view(experiment: Experiment) -> None:
     if not allocation.cells:
         st.info("No exposures with a logged context yet: the allocation appears once the policy assigns users.")
         return
-    st.plotly_chart(view.allocation_bars(allocation, names, colors), key="targeting-allocation")
+    show_chart(view.allocation_bars(allocation, names, colors), key="targeting-allocation")
     st.caption("Share of each segment's policy users who got each variant, by period of first exposure (the "
                "holdout is left out: it follows the randomised split whatever the segment).")
 

@@ -19,6 +19,7 @@ from promolab.analysis import Report
 from promolab.cli.output import to_json
 from ui import charts, sections
 from ui import format as fmt
+from ui.plot import show_chart
 
 VERDICT_ICONS = {"ship": ":material/rocket_launch:", "keep running": ":material/hourglass_top:",
                  "stop": ":material/block:", "do not ship": ":material/do_not_disturb_on:",
@@ -185,14 +186,14 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
         st.caption(f"Sample ratio OK (χ² p = {fmt.pvalue(data['srm']['p_value'])} ≥ {data['srm']['threshold']:g}): "
                    + ", ".join(f"{k} {v:,}" for k, v in data["srm"]["observed"].items()) + " users.")
     else:
-        st.plotly_chart(charts.srm_bars(data["srm"]["observed"], data["srm"]["expected"], colors), key=f"{key}-srm")
+        show_chart(charts.srm_bars(data["srm"]["observed"], data["srm"]["expected"], colors), key=f"{key}-srm")
     headline(data, labels)
 
     st.subheader("Lift with confidence intervals")
     scale = st.radio("Scale", ["relative (%)", "absolute"], horizontal=True, key=f"{key}-scale",
                      help="Relative: treatment / control − 1. Absolute: treatment − control "
                           "(percentage points for rates, the metric's unit for means).")
-    st.plotly_chart(charts.forest(data["metrics"], colors, "relative" if scale.startswith("rel") else "absolute",
+    show_chart(charts.forest(data["metrics"], colors, "relative" if scale.startswith("rel") else "absolute",
                                   labels), key=f"{key}-forest")
     st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals (relative: Fieller's interval, which excludes 0 "
                f"exactly when p < α). Filled diamonds are significant after {data['correction']} correction "

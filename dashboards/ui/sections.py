@@ -16,6 +16,7 @@ import streamlit as st
 
 from ui import charts
 from ui import format as fmt
+from ui.plot import show_chart
 
 
 def kinds(data: Mapping[str, Any]) -> dict[str, str]:
@@ -86,7 +87,7 @@ def guardrail_panel(data: Mapping[str, Any], colors: Mapping[str, str], labels: 
                 check_line(variant, c, k.get(c["metric"], "mean"), labels),
                 icon=":material/verified_user:" if c["passed"] else ":material/gpp_bad:")
     if any(c.get("bound") is not None for cs in checks.values() for c in cs):
-        st.plotly_chart(charts.guardrail_margins(checks, colors, k, labels), key=f"{key}-guardrail-margins")
+        show_chart(charts.guardrail_margins(checks, colors, k, labels), key=f"{key}-guardrail-margins")
         alpha = next(c["alpha"] for cs in checks.values() for c in cs if c.get("alpha") is not None)
         st.caption(f"Non-inferiority: a variant passes when the harmful end of its one-sided {1 - alpha:.1%} bound "
                    "stays on the safe side of the margin (red dashed line). A failed guardrail makes the verdict "
@@ -172,7 +173,7 @@ def filtering_panel(data: Mapping[str, Any], colors: Mapping[str, str], labels: 
                    f"(χ² p = {fmt.pvalue(imb['p_value'])} ≥ {imb['threshold']:g}).")
     st.dataframe(filtering_table(f), hide_index=True, width="stretch")
     if total:
-        st.plotly_chart(charts.exclusions(f, colors), key=f"{key}-exclusions")
+        show_chart(charts.exclusions(f, colors), key=f"{key}-exclusions")
     for note in f.get("notes") or []:
         st.caption(f"Note: {note}")
     if unfiltered_toggle:
@@ -182,7 +183,7 @@ def filtering_panel(data: Mapping[str, Any], colors: Mapping[str, str], labels: 
     u = data.get("unfiltered")
     if u:
         st.markdown("**Filtered vs unfiltered**")
-        st.plotly_chart(charts.filtered_vs_unfiltered(data["metrics"], u["metrics"], colors, labels),
+        show_chart(charts.filtered_vs_unfiltered(data["metrics"], u["metrics"], colors, labels),
                         key=f"{key}-unfiltered-forest")
         st.caption("Filled diamonds: abuse-filtered users (the result above); open circles: every exposed user. "
                    f"Unfiltered verdict: **{u['verdict']['decision']}** — {u['verdict']['text']}")
@@ -259,9 +260,9 @@ def economics_panel(data: Mapping[str, Any], colors: Mapping[str, str], key: str
                 st.metric(f"{v['variant']} · {name}", fmt.money(iv["value"]),
                           help=f"{1 - e['alpha']:.0%} CI {fmt.money(iv['ci_low'])} to {fmt.money(iv['ci_high'])}")
                 st.caption(f"CI [{fmt.money(iv['ci_low'])}, {fmt.money(iv['ci_high'])}]")
-    st.plotly_chart(charts.money_forest(e, colors), key=f"{key}-economics")
+    show_chart(charts.money_forest(e, colors), key=f"{key}-economics")
     if any(v.get("volume_lift") for v in e["variants"]):
-        st.plotly_chart(charts.break_even(e, colors), key=f"{key}-break-even")
+        show_chart(charts.break_even(e, colors), key=f"{key}-break-even")
         st.caption("Break-even lift (red tick): the rise in volume a variant needs for its margin per user to "
                    "equal the control's, given its discount and costs. Compare it with the observed volume lift.")
     st.dataframe(economics_table(e), hide_index=True, width="stretch")
@@ -306,7 +307,7 @@ def segment_panel(drill: Mapping[str, Any], colors: Mapping[str, str], labels: M
     st.caption(f"{len(drill['segments'])} segments of `{drill['column']}` · {drill['correction']} correction across "
                f"{drill['family_size']} tests (segments × treatments × metrics) · segments with fewer than "
                f"{drill['min_users']:,} users in a variant are marked small" + (f" ({small})" if small else ""))
-    st.plotly_chart(charts.segment_forest(drill, metric, colors, "relative" if scale.startswith("rel") else "absolute",
+    show_chart(charts.segment_forest(drill, metric, colors, "relative" if scale.startswith("rel") else "absolute",
                                           kinds_.get(metric, "mean"), labels.get(metric, metric)), key=f"{key}-segments")
     for w in drill.get("warnings") or []:
         st.warning(w, icon=":material/warning:")

@@ -572,3 +572,22 @@ def test_sequential_page_is_blocked_like_the_report_when_srm_fails(app, dashboar
     capsys.readouterr()
     assert run_cli(["report", BROKEN, "--db", str(dashboard_db), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"]["decision"] == "investigate"
+
+
+@pytest.mark.parametrize(("page", "query"), [("app_pages/report.py", {"experiment": "hillstrom-email"}),
+                                             ("app_pages/sequential.py", {"experiment": "hillstrom-email"}),
+                                             ("app_pages/bandit.py", {"experiment": BANDIT}),
+                                             ("app_pages/simulation.py", None)])
+def test_no_chart_shows_plotly_s_toolbar(app, page, query):
+    """Plotly's toolbar covered chart titles and legends on hover: every chart turns it off."""
+    import json
+
+    at = app(page, query)
+    if page.endswith("simulation.py"):
+        at.number_input(key="sim-runs-coupons").set_value(10).run()
+        at.button(key="sim-run").click().run()
+    shown = at.get("plotly_chart")
+    assert shown, page
+    for chart in shown:
+        config = json.loads(chart.proto.config)
+        assert config["displayModeBar"] is False, (page, chart.proto.id)

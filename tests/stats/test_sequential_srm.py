@@ -21,6 +21,7 @@ from promolab.stats import sequential_srm_test, srm_test
 @pytest.mark.parametrize(("counts", "weights", "c"), [
     ([5000, 5000], [1, 1], 100.0), ([5210, 4790], [1, 1], 100.0), ([3000, 2000, 1000], [3, 2, 1], 50.0),
     ([0, 7], [1, 1], 100.0), ([120, 80, 95, 101], [1, 1, 1, 1], 1.0), ([400, 600], [0.4, 0.6], 1e4),
+    ([5000, 5100], [1, 1], 1e6),
 ])
 def test_bayes_factor_is_the_dirichlet_multinomial_over_the_multinomial(counts, weights, c) -> None:
     n, w = np.asarray(counts), np.asarray(weights, float) / sum(weights)
@@ -77,6 +78,8 @@ def test_a_broken_split_is_caught() -> None:
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"concentration": 0}, "concentration"), ({"concentration": float("nan")}, "concentration"),
     ({"concentration": True}, "concentration"), ({"threshold": 1.5}, "threshold"),
+    ({"concentration": 1e308}, "concentration"), ({"concentration": float("inf")}, "concentration"),
+    ({"concentration": 1e7}, "concentration"), ({"concentration": "100"}, "concentration"),
 ])
 def test_validation(kwargs, field) -> None:
     with pytest.raises(InputError) as info:

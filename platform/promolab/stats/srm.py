@@ -28,6 +28,7 @@ from promolab.stats.frequentist import _check_alpha
 __all__ = ["DEFAULT_CONCENTRATION", "SequentialSrmResult", "SrmResult", "sequential_srm_test", "srm_test"]
 
 DEFAULT_CONCENTRATION = 100.0  # Σα of the Dirichlet mixture (Lindon & Malek 2022; savvi's default k)
+MAX_CONCENTRATION = 1e6  # beyond it the Bayes factor is a difference of huge log-gammas (cancellation)
 
 
 @dataclass(frozen=True)
@@ -118,12 +119,13 @@ def sequential_srm_test(
 
     a nonnegative martingale with mean 1 under the configured split, so by Ville's inequality
     P(BF ≥ 1/threshold at any N) ≤ threshold: p = min(1, 1/BF) may be checked after every
-    user without inflating false alarms. ``concentration`` c = Σα (prior strength).
+    user without inflating false alarms. ``concentration`` c = Σα (prior strength), at most
+    1e6 (a larger prior is the null itself, and its log-gammas cancel to noise).
     """
     threshold = _check_alpha(threshold, "threshold")
     if isinstance(concentration, bool) or not isinstance(concentration, Real) or not (
-            math.isfinite(float(concentration)) and float(concentration) > 0):
-        raise InputError("concentration", concentration, "a positive finite number")
+            0 < float(concentration) <= MAX_CONCENTRATION):
+        raise InputError("concentration", concentration, f"a number in (0, {MAX_CONCENTRATION:g}]")
     names, counts, w = _checked(observed, weights)
     n = np.asarray([counts[k] for k in names], dtype=float)
     alpha = float(concentration) * w

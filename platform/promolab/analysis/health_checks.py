@@ -283,13 +283,13 @@ def check_running(registry: Registry, keys: Sequence[str] | None = None,
     out = []
     for key in running:
         try:
-            evaluation = evaluate_experiment(registry, key, at)
+            experiment = registry.get_experiment(key)
+            evaluation = evaluate_report(analyze_experiment(registry, key), experiment, at)
         except Exception as exc:  # noqa: BLE001 - reported per experiment, the others go on
             log.warning("health check of %s failed: %s", key, exc)
             out.append(CheckOutcome(key, None, (), f"{type(exc).__name__}: {exc}"))
             continue
-        safety = registry.get_experiment(key).safety
-        pausing = {(f.kind, f.subject): "paused" for f in evaluation.pause_reasons(safety)}
+        pausing = {(f.kind, f.subject): "paused" for f in evaluation.pause_reasons(experiment.safety)}
         new = registry.record_alerts(key, evaluation.findings, at, actions=pausing)
         out.append(CheckOutcome(key, evaluation, tuple(new), paused=_pause(registry, key, new)))
     return out

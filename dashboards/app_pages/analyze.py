@@ -19,8 +19,8 @@ st.caption("One row per user: a variant column and one column per metric (0/1 fo
 
 c1, c2 = st.columns([3, 2])
 upload = c1.file_uploader("Per-user table", type=["csv", "parquet", "pq", "tsv"], key="analyze-upload")
-use_sample = c2.toggle("Use the bundled Hillstrom table (64,000 customers)", key="analyze-sample",
-                       value=False)
+use_sample = c2.toggle("Try the Hillstrom table", key="analyze-sample", value=False,
+                       help="The bundled Hillstrom e-mail experiment: 64,000 customers, one row each.")
 if upload is not None:
     raw, suffix, file_name = upload.getvalue(), Path(upload.name).suffix.lower() or ".csv", upload.name
 elif use_sample:

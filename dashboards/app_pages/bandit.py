@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import charts, data, state
+from ui import charts, data, state, words
 from ui import format as fmt
 from ui.bandit import allocation_steps, bandit_setting, reward_metric
 from ui.colors import GOOD, NEUTRAL, variant_colors
@@ -26,12 +26,13 @@ if not bandits:
 key = state.pick_experiment([s.key for s in bandits], "bandit", describe={s.key: s.name for s in bandits})
 experiment = data.experiment(path, key)
 summary = next(s for s in bandits if s.key == key)
-colors = variant_colors(experiment.variant_keys, experiment.control)
+names = words.variant_names(experiment)
+colors = {names[k]: c for k, c in variant_colors(experiment.variant_keys, experiment.control).items()}
 policy = bandit_setting(experiment, "policy", "—")
 floor = bandit_setting(experiment, "floor")
 reward = reward_metric(experiment)
 reward_label = experiment.metric(reward).label
-st.caption(f"**{experiment.name}** · {summary.status} · policy **{policy}** · reward **{reward_label}** · "
+st.caption(f"**{experiment.name}** · {summary.status} · policy **{words.policy(policy)}** · reward **{reward_label}** · "
            f"{summary.exposures:,} users" + (f" · every arm keeps ≥ {floor:.0%} of traffic" if floor else ""))
 
 history = data.weight_history(path, key)
@@ -50,15 +51,15 @@ with c1:
     else:
         until = periods.start.max() + pd.Timedelta(days=1) if len(periods) else None
         wide = allocation_steps(history, until)[[v for v in experiment.variant_keys
-                                                 if v in set(history.variant_key)]]
+                                                 if v in set(history.variant_key)]].rename(columns=names)
         show_chart(charts.allocation_area(wide, colors, f"Allocation over time ({len(history.updated_at.unique())} "
                                                              "weight updates)"), key="bandit-allocation")
 with c2:
-    show_chart(charts.weight_bars({v: weights.get(v, 0.0) for v in experiment.variant_keys}, colors),
+    show_chart(charts.weight_bars({names[v]: weights.get(v, 0.0) for v in experiment.variant_keys}, colors),
                     key="bandit-weights")
     if not history.empty:
         last = history[history.updated_at == history.updated_at.max()].iloc[0]
-        st.caption(f"Last update {last.updated_at:%Y-%m-%d %H:%M} by **{last.policy}**"
+        st.caption(f"Last update {last.updated_at:%Y-%m-%d %H:%M} by **{words.policy(last.policy)}**"
                    + (f": {last.reason}" if last.reason else ""))
 
 if periods.empty:
@@ -78,9 +79,10 @@ k1.metric("Users", f"{regret.users:,}")
 binary = regret.reward_kind == "binomial"
 k2.metric(f"Total reward ({reward_label})", fmt.num(regret.total_reward, 6))
 lost = "conversions" if binary else reward_label
-k3.metric(f"Estimated regret ({lost} lost)", fmt.num(regret.total_regret, 4),
-          help="Reward lost by sending users to arms other than the best so far (plug-in estimate).")
-k4.metric("Best arm so far", "blocked (SRM)" if regret.blocked else best,
+k3.metric("Regret", fmt.num(regret.total_regret, 4),
+          help=f"Estimated {lost} lost by sending users to arms other than the best so far (plug-in estimate).")
+k3.caption(f"{lost} lost (estimated)")
+k4.metric("Best arm so far", "blocked (SRM)" if regret.blocked else names.get(best, best),
           None if regret.blocked else (fmt.pct(regret.best_mean, 2) if binary else fmt.num(regret.best_mean))
           + f" {reward_label.lower()} per user", delta_color="off", delta_arrow="off",
           help="The arms' means are the Report page's (period-stratified).")
@@ -100,7 +102,7 @@ st.subheader("Arms")
 arms = regret.arm_frame()
 rate = (lambda x: fmt.pct(x, 2)) if binary else fmt.num
 show = arms.assign(
-    users=arms.users.map(fmt.users), reward=arms.reward.map(lambda x: fmt.num(x, 6)),
+    variant=arms.variant.map(names), users=arms.users.map(fmt.users), reward=arms.reward.map(lambda x: fmt.num(x, 6)),
     mean_reward=arms.mean_reward.map(rate), gap=arms.gap.map(rate), regret=arms.regret.map(fmt.num),
     share_of_users=arms.share_of_users.map(fmt.pct), current_weight=arms.current_weight.map(fmt.pct),
 ).rename(columns={"reward": "total reward", "mean_reward": "mean reward", "gap": "gap to best",
@@ -108,9 +110,11 @@ show = arms.assign(
                   "current_weight": "current weight"})
 st.dataframe(show, hide_index=True, width="stretch")
 with st.expander(f"Reward, regret and users per arm by {regret.period}"):
-    per_period = periods.join(regret.allocation_frame().reset_index(drop=True).add_prefix("users: "))
-    st.dataframe(per_period, hide_index=True, width="stretch")
+    per_period = periods.join(regret.allocation_frame().reset_index(drop=True)
+                              .rename(columns=names).add_prefix("users: "))
+    st.dataframe(per_period.rename(columns=lambda c: c.replace("_", " ")), hide_index=True, width="stretch")
     st.caption(f"The same numbers: `promolab bandit regret {key} --json`.")
 with st.expander("Weight history"):
-    st.dataframe(history, hide_index=True, width="stretch")
+    st.dataframe(history.assign(variant_key=history.variant_key.map(names))
+                 .rename(columns={"variant_key": "arm", "updated_at": "updated at"}), hide_index=True, width="stretch")
 st.caption(f"For significance of the arms' differences see the **Report** page (`promolab report {key} --json`).")

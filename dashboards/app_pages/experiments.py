@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import data, state
+from ui import data, state, words
 
 path = data.db_path()
 st.title("Experiments")
@@ -27,24 +27,31 @@ if not summaries:
     st.page_link("app_pages/launch.py", label="Launch an experiment", icon=":material/rocket_launch:")
     st.stop()
 
-KIND = {"ab": "A/B", "bandit": "bandit"}
+KIND = {"ab": "A/B", "bandit": "bandit", "contextual": "targeted"}
+VERDICT = {"ship": "Ship", "keep running": "Keep running", "stop": "Stop", "do not ship": "Do not ship",
+           "investigate": "Investigate"}
 
 
-def _days(summary) -> float | None:
-    """Days between launch and stop (or now), from the status history."""
+def _days(summary, last_exposure) -> float | None:
+    """Days from launch to the stop, or, while it runs, to its latest exposure (now if none yet)."""
     if summary.launched_at is None:
         return None
     history = data.status_history(path, summary.key)
     stopped = history[history.to_status == "stopped"].changed_at if not history.empty else pd.Series([], dtype=object)
-    end = stopped.iloc[0] if len(stopped) else datetime.now(timezone.utc).replace(tzinfo=None)
-    return round((pd.Timestamp(end) - pd.Timestamp(summary.launched_at)).total_seconds() / 86400, 1)
+    if len(stopped):
+        end = stopped.iloc[0]
+    elif last_exposure is not None:
+        end = last_exposure
+    else:
+        end = datetime.now(timezone.utc).replace(tzinfo=None)
+    return round(max((pd.Timestamp(end) - pd.Timestamp(summary.launched_at)).total_seconds(), 0) / 86400, 1)
 
 
 def _row(s) -> dict:
-    row = {"key": s.key, "name": s.name, "kind": KIND.get(s.kind, s.kind), "status": s.status, "owner": s.owner,
-           "traffic": s.coverage * 100, "launched": s.launched_at, "days running": _days(s), "exposures": s.exposures,
-           "exposure dates": "", "verdict": "—", "SRM": ""}
     lo, hi = data.exposure_window(path, s.key)
+    row = {"name": s.name or s.key, "key": s.key, "kind": KIND.get(s.kind, s.kind), "status": s.status,
+           "owner": s.owner, "traffic": s.coverage * 100, "launched": s.launched_at, "days running": _days(s, hi),
+           "exposures": s.exposures, "exposure dates": "", "verdict": "—", "SRM": "—"}
     if lo is not None:
         row["exposure dates"] = f"{lo:%Y-%m-%d}" + ("" if f"{hi:%Y-%m-%d}" == f"{lo:%Y-%m-%d}" else f" → {hi:%Y-%m-%d}")
     if s.exposures:
@@ -57,8 +64,10 @@ def _row(s) -> dict:
                 row["SRM"] = "n/a (adaptive)"
             else:
                 row["SRM"] = "ok" if report.srm.ok else "mismatch"
-            row["verdict"] = (f"{report.verdict.decision}"
-                              + (f": {report.verdict.variant}" if report.verdict.variant else ""))
+            names = words.variant_names(data.experiment(path, s.key))
+            row["verdict"] = (VERDICT.get(report.verdict.decision, report.verdict.decision)
+                              + (f" {names.get(report.verdict.variant, report.verdict.variant)}"
+                                 if report.verdict.variant else ""))
     return row
 
 
@@ -67,7 +76,7 @@ table = pd.DataFrame([_row(s) for s in summaries])
 c1, c2, c3 = st.columns([2, 2, 3])
 statuses = c1.multiselect("Status", ["draft", "running", "paused", "stopped"], key="filter-status",
                           placeholder="all statuses")
-kinds = c2.multiselect("Kind", ["A/B", "bandit"], key="filter-kind", placeholder="all kinds")
+kinds = c2.multiselect("Kind", list(KIND.values()), key="filter-kind", placeholder="all kinds")
 search = c3.text_input("Search key, name or owner", key="filter-search")
 shown = table
 if statuses:
@@ -81,8 +90,8 @@ if search:
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Experiments", len(table))
 m2.metric("Running", int((table.status == "running").sum()))
-m3.metric("Exposures", f"{int(table.exposures.sum()):,}")
-m4.metric("SRM warnings", int((table.SRM == "mismatch").sum()))
+m3.metric("Users exposed", f"{int(table.exposures.sum()):,}")
+m4.metric("Broken splits (SRM)", int((table.SRM == "mismatch").sum()))
 
 if (shown.SRM == "mismatch").any():
     st.error("Sample ratio mismatch in: " + ", ".join(shown.key[shown.SRM == "mismatch"])
@@ -100,25 +109,39 @@ if alerts:
         + ". `promolab alerts` shows them; `promolab alerts ack ID` acknowledges one.",
         icon=":material/notifications_active:")
 
+COLUMNS = {
+    "name": st.column_config.TextColumn("experiment", help="The spec's name; its key is under More columns."),
+    "status": st.column_config.TextColumn("status", help="draft → running ⇄ paused → stopped"),
+    "days running": st.column_config.NumberColumn(
+        "days running", format="%.1f", help="From launch to the stop; while it runs, to its latest exposure."),
+    "exposures": st.column_config.NumberColumn("users", format="localized", help="Users assigned a variant."),
+    "verdict": st.column_config.TextColumn("verdict", help="The report's decision on the primary metric."),
+    "SRM": st.column_config.TextColumn(
+        "split", help="Sample ratio check: 'mismatch' means the users per variant do not match the configured "
+                      "split, so assignment or logging is broken and no result can be trusted."),
+}
 st.caption(f"{len(shown)} of {len(table)} experiments. Select a row to open it.")
 selection = st.dataframe(
-    shown, hide_index=True, width="stretch", key="experiments-table", on_select="rerun",
-    selection_mode="single-row",
-    column_config={
-        "traffic": st.column_config.NumberColumn("traffic", format="%.0f %%"),
-        "launched": st.column_config.DatetimeColumn("launched", format="YYYY-MM-DD HH:mm"),
-        "days running": st.column_config.NumberColumn("days running", format="%.1f"),
-        "exposures": st.column_config.NumberColumn("exposures", format="localized"),
-    },
+    shown[list(COLUMNS)], hide_index=True, width="stretch", key="experiments-table", on_select="rerun",
+    selection_mode="single-row", column_config=COLUMNS,
 )
+with st.expander("More columns: key, kind, owner, traffic, launch and exposure dates"):
+    st.dataframe(
+        shown[["key", "name", "kind", "owner", "traffic", "launched", "exposure dates"]], hide_index=True,
+        width="stretch",
+        column_config={"traffic": st.column_config.NumberColumn("traffic", format="%.0f %%"),
+                       "launched": st.column_config.DatetimeColumn("launched", format="YYYY-MM-DD HH:mm")},
+    )
 # A plain list too: readable without the grid, and what a screen reader or a test sees.
-st.markdown("  \n".join(f"`{r.key}` · {r.kind} · {r.status} · {r.exposures:,} exposures · {r.verdict}"
+st.markdown("  \n".join(f"**{r.name}** (`{r.key}`) · {r.kind} · {r.status} · {r.exposures:,} users · {r.verdict}"
                         for r in shown.itertuples()))
 
 rows = selection.selection.rows if selection and hasattr(selection, "selection") else []
 chosen = shown.key.iloc[rows[0]] if rows else None
 if chosen is None:
-    chosen = st.selectbox("Open experiment", list(shown.key), key="open-experiment") if len(shown) else None
+    titles = dict(zip(shown.key, shown.name))
+    chosen = st.selectbox("Open experiment", list(shown.key), key="open-experiment",
+                          format_func=lambda k: f"{titles[k]} ({k})") if len(shown) else None
 if chosen:
     b1, b2, b3 = st.columns(3)
     if b1.button("Report", icon=":material/bar_chart:", key="open-report", width="stretch"):

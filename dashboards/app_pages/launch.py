@@ -10,8 +10,9 @@ from promolab.bandits import POLICIES
 from promolab.errors import InputError, PromolabError
 from promolab.spec import experiment_to_toml
 from promolab.spec.model import CORRECTIONS, SPENDING_FUNCTIONS
+from promolab.spec.vocabulary import SPENDING_NAMES as SPENDINGS
 from promolab.stats import sample_size_mean, sample_size_proportion
-from ui import data
+from ui import data, words
 from ui import format as fmt
 from ui.launch import build, days_needed
 
@@ -102,7 +103,7 @@ metric_rows = []
 for i in range(int(n_metrics)):
     dk, dn, dkind, de = DEFAULT_METRICS[i] if i < len(DEFAULT_METRICS) else (f"metric-{i + 1}", "", "binomial", "")
     show = "visible" if i == 0 else "collapsed"
-    c1, c2, c3, c4, c5, c6, c7 = st.columns([2, 3, 2, 2, 2, 2, 1.4])
+    c1, c2, c3, c4, c5, c6, c7 = st.columns([2, 3, 2, 2, 2, 2, 2])
     with c1:
         mk = st.text_input("Key", dk, key=f"launch-m{i}-key", label_visibility=show)
         slot(f"m{i}.key")
@@ -144,13 +145,17 @@ st.subheader("4 · Analysis plan")
 slot("analysis")
 c1, c2, c3, c4, c5 = st.columns(5)
 alpha = c1.number_input("Significance level α", 0.001, 0.2, 0.05, 0.005, format="%.3f", key="launch-alpha")
-correction = c2.selectbox("Multiple-testing correction", list(CORRECTIONS), key="launch-correction")
+correction = c2.selectbox("Multiple-testing correction", list(CORRECTIONS), key="launch-correction",
+                          format_func={"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "none"}.get,
+                          help="Several variants and metrics give several chances of a false win. "
+                               + "; ".join(f"{k}: {words.correction(k)}" for k in CORRECTIONS) + ".")
 sequential = c3.selectbox("Sequential monitoring", ["none", "gst", "msprt"], key="launch-sequential",
                           format_func={"none": "none (fixed horizon)", "gst": "group-sequential",
                                        "msprt": "always-valid (mSPRT)"}.get)
 looks = c4.number_input("Planned looks", 1, 30, 4, key="launch-looks", disabled=sequential != "gst")
 spending = c5.selectbox("α-spending", list(SPENDING_FUNCTIONS), key="launch-spending",
-                        disabled=sequential != "gst")
+                        format_func=lambda s: SPENDINGS.get(s, s), disabled=sequential != "gst",
+                        help="How the false-alarm budget α is spread over the looks.")
 with c4:
     slot("analysis.looks")
 analysis = {"alpha": alpha, "correction": correction}
@@ -226,7 +231,9 @@ if power is not None:
         st.metric("Days at current traffic", "never (no traffic)" if days is None else f"{days:,}",
                   None if days is None else f"{daily * traffic / 100:,.0f} users/day in the test", delta_color="off", delta_arrow="off")
     st.caption(f"Detects a {fmt.pct(power.mde_relative)} relative change ({power.mde_absolute:.4g} absolute) from "
-               f"{power.baseline:.4g} with {power.power:.0%} power at α = {power.alpha:g} ({power.method}). "
+               f"{power.baseline:.4g}: if the offer truly changes it that much, the test finds it "
+               f"{power.power:.0%} of the time, with a {power.alpha:.0%} chance of a false alarm "
+               f"(method: {power.method}). "
                f"Reproduce: `promolab power --baseline {power.baseline:g} --mde {mde:g}"
                + (f" --kind mean --sd {sd:g}" if sd is not None else "")
                + f" --alpha {alpha:g} --power {power_:g} --variants {len(variants)} "

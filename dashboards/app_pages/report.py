@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import charts, data, state
+from ui import charts, data, state, words
 from ui.colors import variant_colors
 from ui.report_view import report_dict, render_report, variant_order
 from ui.sections import alerts_banner, kinds, segment_panel
@@ -36,7 +36,8 @@ with c2:
                                                       if m.covariate})) + ")" if has_covariate else "(none declared)"))
 
 summary = next(s for s in summaries if s.key == key)
-st.caption(f"**{experiment.name}** · {summary.status} · {summary.exposures:,} users · control **{experiment.control}**"
+names = words.variant_names(experiment)
+st.caption(f"**{experiment.name}** · {summary.status} · {summary.exposures:,} users · control **{names[experiment.control]}**"
            + (f" · {experiment.hypothesis}" if experiment.hypothesis else ""))
 alerts_banner(key, summary.status, [a for a in data.open_alerts(path) if a.experiment == key])
 
@@ -79,11 +80,11 @@ def drilldown(shown: dict) -> None:
     drill = next((d for d in shown["segments"] if d["column"] == column), None)
     if drill is None:
         try:
-            drill = report_dict(data.segment_report(path, key, column, cuped))["segments"][0]
+            drill = words.named(report_dict(data.segment_report(path, key, column, cuped)), names)["segments"][0]
         except PromolabError as exc:
             st.error(str(exc))
             return
-    segment_panel(drill, colors, labels, kinds(shown), key="report")
+    segment_panel(drill, {names.get(k, k): c for k, c in colors.items()}, labels, kinds(shown), key="report")
     st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'} --segment {column} --json`")
 
 
@@ -91,9 +92,9 @@ def lift_over_time() -> None:
     """Cumulative lift per day or hour of first exposure with its CI band per variant, and the
     sequential boundary where the spec plans one (``promolab report KEY --over-time``)."""
     st.subheader("Lift over time")
-    names = [m.key for m in experiment.metrics + experiment.guardrails]
+    metric_keys = [m.key for m in experiment.metrics + experiment.guardrails]
     c1, c2 = st.columns([3, 1])
-    metric = c1.selectbox("Metric", names, index=names.index(experiment.primary_metric.key),
+    metric = c1.selectbox("Metric", metric_keys, index=metric_keys.index(experiment.primary_metric.key),
                           format_func=lambda k: labels.get(k, k), key="report-ot-metric")
     period = c2.radio("Period", ["day", "hour"], horizontal=True, key="report-ot-period",
                       help="Users are grouped by the UTC day or hour of their first exposure.")
@@ -106,8 +107,9 @@ def lift_over_time() -> None:
         st.caption(f"Every analysed user was first exposed in one {period}: there is no series to draw.")
         return
     m = series.metric(metric)
-    frames = {s.variant: series.frame(metric, s.variant) for s in m.lifts}
-    show_chart(charts.lift_over_time(frames, colors, m.kind, series.sequential, series.control),
+    frames = {names[s.variant]: series.frame(metric, s.variant) for s in m.lifts}
+    show_chart(charts.lift_over_time(frames, {names.get(k, k): c for k, c in colors.items()}, m.kind,
+                                     series.sequential, names[series.control]),
                     key="report-ot-chart")
     boundary = {"gst": "Dashed: ± the lift at which the group-sequential boundary is crossed at that point's "
                        "information fraction (nominal α, before correction). ",
@@ -126,6 +128,6 @@ def after_report(shown: dict) -> None:
 
 
 render_report(report, colors, labels, key="report", file_stem=f"{key}-report{'' if cuped else '-no-cuped'}",
-              unfiltered_toggle=experiment.kind != "bandit", after=after_report)
+              unfiltered_toggle=experiment.kind != "bandit", after=after_report, names=names)
 st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'}{' --no-filter' if show_unfiltered else ''}"
            " --json`")

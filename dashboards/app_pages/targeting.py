@@ -135,11 +135,12 @@ def contextual_view(experiment: Experiment) -> None:
         k3.metric("Mean: policy / holdout",
                   f"{fmt.metric_value(lift.treatment_mean, metric.kind)} / "
                   f"{fmt.metric_value(lift.control_mean, metric.kind)}")
-        k4.metric("Policy − holdout", fmt.absolute(lift.absolute, metric.kind),
-                  f"CI {fmt.absolute(lift.abs_ci_low, metric.kind)} to {fmt.absolute(lift.abs_ci_high, metric.kind)}"
-                  f" · p = {fmt.pvalue(lift.p_value)}", delta_color="off", delta_arrow="off",
+        k4.metric("Policy − holdout", fmt.absolute(lift.absolute, metric.kind), f"p = {fmt.pvalue(lift.p_value)}",
+                  delta_color="off", delta_arrow="off",
                   help=f"{lift.method}: mean {metric.label.lower()} per user of the policy's users minus the "
                        "holdout's, with its 95 % CI.")
+        k4.caption(f"95 % CI {fmt.absolute(lift.abs_ci_low, metric.kind)} to "
+                   f"{fmt.absolute(lift.abs_ci_high, metric.kind)}")
     if any(m is not None for m in readout.variants.values()):
         show_chart(view.readout_means(readout, names, colors, metric.label), key="targeting-snips")
         st.caption("What each variant would have earned had everyone got it, estimated from the policy's logged "

@@ -91,7 +91,7 @@ def forest(metrics: Sequence[Mapping], colors: Mapping[str, str], scale: str = "
                 error_x=dict(type="data", symmetric=False, array=[hi - x], arrayminus=[x - lo], color=color,
                              thickness=3, width=7),
                 hovertemplate=(f"{v['variant']}: %{{x:{digits}}}{unit}<br>CI [{lo:{digits}}, {hi:{digits}}]"
-                               f"<br>adjusted p {lift['p_value_adjusted']:.3g}<extra></extra>"),
+                               f"<br>adjusted p {fmt.pvalue(lift['p_value_adjusted'])}<extra></extra>"),
             ), row=i, col=1)
             fig.add_trace(go.Scatter(x=[hi + 0.015 * (max(highs) - min(lows) or 1.0)], y=[v["variant"]], mode="text", text=[text], textposition="middle right",
                                      textfont=dict(color=verdict, size=14), showlegend=False, hoverinfo="skip"),
@@ -136,7 +136,8 @@ def z_path(frame: pd.DataFrame, color: str, treatment: str, alpha: float) -> go.
 
     fixed = float(norm.isf(alpha / 2))
     fig.add_hline(y=fixed, line=dict(color=NEUTRAL, dash="dot"),
-                  annotation_text=f"fixed-horizon z = {fixed:.2f}", annotation_position="bottom right")
+                  annotation_text=f"fixed-horizon z = {fixed:.2f} (one look only)", annotation_position="top left",
+                  annotation_bgcolor="rgba(255,255,255,0.85)")
     fig.add_hline(y=-fixed, line=dict(color=NEUTRAL, dash="dot"))
     fig.add_scatter(x=x, y=frame.z, mode="lines+markers", name=f"z of {treatment} vs control",
                     line=dict(color=color, width=3), marker=dict(size=10),
@@ -415,7 +416,7 @@ def guardrail_margins(guardrails: Mapping[str, Sequence[Mapping]], colors: Mappi
                              filled=True, text_color=GOOD if c["passed"] else BAD,
                              text=f"<b>{'pass' if c['passed'] else 'FAIL'}</b>  bound {b:{f}}{unit}",
                              hover=(f"{variant}: estimate {x:{f}}{unit}<br>one-sided bound {b:{f}}{unit}"
-                                    f"<br>margin {c['threshold'] * mult:{f}}{unit}<br>one-sided p {c['p_value']:.3g}")))
+                                    f"<br>margin {c['threshold'] * mult:{f}}{unit}<br>one-sided p {fmt.pvalue(c['p_value'])}")))
         groups.append(dict(
             title=(f"<b>{labels.get(metric, metric)}</b> · change vs control ({unit.strip() or 'units'}) · "
                    f"{worse} is worse"),
@@ -426,6 +427,12 @@ def guardrail_margins(guardrails: Mapping[str, Sequence[Mapping]], colors: Mappi
     return intervals(groups)
 
 
+def fixed_cost(econ: Mapping) -> bool:
+    """Every treated variant's incremental promotion cost is known exactly (a per-user cost)."""
+    costs = [v["incremental_cost"] for v in econ["variants"] if v.get("incremental_cost")]
+    return all(c["ci_low"] == c["ci_high"] for c in costs)
+
+
 def money_forest(econ: Mapping, colors: Mapping[str, str]) -> go.Figure:
     """Incremental revenue, promotion cost and margin per 1,000 users vs the control, in $ with CIs."""
     per = econ.get("per_users", 1000)
@@ -434,6 +441,8 @@ def money_forest(econ: Mapping, colors: Mapping[str, str]) -> go.Figure:
     for field, name, good_up in (("incremental_revenue", "Incremental revenue", True),
                                  ("incremental_cost", "Incremental promotion cost", None),
                                  ("incremental_margin", "Incremental margin", True)):
+        if field == "incremental_cost" and fixed_cost(econ):
+            continue  # a fixed cost has no uncertainty: the panel states it in words
         rows = []
         for v in treated:
             iv = v[field]
@@ -500,12 +509,12 @@ def segment_forest(drill: Mapping, metric: str, colors: Mapping[str, str], scale
                 label=f"{s['value']} · {v['variant']}", x=x, lo=lo, hi=hi, color=colors.get(v["variant"], NEUTRAL),
                 filled=bool(lift["significant"]),
                 text_color=(GOOD if good else BAD) if lift["significant"] else NEUTRAL,
-                text=f"<b>{x:{f}}{unit}</b> [{lo:{f}}, {hi:{f}}] · p adj {lift['p_value_adjusted']:.2g}{tag}",
+                text=f"<b>{x:{f}}{unit}</b> [{lo:{f}}, {hi:{f}}] · p adj {fmt.pvalue(lift['p_value_adjusted'])}{tag}",
                 hover=(f"{drill['column']} = {s['value']} · {v['variant']}<br>{v['n']:,} users<br>"
-                       f"lift {x:{f}}{unit} [{lo:{f}}, {hi:{f}}]<br>p {lift['p_value']:.3g} · "
-                       f"adjusted p {lift['p_value_adjusted']:.3g}")))
+                       f"lift {x:{f}}{unit} [{lo:{f}}, {hi:{f}}]<br>p {fmt.pvalue(lift['p_value'])} · "
+                       f"adjusted p {fmt.pvalue(lift['p_value_adjusted'])}")))
     title = (f"<b>{label or metric}</b> by {drill['column']} · lift vs control in {unit.strip() or 'units'} · "
-             f"{direction} is better · p adjusted ({drill['correction']}) across {drill['family_size']} tests")
+             f"{direction} is better · p adjusted across {drill['family_size']} tests")
     return intervals([dict(title=title, rows=rows, unit=unit, lines=[dict(x=0.0, color="#444")])], row_px=40)
 
 
@@ -528,7 +537,7 @@ def filtered_vs_unfiltered(filtered: Sequence[Mapping], unfiltered: Sequence[Map
                 x, lo, hi = lift["relative"] * 100, lift["ci_low"] * 100, lift["ci_high"] * 100
                 rows.append(dict(label=f"{v['variant']} · {name}", x=x, lo=lo, hi=hi,
                                  color=colors.get(v["variant"], NEUTRAL), filled=name == "filtered", symbol=symbol,
-                                 text=f"<b>{x:+.1f}%</b> [{lo:+.1f}, {hi:+.1f}] · p adj {lift['p_value_adjusted']:.2g}",
+                                 text=f"<b>{x:+.1f}%</b> [{lo:+.1f}, {hi:+.1f}] · p adj {fmt.pvalue(lift['p_value_adjusted'])}",
                                  text_color=NEUTRAL,
                                  hover=f"{v['variant']} ({name}): {x:+.1f}% [{lo:+.1f}, {hi:+.1f}]"))
         groups.append(dict(title=f"<b>{labels.get(m['name'], m['name'])}</b> · relative lift (%) · filtered vs unfiltered",

@@ -1,6 +1,8 @@
 """Data access for the dashboard: the registry file, and every cached library call.
 
-This is the only module that uses Streamlit's caches. Cached functions take the registry
+This is the only module that uses Streamlit's caches. What only one page needs (uplift models,
+file analysis, the bundled table, simulations) is imported on first use: the first page of a
+freshly started dashboard loads without it. Cached functions take the registry
 path (a string) as their key, never the Registry object, and return plain dataclasses or
 frames; ``clear()`` drops everything after the dashboard writes to the registry.
 
@@ -21,19 +23,15 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from promolab.analysis import Report, analyze_experiment, analyze_table
+from promolab.analysis import Report, analyze_experiment
 from promolab.analysis.allocation import Period, SegmentAllocation
 from promolab.analysis.allocation import segment_allocation as allocation_by_segment
 from promolab.analysis.over_time import OverTime
 from promolab.analysis.over_time import over_time as series_over_time
-from promolab.analysis.table import open_table
-from promolab.demo import hillstrom_frame
 from promolab.spec import Experiment
 from promolab.store import ExperimentSummary, Registry
 from promolab.store.alerts import Alert
 from promolab.store.location import resolve_db_path
-from promolab.uplift.experiment import experiment_uplift
-from promolab.uplift.report import UpliftReport
 
 REPO = Path(__file__).resolve().parents[2]
 SIMULATIONS = REPO / "simulations"
@@ -194,8 +192,10 @@ def bandit_regret(path: str, key: str, period: str = "day"):
 
 @st.cache_data(ttl=TTL, show_spinner="Cross-fitting uplift models…", max_entries=20)
 def uplift_report(path: str, key: str, learners: tuple[str, ...] = ("x",), model: str = "ridge",
-                  share: float | None = None) -> UpliftReport:
-    """``promolab uplift --experiment KEY --learner … --model MODEL [--share S] --json``."""
+                  share: float | None = None):
+    """``promolab uplift --experiment KEY --learner … --model MODEL [--share S] --json``: an UpliftReport."""
+    from promolab.uplift.experiment import experiment_uplift
+
     return experiment_uplift(registry(path), key, learners=learners, model=model, share=share)
 
 
@@ -211,6 +211,8 @@ def segment_allocation(path: str, key: str, feature: str, period: Period = "day"
 def table_report(data: bytes, suffix: str, variant: str, control: str, metrics: tuple[str, ...],
                  covariate: str | None, alpha: float, correction: str, user: str | None = None) -> Report:
     """``promolab analyze-table FILE --variant … --control … --metric … [--user COL] --json``."""
+    from promolab.analysis import analyze_table
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
@@ -221,6 +223,8 @@ def table_report(data: bytes, suffix: str, variant: str, control: str, metrics: 
 @st.cache_data(show_spinner=False, max_entries=20)
 def table_preview(data: bytes, suffix: str) -> pd.DataFrame:
     """The first rows of an uploaded table, read by DuckDB like ``analyze-table`` does."""
+    from promolab.analysis.table import open_table
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
@@ -235,6 +239,8 @@ def table_preview(data: bytes, suffix: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False)
 def sample_table() -> bytes:
     """The bundled Hillstrom table as CSV bytes (an example file to analyse)."""
+    from promolab.demo import hillstrom_frame
+
     return hillstrom_frame().to_csv(index=False).encode()
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 
 from promolab.analysis import Report
 from promolab.cli.output import to_json
-from ui import charts, sections
+from ui import charts, sections, words
 from ui import format as fmt
 from ui.plot import show_chart
 
@@ -124,32 +124,63 @@ def _significance(lift: Mapping[str, Any], direction: str) -> str:
 
 
 def metric_table(m: Mapping[str, Any]) -> pd.DataFrame:
-    """Readable per-variant table of one metric."""
+    """What a decision reads, per variant of one metric: the mean, the relative lift with its CI,
+    better / worse / not significant, chance to win and the adjusted p-value (fits 1280 px)."""
     rows = []
     for v in m["variants"]:
         lift = v["lift"]
-        row = {"variant": v["variant"] + (" (control)" if lift is None else ""), "users": fmt.users(v["n"]),
+        row = {"variant": v["variant"] + (" (control)" if lift is None else ""),
                "mean": fmt.metric_value(v["mean"], m["kind"])}
         if lift is None:
-            row.update({k: "" for k in ("absolute lift [CI]", "relative lift [CI]", "p-value", "adjusted p",
-                                        "chance to win", "expected loss", "result", "method")})
+            row.update({k: "" for k in ("lift [CI]", "result", "chance to win", "adjusted p")})
+        else:
+            row["lift [CI]"] = (f"{fmt.pct(lift['relative'], signed=True)} "
+                                f"[{fmt.pct(lift['ci_low'], signed=True)}, {fmt.pct(lift['ci_high'], signed=True)}]")
+            row["result"] = _significance(lift, m["direction"])
+            row["chance to win"] = fmt.pct(lift["chance_to_win"])
+            row["adjusted p"] = fmt.pvalue(lift["p_value_adjusted"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metric_details(m: Mapping[str, Any]) -> pd.DataFrame:
+    """The rest, for an analyst: users, absolute lift with CI, raw p-value, expected loss, method."""
+    rows = []
+    for v in m["variants"]:
+        lift = v["lift"]
+        row = {"variant": v["variant"] + (" (control)" if lift is None else ""), "users": fmt.users(v["n"])}
+        if lift is None:
+            row.update({k: "" for k in ("absolute lift [CI]", "p-value", "expected loss", "method")})
         else:
             row["absolute lift [CI]"] = (f"{fmt.absolute(lift['absolute'], m['kind'])} "
                                          f"[{fmt.absolute(lift['abs_ci_low'], m['kind'])}, "
                                          f"{fmt.absolute(lift['abs_ci_high'], m['kind'])}]")
-            row["relative lift [CI]"] = (f"{fmt.pct(lift['relative'], signed=True)} "
-                                         f"[{fmt.pct(lift['ci_low'], signed=True)}, {fmt.pct(lift['ci_high'], signed=True)}]")
             row["p-value"] = fmt.pvalue(lift["p_value"])
-            row["adjusted p"] = fmt.pvalue(lift["p_value_adjusted"])
-            row["chance to win"] = fmt.pct(lift["chance_to_win"])
             row["expected loss"] = fmt.absolute(lift["expected_loss"], m["kind"], signed=False)
-            row["result"] = _significance(lift, m["direction"])
             method = lift["method"]
             if lift.get("cuped"):
-                method += f" · CUPED on {lift['cuped'].get('covariate')} (variance −{fmt.pct(lift['cuped'].get('variance_reduction'))})"
+                method += (f" · CUPED on {lift['cuped'].get('covariate')} "
+                           f"(variance −{fmt.pct(lift['cuped'].get('variance_reduction'))})")
             row["method"] = method
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+METRIC_COLUMNS = {
+    "lift [CI]": "Relative lift: treatment / control − 1, with its confidence interval (Fieller's).",
+    "result": "Better or worse than the control after the multiple-comparison correction; "
+              "'not significant' means the data cannot tell yet.",
+    "chance to win": "Bayesian probability that this variant beats the control (flat prior).",
+    "adjusted p": "p-value corrected for comparing several variants and metrics at once; "
+                  "below α means the lift is unlikely to be noise.",
+}
+DETAIL_COLUMNS = {
+    "absolute lift [CI]": "Treatment − control: percentage points for rates, the metric's unit for means.",
+    "p-value": "Chance of a lift at least this large if the offer did nothing, before correction.",
+    "expected loss": "What you expect to lose per user if you ship this variant and it is in fact worse "
+                     "(Bayesian); near 0 means shipping it risks almost nothing.",
+    "method": "The test used; CUPED subtracts what the pre-period covariate predicts, to narrow the CI.",
+}
 
 
 def sequential_lines(m: Mapping[str, Any]) -> list[str]:
@@ -170,15 +201,20 @@ def sequential_lines(m: Mapping[str, Any]) -> list[str]:
 
 def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str, str] | None = None,
                   key: str = "report", file_stem: str = "report", unfiltered_toggle: bool = False,
-                  after: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Draw the whole report; returns its JSON dict.
+                  after: Callable[[dict[str, Any]], None] | None = None,
+                  names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Draw the whole report; returns its JSON dict, variants called by ``names`` (key → the
+    spec's name; the downloads keep the keys).
 
     ``unfiltered_toggle`` draws the "Show unfiltered" toggle (key ``{key}-unfiltered``) in the
     filtering panel; the caller reads it to ask for ``compare_unfiltered``. ``after`` draws extra
     sections (the segment drill-down) before the downloads.
     """
     labels = labels or {}
-    data = report_dict(report)
+    names = names or {}
+    raw = report_dict(report)
+    data = words.named(raw, names)
+    colors = {names.get(k, k): c for k, c in colors.items()}
     verdict_box(data, labels)
     sections.imbalance_banner(data)
     sections.exposures_banner(data)
@@ -195,9 +231,10 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
                           "(percentage points for rates, the metric's unit for means).")
     show_chart(charts.forest(data["metrics"], colors, "relative" if scale.startswith("rel") else "absolute",
                                   labels), key=f"{key}-forest")
-    st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals (relative: Fieller's interval, which excludes 0 "
-               f"exactly when p < α). Filled diamonds are significant after {data['correction']} correction "
-               f"(α = {data['alpha']:g}); green = better, red = worse.")
+    st.caption(f"Bars: {1 - data['alpha']:.0%} confidence intervals: the range the true lift lies in with "
+               f"{1 - data['alpha']:.0%} confidence (relative: Fieller's interval, which excludes 0 exactly when "
+               f"p < α). Filled diamonds are significant after the {words.correction(data['correction'])}, "
+               f"α = {data['alpha']:g}; green = better, red = worse.")
 
     primary = [m for m in data["metrics"] if not m["guardrail"]]
     guardrails = [m for m in data["metrics"] if m["guardrail"]]
@@ -231,16 +268,24 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
 
     st.subheader("Download")
     c1, c2 = st.columns(2)
-    c1.download_button("Download CSV", report_rows(data).to_csv(index=False), f"{file_stem}.csv", "text/csv",
+    c1.download_button("Download CSV", report_rows(raw).to_csv(index=False), f"{file_stem}.csv", "text/csv",
                        key=f"{key}-csv", width="stretch")
     c2.download_button("Download JSON", report_json(report), f"{file_stem}.json", "application/json",
                        key=f"{key}-json", width="stretch")
     return data
 
 
+KIND_WORDS = {"binomial": "share of users", "mean": "average per user", "ratio": "ratio of totals"}
+
+
 def _metric_section(m: Mapping[str, Any], labels: Mapping[str, str]) -> None:
-    st.markdown(f"**{labels.get(m['name'], m['name'])}** · {m['kind']}, {m['direction']} is better")
-    st.dataframe(metric_table(m), hide_index=True, width="stretch")
+    st.markdown(f"**{labels.get(m['name'], m['name'])}** · {KIND_WORDS.get(m['kind'], m['kind'])}, "
+                f"{m['direction']} is better")
+    st.dataframe(metric_table(m), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.TextColumn(k, help=h) for k, h in METRIC_COLUMNS.items()})
+    with st.expander("Details: users, absolute lift, raw p-value, expected loss, method"):
+        st.dataframe(metric_details(m), hide_index=True, width="stretch",
+                     column_config={k: st.column_config.TextColumn(k, help=h) for k, h in DETAIL_COLUMNS.items()})
     for line in sequential_lines(m):
         st.caption("Sequential: " + line)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import charts
+from ui import charts, words
 from ui import format as fmt
 from ui.plot import show_chart
 
@@ -221,18 +221,14 @@ def _interval(iv: Mapping[str, float] | None) -> str:
 
 
 def economics_table(e: Mapping[str, Any]) -> pd.DataFrame:
+    """Per variant what decides: incremental revenue and margin, break-even vs observed volume lift."""
     rows = []
     for v in e["variants"]:
         control = v["incremental_revenue"] is None
         vol = v.get("volume_lift")
         rows.append({
             "variant": v["variant"] + (" (control)" if control else ""),
-            "cost": ", ".join(f"{k}={x:g}" for k, x in (v.get("cost") or {}).items()) or "none",
-            "users": fmt.users(v["n"]),
-            "revenue": fmt.money(v["revenue"]["value"], signed=False),
-            "promotion cost": fmt.money(v["promotion_cost"]["value"], signed=False),
             "incremental revenue [CI]": _interval(v["incremental_revenue"]),
-            "incremental cost [CI]": _interval(v["incremental_cost"]),
             "incremental margin [CI]": _interval(v["incremental_margin"]),
             "break-even lift": ("" if control else "never" if v["break_even_lift"] is None
                                 else fmt.pct(v["break_even_lift"], signed=True)),
@@ -242,6 +238,27 @@ def economics_table(e: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def economics_details(e: Mapping[str, Any]) -> pd.DataFrame:
+    """The inputs: each offer's cost in words, users, revenue and promotion cost per 1,000 users."""
+    return pd.DataFrame([{
+        "variant": v["variant"] + (" (control)" if v["incremental_revenue"] is None else ""),
+        "promotion cost": words.cost(v.get("cost")),
+        "users": fmt.users(v["n"]),
+        "revenue": fmt.money(v["revenue"]["value"], signed=False),
+        "cost": fmt.money(v["promotion_cost"]["value"], signed=False),
+        "incremental cost [CI]": _interval(v["incremental_cost"]),
+    } for v in e["variants"]])
+
+
+ECONOMICS_COLUMNS = {
+    "incremental revenue [CI]": "Extra revenue per 1,000 users sent this offer, vs the control.",
+    "incremental margin [CI]": "Extra revenue minus the offer's cost (discounts, shipping, per-user costs), "
+                               "per 1,000 users: what the offer earns.",
+    "break-even lift": "How much more volume the offer must bring for its margin to match the control's.",
+    "volume lift [CI]": "The volume the offer actually brought (gross value per user vs control).",
+}
+
+
 def economics_panel(data: Mapping[str, Any], colors: Mapping[str, str], key: str) -> None:
     """Incremental revenue, promotion cost and margin per 1,000 users with CIs; break-even lift."""
     e = data.get("economics")
@@ -249,25 +266,38 @@ def economics_panel(data: Mapping[str, Any], colors: Mapping[str, str], key: str
         return
     per = e["per_users"]
     st.subheader("Promotion economics")
-    st.caption(f"**$ per {per:,} users**, vs **{e['control']}** · revenue metric `{e['revenue_metric']}` · "
-               f"gross margin rate {e['margin_rate']:g} · {1 - e['alpha']:.0%} confidence intervals · {e['method']}")
+    notes = e.get("notes") or []
+    unstated = any("margin_rate not stated" in n for n in notes)
+    margin = ("margin = revenue − promotion costs (the spec states no gross margin rate)" if unstated
+              else f"gross margin rate {e['margin_rate']:g}")
+    st.caption(f"**$ per {per:,} users**, vs **{e['control']}** · revenue from the `{e['revenue_metric']}` metric · "
+               f"{margin} · {1 - e['alpha']:.0%} confidence intervals")
     treated = [v for v in e["variants"] if v["incremental_margin"]]
-    cols = iter(st.columns(max(2 * len(treated), 1)))
-    for v in treated:
-        for field, name in (("incremental_revenue", "incr. revenue"), ("incremental_margin", "incr. margin")):
-            iv = v[field]
-            with next(cols):
-                st.metric(f"{v['variant']} · {name}", fmt.money(iv["value"]),
-                          help=f"{1 - e['alpha']:.0%} CI {fmt.money(iv['ci_low'])} to {fmt.money(iv['ci_high'])}")
-                st.caption(f"CI [{fmt.money(iv['ci_low'])}, {fmt.money(iv['ci_high'])}]")
+    for col, v in zip(st.columns(max(len(treated), 1)), treated):
+        with col:
+            st.markdown(f"**{v['variant']}**")
+            for field, name in (("incremental_revenue", "Incremental revenue"),
+                                ("incremental_margin", "Incremental margin")):
+                iv = v[field]
+                st.metric(name, fmt.money(iv["value"]), help=ECONOMICS_COLUMNS[field.replace("_", " ") + " [CI]"])
+                st.caption(f"{1 - e['alpha']:.0%} CI {fmt.money(iv['ci_low'])} to {fmt.money(iv['ci_high'])}")
     show_chart(charts.money_forest(e, colors), key=f"{key}-economics")
+    if charts.fixed_cost(e):
+        st.caption("Promotion cost is fixed by the spec, so it has no uncertainty: "
+                   + "; ".join(f"{v['variant']} {words.cost(v.get('cost'))} = "
+                               f"{fmt.money(v['incremental_cost']['value'], signed=False)} per {per:,} users"
+                               for v in treated) + ".")
     if any(v.get("volume_lift") for v in e["variants"]):
         show_chart(charts.break_even(e, colors), key=f"{key}-break-even")
         st.caption("Break-even lift (red tick): the rise in volume a variant needs for its margin per user to "
                    "equal the control's, given its discount and costs. Compare it with the observed volume lift.")
-    st.dataframe(economics_table(e), hide_index=True, width="stretch")
-    for note in e.get("notes") or []:
-        st.caption(f"Note: {note}")
+    st.dataframe(economics_table(e), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.TextColumn(k, help=h) for k, h in ECONOMICS_COLUMNS.items()})
+    with st.expander("Details: each offer's cost, users, revenue and promotion cost"):
+        st.dataframe(economics_details(e), hide_index=True, width="stretch")
+    for note in notes:
+        if "margin_rate not stated" not in note:  # said in words in the caption above
+            st.caption(f"Note: {note}")
 
 
 # -- segment drill-down -----------------------------------------------------------------------
@@ -294,6 +324,8 @@ def segment_table(drill: Mapping[str, Any], metric: str) -> pd.DataFrame:
 def segment_panel(drill: Mapping[str, Any], colors: Mapping[str, str], labels: Mapping[str, str],
                   kinds_: Mapping[str, str], key: str) -> None:
     """Forest plot per segment of one column, p-values adjusted across the column's segments."""
+    drill = {**drill, "segments": [{**s, "value": words.segment_value(drill["column"], s["value"])}
+                                   for s in drill["segments"]]}
     metrics = [m["name"] for s in drill["segments"][:1] for m in s["metrics"] if not m["guardrail"]]
     if not drill["segments"] or not metrics:
         st.info(f"No segment of `{drill['column']}` could be analysed.")
@@ -304,8 +336,8 @@ def segment_panel(drill: Mapping[str, Any], colors: Mapping[str, str], labels: M
     metric = c1.selectbox("Metric", metrics, key=f"{key}-seg-metric", format_func=lambda m: labels.get(m, m))
     scale = c2.radio("Scale", ["relative (%)", "absolute"], horizontal=True, key=f"{key}-seg-scale")
     small = sum(1 for s in drill["segments"] if s["small"])
-    st.caption(f"{len(drill['segments'])} segments of `{drill['column']}` · {drill['correction']} correction across "
-               f"{drill['family_size']} tests (segments × treatments × metrics) · segments with fewer than "
+    st.caption(f"{len(drill['segments'])} segments of `{drill['column']}` · {words.correction(drill['correction'])}, "
+               f"across {drill['family_size']} tests (segments × treatments × metrics) · segments with fewer than "
                f"{drill['min_users']:,} users in a variant are marked small" + (f" ({small})" if small else ""))
     show_chart(charts.segment_forest(drill, metric, colors, "relative" if scale.startswith("rel") else "absolute",
                                           kinds_.get(metric, "mean"), labels.get(metric, metric)), key=f"{key}-segments")

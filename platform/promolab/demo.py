@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from promolab.data import hillstrom_frame
-from promolab.demo_targeting import deploy_and_replay, learn_policy
+from promolab.demo_targeting import OBSERVATION, deploy_and_replay, learn_policy
 from promolab.spec import Experiment, parse_experiment
 from promolab.store import Registry, events_batch, exposures_batch
 
@@ -84,8 +84,9 @@ def build_demo(db: str | Path, progress: Callable[[str], None] = lambda _: None)
     registry = Registry.open(path)
     spec = demo_spec()
     progress("registering the experiment")
-    registry.create_experiment(spec, by="demo")
-    registry.set_status(spec.key, "running", by="demo", reason="Hillstrom campaign sent 2008-03-01")
+    sent, over = CAMPAIGN_START.to_pydatetime(), (CAMPAIGN_START + OBSERVATION).to_pydatetime()
+    registry.create_experiment(spec, by="demo", at=sent)
+    registry.set_status(spec.key, "running", by="demo", reason="Hillstrom campaign sent 2008-03-01", at=sent)
     progress("reading 64,000 customers")
     exposures, events, attributes = hillstrom_batches(hillstrom_frame())
     progress("ingesting exposures")
@@ -94,7 +95,7 @@ def build_demo(db: str | Path, progress: Callable[[str], None] = lambda _: None)
     registry.ingest_events(events_batch(events, "hillstrom"), source="hillstrom")
     progress("storing customer attributes")
     registry.set_attributes(attributes)
-    registry.set_status(spec.key, "stopped", by="demo", reason="two-week observation window over")
+    registry.set_status(spec.key, "stopped", by="demo", reason="two-week observation window over", at=over)
     progress("learning who should get which e-mail on half the customers")
     report, other_half = learn_policy(registry)
     progress("deploying the targeting policy with a holdout, replayed on the other half")
@@ -123,8 +124,9 @@ def simulate_bandit(registry: Registry, days: int = 14, users_per_day: int = 300
 
     rng = np.random.default_rng(seed)
     spec = packaged_spec("coupon-bandit")
-    registry.create_experiment(spec, by="demo")
-    registry.set_status(spec.key, "running", by="demo", reason="simulated shoppers")
+    launched = BANDIT_START.to_pydatetime()
+    registry.create_experiment(spec, by="demo", at=launched)
+    registry.set_status(spec.key, "running", by="demo", reason="simulated shoppers", at=launched)
     for day in range(days):
         start = BANDIT_START + pd.Timedelta(days=day)
         users = [f"b{day:02d}-{i:05d}" for i in range(users_per_day)]

@@ -38,6 +38,7 @@ HOLDOUT = 0.2
 LEARN_SHARE = 0.5
 SEED = 7
 DEPLOY_DAYS = 3
+OBSERVATION = pd.Timedelta(days=14)  # Hillstrom's outcomes cover two weeks after the e-mail
 
 
 def learning_users(user_ids: pd.Series, seed: int = SEED) -> np.ndarray:
@@ -58,8 +59,9 @@ def deploy_and_replay(registry: Registry, report: UpliftReport, customers: pd.Da
                       start: pd.Timestamp) -> int:
     """Create, launch, fill (by replay) and stop ``hillstrom-targeted``; returns the customers accepted."""
     spec = targeting_experiment(report.policy, registry.get_experiment(LEARNED_ON), key=TARGETED, holdout=HOLDOUT)
-    registry.create_experiment(spec, by="demo")
-    registry.set_status(TARGETED, "running", by="demo",
+    launched, over = start.to_pydatetime(), (start + OBSERVATION).to_pydatetime()
+    registry.create_experiment(spec, by="demo", at=launched)
+    registry.set_status(TARGETED, "running", by="demo", at=launched,
                         reason=f"targeting policy learned on half of {LEARNED_ON}, replayed on the other half")
     order = customers.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
     contexts = order[list(FEATURES)].to_dict("records")
@@ -75,5 +77,5 @@ def deploy_and_replay(registry: Registry, report: UpliftReport, customers: pd.Da
     })
     registry.record_exposures(TARGETED, exposures_batch(batch, "demo-replay").assign(
         context_json=[decisions[i].context for i in accepted]), source="demo-replay")
-    registry.set_status(TARGETED, "stopped", by="demo", reason="two-week observation window over")
+    registry.set_status(TARGETED, "stopped", by="demo", reason="two-week observation window over", at=over)
     return int(accepted.size)

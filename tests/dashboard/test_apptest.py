@@ -57,7 +57,7 @@ def test_experiments_page_lists_every_experiment_with_verdict_and_srm(app):
     listing = texts(at.markdown)
     for key in ("hillstrom-email", BANDIT, BROKEN):
         assert key in listing
-    assert "ship: mens-email" in listing
+    assert "Ship Mens E-Mail" in listing  # the spec's name, not the key
     assert any(BROKEN in e.value and "mismatch" in e.value.lower() for e in at.error)
 
 
@@ -76,7 +76,8 @@ def test_experiments_filters_change_the_list(app):
 
 def test_report_shows_verdict_forest_and_tables(app):
     at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
-    assert "SHIP" in texts(at.success) and "mens-email" in texts(at.success)
+    assert "SHIP" in texts(at.success) and "Ship Mens E-Mail" in texts(at.success)
+    assert "mens-email" not in texts(at.success)
     assert charts(at) >= 1
     assert not any("Sample ratio mismatch" in e.value for e in at.error)
     assert len(at.dataframe) >= 3  # one table per metric
@@ -85,12 +86,12 @@ def test_report_shows_verdict_forest_and_tables(app):
 
 def test_report_cuped_toggle_changes_the_spend_analysis(app):
     at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
-    spend_on = at.dataframe[2].value
+    spend_on = [d.value for d in at.dataframe if "method" in d.value.columns][2]  # the metrics' detail tables
     assert at.toggle(key="report-cuped").value is True
     assert spend_on["method"].str.contains("CUPED").any()
     at.toggle(key="report-cuped").set_value(False).run()
     assert not at.exception
-    spend_off = at.dataframe[2].value
+    spend_off = [d.value for d in at.dataframe if "method" in d.value.columns][2]
     assert not spend_off["method"].str.contains("CUPED").any()
     assert list(spend_on["absolute lift [CI]"]) != list(spend_off["absolute lift [CI]"])
 
@@ -142,7 +143,7 @@ def test_bandit_page_shows_allocation_reward_regret_and_weights(app, dashboard_d
     registry = Registry.open(dashboard_db)
     users = registry.query("SELECT COUNT(*) AS n FROM exposures WHERE experiment_key = ?", [BANDIT]).n[0]
     assert int(metric(at, "Users").replace(",", "")) == users
-    assert metric(at, "Best arm so far") in registry.get_experiment(BANDIT).variant_keys
+    assert metric(at, "Best arm so far") in {v.name for v in registry.get_experiment(BANDIT).variants}
     assert len(at.dataframe[0].value) == len(registry.get_experiment(BANDIT).variants)
 
 
@@ -237,7 +238,7 @@ def test_analyze_page_reports_the_sample_table(app):
     assert charts(at) >= 1
     at.multiselect(key="analyze-metrics").set_value(["conversion"]).run()
     assert not at.exception
-    assert len(at.dataframe) == 2  # preview + one metric table
+    assert len(at.dataframe) == 3  # preview + one metric table and its details
 
 
 # -- command ----------------------------------------------------------------------------------
@@ -252,7 +253,7 @@ def test_dashboard_command_passes_the_registry(tmp_path, monkeypatch):
     assert dashboard_db(None) == tmp_path / "env.duckdb"
     assert dashboard_db(Path("x.duckdb")) == tmp_path / "x.duckdb"
     command = streamlit_command(tmp_path / "x.duckdb", 8600, "127.0.0.1", APP)
-    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert command[1:4] == ["-m", "promolab.cli.dashboard_server", "run"]
     assert command[-3:] == ["--", "--db", str(tmp_path / "x.duckdb")]
     assert command[command.index("--server.port") + 1] == "8600"
 
@@ -318,7 +319,7 @@ def test_sequential_page_shows_the_cli_json(app, dashboard_db, capsys, key, metr
     if metric_key is not None:
         at.selectbox(key="seq-metric").select(metric_key).run()
     metric_key = at.selectbox(key="seq-metric").value
-    treatment = at.selectbox(key="seq-treatment").value
+    treatment = at.selectbox(key="seq-treatment").value  # shown by its name, the value is the key
     looks, spending = int(at.number_input(key="seq-looks").value), at.selectbox(key="seq-spending").value
     capsys.readouterr()
     assert run_cli(["sequential", key, "--looks", str(looks), "--spending", spending, "--metric", metric_key,
@@ -331,7 +332,7 @@ def test_sequential_page_shows_the_cli_json(app, dashboard_db, capsys, key, metr
     assert metric(at, "Always-valid p") == fmt.pvalue(last["always_valid_p"])
     crossing = comparison["first_crossing"]
     assert metric(at, "Boundary first crossed") == ("not crossed" if crossing is None else f"look {crossing}")
-    shown = _frame_with(at, "always_valid_p")
+    shown = _frame_with(at, "always valid p").rename(columns=lambda c: c.replace(" ", "_"))
     expected = {**{k: [lk[k] for lk in cli["looks"]] for k in ("look", "users", "information_fraction", "boundary",
                                                                "nominal_p")},
                 **{k: [p[k] for p in comparison["points"]] for k in ("z", "p_value", "always_valid_p", "crossed",
@@ -355,15 +356,16 @@ def test_bandit_page_shows_the_cli_json(app, dashboard_db, capsys):
     cli = json.loads(capsys.readouterr().out)
     assert metric(at, "Users") == f"{cli['users']:,}"
     assert metric(at, "Total reward (Ordered)") == fmt.num(cli["total_reward"], 6)
-    assert metric(at, "Estimated regret (conversions lost)") == fmt.num(cli["total_regret"], 4)
-    assert metric(at, "Best arm so far") == cli["best_variant"]
-    per_period = _frame_with(at, "cumulative_regret")
+    assert metric(at, "Regret") == fmt.num(cli["total_regret"], 4)
+    names = {v.key: v.name for v in Registry.open(dashboard_db).get_experiment(BANDIT).variants}
+    assert metric(at, "Best arm so far") == names[cli["best_variant"]]
+    per_period = _frame_with(at, "cumulative regret").rename(columns=lambda c: c.replace(" ", "_"))
     for column in ("users", "reward", "regret", "cumulative_users", "cumulative_reward", "cumulative_regret"):
         assert_close(per_period[column].tolist(), [p[column] for p in cli["periods"]], path=column)
     for v in cli["variants"]:
-        assert per_period[f"users: {v}"].tolist() == [p["allocation"][v] for p in cli["periods"]]
+        assert per_period[f"users:_{names[v].replace(' ', '_')}"].tolist() == [p["allocation"][v] for p in cli["periods"]]
     arms = _frame_with(at, "estimated regret")
-    assert arms["variant"].tolist() == [a["variant"] for a in cli["arms"]]
+    assert arms["variant"].tolist() == [names[a["variant"]] for a in cli["arms"]]
     assert arms["users"].tolist() == [f"{a['users']:,}" for a in cli["arms"]]
     assert arms["estimated regret"].tolist() == [fmt.num(a["regret"]) for a in cli["arms"]]
 
@@ -377,6 +379,15 @@ def run_cli(argv: list[str]) -> int:
 # -- issue 8 sections: guardrail margins, abuse filtering, segments, promotion economics ----------
 
 CHECKOUT = "checkout-coupon"
+
+
+def variant_names(dashboard_db, key: str) -> dict[str, str]:
+    """Variant key → the spec's name: what every page shows instead of the key."""
+    return {v.key: v.name for v in Registry.open(dashboard_db).get_experiment(key).variants}
+
+
+def metrics_labelled(at: AppTest, label: str) -> list[str]:
+    return [m.value for m in at.metric if m.label == label]
 
 
 def cli_json(dashboard_db, capsys, *args: str) -> dict:
@@ -423,7 +434,7 @@ def test_segment_selector_changes_the_drilldown(app, dashboard_db, capsys):
     assert set(seg["segment"]) == {"Multichannel", "Phone", "Web"}
     at.selectbox(key="report-segment").select("newbie").run()
     assert not at.exception
-    assert set(_frame_with(at, "SRM p")["segment"]) == {"0", "1"}
+    assert set(_frame_with(at, "SRM p")["segment"]) == {"newbie: no", "newbie: yes"}  # 0/1 in words
     chart_titled(at, "by newbie")
     # a free attribute (not in the plan): a new library call, the CLI's --segment
     at.selectbox(key="report-segment").select("history_segment").run()
@@ -432,11 +443,12 @@ def test_segment_selector_changes_the_drilldown(app, dashboard_db, capsys):
     cli = cli_json(dashboard_db, capsys, "hillstrom-email", "--segment", "history_segment")["segments"][0]
     assert set(shown["segment"]) == {s["value"] for s in cli["segments"]}
     metric_key = at.selectbox(key="report-seg-metric").value
+    names = variant_names(dashboard_db, "hillstrom-email")
     for s in cli["segments"]:
         m = next(x for x in s["metrics"] if x["name"] == metric_key)
         for v in m["variants"]:
             if v["lift"]:
-                row = shown[(shown.segment == s["value"]) & (shown.variant == v["variant"])].iloc[0]
+                row = shown[(shown.segment == s["value"]) & (shown.variant == names[v["variant"]])].iloc[0]
                 assert row["adjusted p"] == fmt.pvalue(v["lift"]["p_value_adjusted"])
                 assert row["users"] == f"{v['n']:,}"
     assert any(s["small"] for s in cli["segments"]) == any(shown["small"] == "small")
@@ -466,19 +478,21 @@ def test_incremental_spend_of_the_mens_email_is_the_cli_json(app, dashboard_db, 
 
     at = app("app_pages/report.py", {"experiment": "hillstrom-email"})
     cli = cli_json(dashboard_db, capsys, "hillstrom-email")["economics"]
+    treated = [v["variant"] for v in cli["variants"] if v["incremental_revenue"]]
     mens = next(v for v in cli["variants"] if v["variant"] == "mens-email")
     spend = mens["incremental_revenue"]
     assert spend["ci_low"] > 0
-    assert metric(at, "mens-email · incr. revenue") == fmt.money(spend["value"])
-    assert metric(at, "mens-email · incr. margin") == fmt.money(mens["incremental_margin"]["value"])
+    assert metrics_labelled(at, "Incremental revenue")[treated.index("mens-email")] == fmt.money(spend["value"])
+    assert (metrics_labelled(at, "Incremental margin")[treated.index("mens-email")]
+            == fmt.money(mens["incremental_margin"]["value"]))
     table = _frame_with(at, "incremental revenue [CI]")
-    row = table[table.variant == "mens-email"].iloc[0]
+    row = table[table.variant == "Mens E-Mail"].iloc[0]
     assert row["incremental revenue [CI]"] == (f"{fmt.money(spend['value'])} [{fmt.money(spend['ci_low'])}, "
                                                f"{fmt.money(spend['ci_high'])}]")
     assert row["break-even lift"] == fmt.pct(mens["break_even_lift"], signed=True)
     # the chart plots the JSON's numbers themselves, in $ per 1,000 users
     fig = chart_titled(at, "Incremental revenue")
-    point = next(t for t in fig["data"] if t.get("y") == ["mens-email"] and t.get("mode") == "markers")
+    point = next(t for t in fig["data"] if t.get("y") == ["Mens E-Mail"] and t.get("mode") == "markers")
     assert point["x"][0] == pytest.approx(spend["value"], rel=1e-9)
     assert point["error_x"]["array"][0] == pytest.approx(spend["ci_high"] - spend["value"], rel=1e-9)
     assert fig["layout"]["xaxis"]["tickprefix"] == "$"
@@ -498,12 +512,14 @@ def test_checkout_coupon_failed_guardrail_says_do_not_ship(app, dashboard_db, ca
     pct10 = cli["guardrails"]["pct10"][0]
     assert not pct10["passed"] and cli["guardrails"]["free-shipping"][0]["passed"]
     bound = fmt.absolute(pct10["bound"], "binomial")
-    assert f"**pct10** · FAILS **Refunded**: upper bound {bound}" in verdict
+    assert f"**10 % off** · FAILS **Refunded**: upper bound {bound}" in verdict
     assert f"the margin {fmt.absolute(pct10['threshold'], 'binomial')}" in verdict
-    assert "**free-shipping** · passes **Refunded**" in texts(at.success)
+    assert "**Free shipping** · passes **Refunded**" in texts(at.success)
     assert not any("SHIP" in s.value for s in at.success)
     checks = _frame_with(at, "harmful-side bound")
-    assert list(checks.result) == ["pass" if cli["guardrails"][v][0]["passed"] else "FAIL" for v in checks.variant]
+    keys = {name: key for key, name in variant_names(dashboard_db, CHECKOUT).items()}
+    assert list(checks.result) == ["pass" if cli["guardrails"][keys[v]][0]["passed"] else "FAIL"
+                                   for v in checks.variant]
     chart_titled(at, "higher is worse")  # the margin chart
 
 
@@ -514,13 +530,14 @@ def test_checkout_coupon_abuse_filtering_and_unfiltered_toggle(app, dashboard_db
     errors = texts(at.error)
     assert "Abuse filter imbalance" in errors and "Imbalanced exclusions" in errors
     assert cli["alert"] in errors
+    names = variant_names(dashboard_db, CHECKOUT)
     table = _frame_with(at, "imbalance p")
     for r in cli["rules"]:
         row = table[table.rule == r["rule"]].iloc[0]
         for v, n in r["excluded"].items():
-            assert row[v].startswith(f"{n:,} (")
+            assert row[names[v]].startswith(f"{n:,} (")
     kept = table[table.rule == "analysed"].iloc[0]
-    assert kept["pct10"] == f"{cli['kept']['pct10']:,} of {cli['exposed']['pct10']:,}"
+    assert kept[names["pct10"]] == f"{cli['kept']['pct10']:,} of {cli['exposed']['pct10']:,}"
     assert "Filtered vs unfiltered" not in texts(at.markdown)
 
     toggle = at.toggle(key="report-unfiltered")
@@ -530,7 +547,7 @@ def test_checkout_coupon_abuse_filtering_and_unfiltered_toggle(app, dashboard_db
     assert "Filtered vs unfiltered" in texts(at.markdown)
     full = cli_json(dashboard_db, capsys, CHECKOUT, "--no-filter")
     both = _frame_with(at, "unfiltered lift [CI]")
-    row = both[(both.metric == "Ordered") & (both.variant == "pct10")].iloc[0]
+    row = both[(both.metric == "Ordered") & (both.variant == names["pct10"])].iloc[0]
     unfiltered_n = next(v["n"] for v in full["unfiltered"]["metrics"][0]["variants"] if v["variant"] == "pct10")
     filtered_n = next(v["n"] for v in full["metrics"][0]["variants"] if v["variant"] == "pct10")
     assert row["users (unfiltered)"] == f"{unfiltered_n:,}" and row["users (filtered)"] == f"{filtered_n:,}"
@@ -547,9 +564,8 @@ def test_checkout_coupon_economics_and_free_attribute_drilldown(app, dashboard_d
 
     at = app("app_pages/report.py", {"experiment": CHECKOUT})
     cli = cli_json(dashboard_db, capsys, CHECKOUT)["economics"]
-    for v in cli["variants"]:
-        if v["incremental_margin"]:
-            assert metric(at, f"{v['variant']} · incr. margin") == fmt.money(v["incremental_margin"]["value"])
+    margins = [fmt.money(v["incremental_margin"]["value"]) for v in cli["variants"] if v["incremental_margin"]]
+    assert metrics_labelled(at, "Incremental margin") == margins
     # checkout-coupon's plan has no segment columns: the selector offers the stored attributes with few
     # values, not per-user ids like device_id
     options = at.selectbox(key="report-segment").options

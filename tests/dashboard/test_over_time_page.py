@@ -67,13 +67,15 @@ def test_chart_is_the_cumulative_lift_with_band_and_boundary(page, dashboard_db)
     series = over_time(Registry.open(dashboard_db), CHECKOUT)
     assert series.sequential == "gst" and len(series.starts) == 14
     spec = _chart(at)
+    names = {v.key: v.name for v in Registry.open(dashboard_db).get_experiment(CHECKOUT).variants}
     for lift in series.metric("conversion").lifts:
         points = lift.points
-        line = _trace(spec, f"{lift.variant} vs {series.control}")
+        name = names[lift.variant]  # the chart calls variants by the spec's names
+        line = _trace(spec, f"{name} vs {names[series.control]}")
         assert_close(_y(line), [p.absolute * 100 for p in points], path=lift.variant)  # percentage points
-        band = _trace(spec, f"{lift.variant}: confidence interval")
+        band = _trace(spec, f"{name}: confidence interval")
         assert_close(_y(band), [p.abs_ci_high * 100 for p in points] + [p.abs_ci_low * 100 for p in points[::-1]])
-        boundary = _trace(spec, f"{lift.variant}: group-sequential boundary")
+        boundary = _trace(spec, f"{name}: group-sequential boundary")
         reach = [p.boundary_lift * 100 if np.isfinite(p.boundary_lift) else float("nan") for p in points]
         assert_close(_y(boundary), reach)  # an infinite boundary (almost no information yet) is not drawn
         drawn = [y for y in _y(boundary) if np.isfinite(y)]

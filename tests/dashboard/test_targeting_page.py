@@ -84,7 +84,7 @@ def test_contextual_experiment_is_the_default_and_shows_policy_vs_holdout(page, 
     assert metric(at, "Mean: policy / holdout") == f"{lift.treatment_mean:,.4g} / {lift.control_mean:,.4g}"
     shown = next(m for m in at.metric if m.label == "Policy − holdout")
     assert shown.value == f"{lift.absolute:+,.4g}"
-    assert f"CI {lift.abs_ci_low:+,.4g} to {lift.abs_ci_high:+,.4g}" in shown.delta
+    assert f"CI {lift.abs_ci_low:+,.4g} to {lift.abs_ci_high:+,.4g}" in texts(at.caption)
     assert report.verdict.text in texts(at.info) + texts(at.success) + texts(at.warning) + texts(at.error)
     snips = chart(at, "had everyone got the variant")
     means = {t["y"][0]: t["x"][0] for t in snips["data"] if t.get("mode") == "markers"}

@@ -115,6 +115,7 @@ def infer(
     sequential: SequentialPlan | None = None,
     estimator: Estimator | None = None,
     srm_counts: Mapping[str, int] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Inference:
     """Run every test, correct across the family, check guardrails and decide.
 
@@ -122,7 +123,7 @@ def infer(
     exposed users when some were filtered out). ``estimator`` replaces the pooled tests
     and means where it has an answer (a bandit's period-stratified estimates). With a
     sequential plan (at its current information fraction) significance is the corrected
-    sequential decision.
+    sequential decision. ``names`` (variant key → name) words the verdict.
     """
     treatments = check_inputs(stats, control, alpha, correction, srm_threshold)
     for m in metrics:
@@ -171,7 +172,7 @@ def infer(
                                       stats[v].n - counted.n))
         results.append(MetricResult(m.name, m.kind, m.direction, m.guardrail, tuple(rows), m.label))
     checks = check_guardrails({v: s.metrics for v, s in stats.items()}, metrics, control, results, alpha)
-    return Inference(srm, tuple(results), checks, decide(srm, results, control, checks))
+    return Inference(srm, tuple(results), checks, decide(srm, results, control, checks, names))
 
 
 def _pct(x: float) -> str:
@@ -179,12 +180,15 @@ def _pct(x: float) -> str:
 
 
 def decide(srm: SrmResult, metrics: Sequence[MetricResult], control: str,
-           guardrails: Mapping[str, Sequence[GuardrailCheck]] | None = None) -> Verdict:
+           guardrails: Mapping[str, Sequence[GuardrailCheck]] | None = None,
+           names: Mapping[str, str] | None = None) -> Verdict:
     """SRM blocks everything; a harmed guardrail blocks a variant; then the primary metric.
 
     A variant failing a margin guardrail (non-inferiority not shown) is never shipped;
     when no other variant wins, the verdict is "do not ship" whatever the primary says.
+    The message names variants by ``names`` (key → the spec's name) where given.
     """
+    said = dict(names or {})
     if not srm.ok:
         return Verdict("investigate", None,
                        f"Sample ratio mismatch (p = {srm.p_value:.2g} < {srm.threshold:g}): the split is broken, "
@@ -201,7 +205,7 @@ def decide(srm: SrmResult, metrics: Sequence[MetricResult], control: str,
     winners = [v for v in treated if v.lift.significant and good_direction(primary.direction, v.lift)
                and v.variant not in harmed and v.variant not in failed]
     if failed and not winners:
-        why = "; ".join(f"{v} fails {', '.join(titles.get(c.metric, c.metric) for c in cs)}"
+        why = "; ".join(f"{said.get(v, v)} fails {', '.join(titles.get(c.metric, c.metric) for c in cs)}"
                         for v, cs in sorted(failed.items()))
         return Verdict("do not ship", None,
                        f"Do not ship: a guardrail is not shown to stay within its margin ({why}), "
@@ -210,13 +214,13 @@ def decide(srm: SrmResult, metrics: Sequence[MetricResult], control: str,
         sign = 1 if primary.direction == "increase" else -1
         best = max(winners, key=lambda v: sign * v.lift.relative)
         return Verdict("ship", best.variant,
-                       f"Ship {best.variant}: {name} {_pct(best.lift.relative)} "
-                       f"(CI {_pct(best.lift.ci_low)} to {_pct(best.lift.ci_high)}) vs {control}.")
+                       f"Ship {said.get(best.variant, best.variant)}: {name} {_pct(best.lift.relative)} "
+                       f"(CI {_pct(best.lift.ci_low)} to {_pct(best.lift.ci_high)}) vs {said.get(control, control)}.")
     losers = [v for v in treated if v.lift.significant and not good_direction(primary.direction, v.lift)]
     if treated and len(losers) == len(treated):
-        return Verdict("stop", None, f"Stop: every variant does worse than {control} on {name}.")
+        return Verdict("stop", None, f"Stop: every variant does worse than {said.get(control, control)} on {name}.")
     if harmed and any(v.lift.significant and good_direction(primary.direction, v.lift) for v in treated):
         return Verdict("do not ship", None,
-                       f"Do not ship: the winning variant harms a guardrail ({', '.join(sorted(harmed))}).")
+                       f"Do not ship: the winning variant harms a guardrail ({', '.join(said.get(v, v) for v in sorted(harmed))}).")
     return Verdict("keep running", None,
-                   f"Keep running: no variant differs significantly from {control} on {name} yet.")
+                   f"Keep running: no variant differs significantly from {said.get(control, control)} on {name} yet.")

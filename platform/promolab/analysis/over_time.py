@@ -347,7 +347,9 @@ def _metric(m: ColumnMetric, cube: np.ndarray, cumulative: np.ndarray, offset: i
             points.append(_point(start, cum[k][c], cum[k][t], lift, _test(m, cells[k][c], cells[k][t], plan.alpha),
                                  seq))
         trend = _trend(points, starts, period, plan.alpha)
-        note = _trend_note(m.title, variant, plan.control, trend, points[-1].absolute, period, plan.alpha)
+        said = plan.variant_names or {}
+        note = _trend_note(m.title, said.get(variant, variant), said.get(plan.control, plan.control), trend,
+                           points[-1].absolute, period, plan.alpha)
         lifts.append(LiftSeries(variant, tuple(points), trend, note))
     return MetricSeries(m.name, m.label, m.kind, m.direction, m.guardrail,
                         {v: tuple(_mean(m, p[i]) for p in cells) for i, v in enumerate(variants)},

@@ -159,7 +159,7 @@ def _assemble(plan: ReportPlan, stats: Mapping[str, VariantStats], metrics: list
         sequential, note = plan.sequential.at(sum(s.n for s in stats.values()), final)
         seq_notes = (note,)
     result = infer(stats, metrics, plan.control, weights or plan.weights or {v: 1.0 for v in stats}, plan.alpha,
-                   plan.correction, plan.srm_threshold, sequential, estimator, srm_counts)
+                   plan.correction, plan.srm_threshold, sequential, estimator, srm_counts, plan.variant_names)
     verdict = result.verdict
     if sections.contextual is not None:
         reward = next(m for m in result.metrics if m.name == sections.contextual.metric)

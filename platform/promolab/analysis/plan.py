@@ -59,6 +59,7 @@ class ReportPlan:
     srm_threshold: float = DEFAULT_SRM_THRESHOLD
     weights: Mapping[str, float] | None = None  # configured split; None: equal over the variants seen
     variants: tuple[str, ...] = ()  # declared variants (a registry experiment): each must have users
+    variant_names: Mapping[str, str] | None = None  # key → the spec's name, for the verdict's words
     sequential: SequentialPlan | None = None
     experiment: str | None = None
     kind: AssignmentKind = "ab"
@@ -147,6 +148,7 @@ def plan_for_experiment(experiment: Experiment, *, cuped: bool = True, filter_us
         srm_threshold=spec.srm_threshold if srm_threshold is None else srm_threshold,
         weights=dict(zip(experiment.variant_keys, experiment.weights)),
         variants=experiment.variant_keys,
+        variant_names={v.key: v.name for v in experiment.variants if v.name},
         sequential=sequential,
         experiment=experiment.key,
         kind=experiment.kind,

@@ -42,7 +42,7 @@ def app_path() -> Path:
 def streamlit_command(db: Path, port: int, host: str, app_file: Path) -> list[str]:
     """The ``streamlit run`` command line for the dashboard."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(app_file),
+        sys.executable, "-m", "promolab.cli.dashboard_server", "run", str(app_file),
         "--server.port", str(port), "--server.address", host, "--server.headless", "true",
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",

@@ -318,14 +318,15 @@ class Registry:
 
     # -- experiments -------------------------------------------------------------------
 
-    def create_experiment(self, experiment: Experiment, by: str = "cli") -> None:
-        """Register a validated experiment as a draft; a duplicate key is refused."""
+    def create_experiment(self, experiment: Experiment, by: str = "cli", at: datetime | None = None) -> None:
+        """Register a validated experiment as a draft; a duplicate key is refused. ``at`` (default
+        now) dates the creation: a replayed history (the demo) records when it happened."""
         self._require_writable()
         e = experiment
         with self.transaction() as con:
             if first_row(con.execute("SELECT 1 FROM experiments WHERE key = ?", [e.key])):
                 raise InputError("key", e.key, "a key not already in the registry")
-            ts = now_utc()
+            ts = at or now_utc()
             layer = e.layer
             con.execute(
                 "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?)",
@@ -386,8 +387,10 @@ class Registry:
             for key, name, kind, status, owner, coverage, created_at, launched_at, exposures in rows
         ]
 
-    def set_status(self, key: str, to_status: str, by: str = "cli", reason: str = "") -> None:
-        """Move an experiment along draft → running ⇄ paused → stopped; refuse anything else."""
+    def set_status(self, key: str, to_status: str, by: str = "cli", reason: str = "",
+                   at: datetime | None = None) -> None:
+        """Move an experiment along draft → running ⇄ paused → stopped; refuse anything else.
+        ``at`` (default now) dates the change, for replayed histories."""
         if to_status not in STATUSES:
             raise InputError("status", to_status, "one of " + ", ".join(STATUSES))
         self._require_writable()
@@ -401,7 +404,7 @@ class Registry:
                 raise StateError(
                     f"experiment {key}: cannot go from {current} to {to_status}; allowed from {current}: {allowed}"
                 )
-            ts = now_utc()
+            ts = at or now_utc()
             con.execute("UPDATE experiments SET status = ?, updated_at = ? WHERE key = ?", [to_status, ts, key])
             con.execute(
                 "INSERT INTO status_history VALUES (?, ?, ?, ?, ?, ?, ?)",

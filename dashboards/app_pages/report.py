@@ -80,7 +80,8 @@ def drilldown(shown: dict) -> None:
     drill = next((d for d in shown["segments"] if d["column"] == column), None)
     if drill is None:
         try:
-            drill = words.named(report_dict(data.segment_report(path, key, column, cuped)), names)["segments"][0]
+            drill = words.in_dollars(words.named(report_dict(data.segment_report(path, key, column, cuped)), names),
+                                     words.money_metrics(experiment))["segments"][0]
         except PromolabError as exc:
             st.error(str(exc))
             return
@@ -128,6 +129,7 @@ def after_report(shown: dict) -> None:
 
 
 render_report(report, colors, labels, key="report", file_stem=f"{key}-report{'' if cuped else '-no-cuped'}",
-              unfiltered_toggle=experiment.kind != "bandit", after=after_report, names=names)
+              unfiltered_toggle=experiment.kind != "bandit", after=after_report, names=names,
+              money=words.money_metrics(experiment))
 st.caption(f"Reproduce: `promolab report {key}{'' if cuped else ' --no-cuped'}{' --no-filter' if show_unfiltered else ''}"
            " --json`")

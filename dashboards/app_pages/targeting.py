@@ -14,7 +14,7 @@ from promolab.errors import PromolabError
 from promolab.spec import Experiment
 from promolab.uplift.learners import MODELS
 from promolab.uplift.report import LEARNER_NAMES
-from ui import data, state
+from ui import data, state, words
 from ui import format as fmt
 from ui import targeting as view
 from ui.colors import variant_colors
@@ -59,7 +59,7 @@ def uplift_view(experiment: Experiment) -> None:
     except PromolabError as exc:
         st.warning(str(exc))
         return
-    names = view.variant_names(experiment)
+    names = words.variant_names(experiment)
     colors = variant_colors(experiment.variant_keys, experiment.control)
     labels = view.policy_labels(report, names)
     blankets = view.blanket_policies(report)
@@ -72,16 +72,24 @@ def uplift_view(experiment: Experiment) -> None:
     st.dataframe(view.policy_table(targeting, labels, names), hide_index=True, width="stretch", column_config={
         **{names[a]: st.column_config.NumberColumn(format="percent", help=f"Share of users who get {names[a]}")
            for a in targeting.actions},
-        **{c: st.column_config.NumberColumn(format="%.4g") for c in ("value (DR)", "IPS", "SNIPS",
-                                                                      "largest weight")},
+        "value (DR)": st.column_config.NumberColumn(format="%.4g", help="Value per user had everyone been "
+                                                    "treated by this policy (doubly robust estimate)."),
         "ESS": st.column_config.NumberColumn(format="%.0f", help="Effective sample size of the importance "
                                              "weights: how many users the estimate effectively rests on.")})
-    st.caption(f"Value: {targeting.reward}, had the policy been applied to everyone. DR (doubly robust) "
-               "combines the reward model with importance weighting; IPS and SNIPS use the weights only. ESS "
-               "(effective sample size) is how many users the estimate effectively rests on: far below the row "
-               "count means a few heavily weighted users drive it.")
+    with st.expander("Other estimators: IPS, SNIPS, largest weight"):
+        st.dataframe(view.estimator_table(targeting, labels), hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4g")
+                                    for c in ("IPS", "SNIPS", "largest weight")})
+    costs = "; ".join(f"{names[v.key]} {words.cost(v.cost)}" for v in experiment.variants if v.cost)
+    margin_rate = experiment.economics.margin_rate if experiment.economics else 1.0
+    st.caption("Value: margin per user, had the policy been applied to everyone: "
+               + (f"{margin_rate:g} × revenue" if margin_rate != 1 else "revenue")
+               + f" minus the offer's cost ({costs or 'no costs in the spec'}). "
+               "DR (doubly robust) combines a model of the outcome with importance weighting; IPS and SNIPS use "
+               "the weights only. ESS (effective sample size) is how many users the estimate effectively rests "
+               "on: far below the row count means a few heavily weighted users drive it.")
     for note in report.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {view.in_words(note, labels)}")
 
     st.subheader("How well do the models rank users?")
     outcomes = list(dict.fromkeys(e.outcome for e in report.evaluations))
@@ -116,7 +124,7 @@ def contextual_view(experiment: Experiment) -> None:
     except PromolabError as exc:
         st.warning(str(exc))
         return
-    names = view.variant_names(experiment)
+    names = words.variant_names(experiment)
     colors = variant_colors(experiment.variant_keys, experiment.control)
     readout = report.contextual
     metric = experiment.metric(readout.metric)

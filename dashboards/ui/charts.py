@@ -4,6 +4,7 @@ variant keeps its colour (``ui.colors``) on every page."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -334,6 +335,25 @@ def discount_bars(summaries: Sequence, colors: Mapping[str, str]) -> go.Figure:
 
 # -- report sections (issue 8): guardrail margins, segments, economics, filtered vs unfiltered ----
 
+PLOT_PX = 600  # the narrowest plotting width of a full-width chart (a 1280 px window with the sidebar)
+CHAR_PX = 7.6  # the width of a character of a 14 px label
+
+
+def text_room(rows: Sequence[Mapping], lo: float, hi: float) -> float:
+    """How far (in data spans) the x axis must reach past ``hi`` for every row's label to fit
+    at ``PLOT_PX``: with f the label's share of the plot width and a its start past ``hi``,
+    room ≥ (a + 1.06 f) / (1 − f); at least 0.6."""
+    span = max(hi - lo, 1e-9)
+    room = 0.6
+    for r in rows:
+        if not r.get("text"):
+            continue
+        f = min(len(re.sub(r"<[^>]+>", "", r["text"])) * CHAR_PX / PLOT_PX, 0.6)
+        a = (max(r["hi"], r["x"]) - hi) / span + 0.015
+        room = max(room, (a + 1.06 * f) / (1 - f))
+    return room
+
+
 def intervals(groups: Sequence[Mapping], title: str | None = None, row_px: int = 46) -> go.Figure:
     """Point estimates with intervals in stacked panels, the forest plot's look.
 
@@ -376,7 +396,8 @@ def intervals(groups: Sequence[Mapping], title: str | None = None, row_px: int =
                                                dash=ln.get("dash", "dot")), row=i, col=1, **note)
         unit = g.get("unit", "")
         fig.update_yaxes(autorange="reversed", row=i, col=1, tickfont=dict(size=14))
-        fig.update_xaxes(zeroline=False, row=i, col=1, range=[min(lows) - 0.06 * span, max(highs) + 0.6 * span],
+        room = text_room(g["rows"], min(lows), max(highs))
+        fig.update_xaxes(zeroline=False, row=i, col=1, range=[min(lows) - 0.06 * span, max(highs) + room * span],
                          tickprefix="$" if unit == "$" else None,
                          ticksuffix=unit if unit not in ("", "$") else None)
     fig = _layout(fig, height=int(total + 40), title=title, showlegend=False)

@@ -38,13 +38,15 @@ def num(x: float | None, digits: int = 4) -> str:
 
 
 def metric_value(x: float | None, kind: str) -> str:
-    """A variant mean: a rate for binomial metrics, a plain number otherwise."""
+    """A variant mean: a rate for binomial metrics, dollars for money, a plain number otherwise."""
+    if kind == "money":
+        return money(x, signed=False)
     return pct(x, 2) if kind == "binomial" else num(x)
 
 
 def absolute_unit(kind: str) -> str:
     """Unit of an absolute lift: percentage points for rates, the metric's unit otherwise."""
-    return "pp" if kind == "binomial" else "units"
+    return {"binomial": "pp", "money": "$"}.get(kind, "units")
 
 
 def absolute(x: float | None, kind: str, signed: bool = True) -> str:
@@ -52,6 +54,8 @@ def absolute(x: float | None, kind: str, signed: bool = True) -> str:
         return "—"
     if kind == "binomial":
         return f"{x * 100:+.2f} pp" if signed else f"{x * 100:.2f} pp"
+    if kind == "money":
+        return money(x, signed)
     return f"{x:+,.4g}" if signed else f"{x:,.4g}"
 
 

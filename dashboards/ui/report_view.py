@@ -202,9 +202,9 @@ def sequential_lines(m: Mapping[str, Any]) -> list[str]:
 def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str, str] | None = None,
                   key: str = "report", file_stem: str = "report", unfiltered_toggle: bool = False,
                   after: Callable[[dict[str, Any]], None] | None = None,
-                  names: Mapping[str, str] | None = None) -> dict[str, Any]:
+                  names: Mapping[str, str] | None = None, money: set[str] | None = None) -> dict[str, Any]:
     """Draw the whole report; returns its JSON dict, variants called by ``names`` (key → the
-    spec's name; the downloads keep the keys).
+    spec's name; the downloads keep the keys); ``money`` metrics are shown in $.
 
     ``unfiltered_toggle`` draws the "Show unfiltered" toggle (key ``{key}-unfiltered``) in the
     filtering panel; the caller reads it to ask for ``compare_unfiltered``. ``after`` draws extra
@@ -213,7 +213,7 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
     labels = labels or {}
     names = names or {}
     raw = report_dict(report)
-    data = words.named(raw, names)
+    data = words.in_dollars(words.named(raw, names), money or set())
     colors = {names.get(k, k): c for k, c in colors.items()}
     verdict_box(data, labels)
     sections.imbalance_banner(data)
@@ -275,7 +275,8 @@ def render_report(report: Report, colors: Mapping[str, str], labels: Mapping[str
     return data
 
 
-KIND_WORDS = {"binomial": "share of users", "mean": "average per user", "ratio": "ratio of totals"}
+KIND_WORDS = {"binomial": "share of users", "mean": "average per user", "money": "$ per user",
+              "ratio": "ratio of totals"}
 
 
 def _metric_section(m: Mapping[str, Any], labels: Mapping[str, str]) -> None:

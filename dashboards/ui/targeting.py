@@ -15,7 +15,6 @@ from plotly.subplots import make_subplots
 
 from promolab.analysis.allocation import SegmentAllocation
 from promolab.analysis.contextual import PolicyReadout
-from promolab.spec import Experiment
 from promolab.uplift.evaluate import OfferEvaluation
 from promolab.uplift.policy import Lift, TargetingEvaluation
 from promolab.uplift.report import LEARNER_NAMES, UpliftReport
@@ -24,11 +23,6 @@ from ui.colors import NEUTRAL, hex_to_rgba, series_colors
 from ui.format import num, pct, users
 
 DASHES = {"x": "solid", "t": "dash", "dr": "dot"}
-
-
-def variant_names(experiment: Experiment) -> dict[str, str]:
-    """Variant key → the spec's variant name."""
-    return {k: experiment.variant(k).name for k in experiment.variant_keys}
 
 
 def blanket_policies(report: UpliftReport) -> dict[str, str]:
@@ -59,16 +53,28 @@ def lift_sentence(lift: Lift, report: UpliftReport, names: Mapping[str, str]) ->
 
 def policy_table(targeting: TargetingEvaluation, labels: Mapping[str, str],
                  names: Mapping[str, str]) -> pd.DataFrame:
-    """One row per policy: who gets what, DR / IPS / SNIPS values with CIs, effective sample size."""
+    """One row per policy: who gets what, its doubly robust value with CI, effective sample size."""
     rows = []
     for p in targeting.policies:
         row: dict[str, object] = {"policy": labels[p.policy]}
         row.update({names[a]: p.share[a] for a in targeting.actions})
         row.update({"value (DR)": p.dr.value, "95 % CI": f"[{num(p.dr.lower)}, {num(p.dr.upper)}]",
-                    "IPS": p.ips.value, "SNIPS": p.snips.value,
-                    "ESS": p.weights.ess, "largest weight": p.weights.max_weight})
+                    "ESS": p.weights.ess})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def estimator_table(targeting: TargetingEvaluation, labels: Mapping[str, str]) -> pd.DataFrame:
+    """The other estimates of each policy's value (IPS, SNIPS) and its largest importance weight."""
+    return pd.DataFrame([{"policy": labels[p.policy], "IPS": p.ips.value, "SNIPS": p.snips.value,
+                          "largest weight": p.weights.max_weight} for p in targeting.policies])
+
+
+def in_words(text: str, labels: Mapping[str, str]) -> str:
+    """A library note with its policy names replaced by the page's labels."""
+    for policy in sorted(labels, key=len, reverse=True):
+        text = text.replace(policy, labels[policy])
+    return text
 
 
 def policy_values(targeting: TargetingEvaluation, labels: Mapping[str, str],

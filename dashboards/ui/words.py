@@ -43,6 +43,25 @@ def named(value: Any, names: Mapping[str, str]) -> Any:
     return value
 
 
+def money_metrics(experiment: Experiment) -> set[str]:
+    """Metrics in dollars: the spec's ``[economics] revenue`` metric and any labelled '($)'."""
+    revenue = experiment.economics.revenue if experiment.economics else None
+    return {m.key for m in experiment.metrics + experiment.guardrails
+            if m.key == revenue or m.label.endswith("($)")}
+
+
+def in_dollars(data: dict[str, Any], money: set[str]) -> dict[str, Any]:
+    """A report's JSON with the kind of every money metric (in ``metrics`` and in each segment)
+    shown as ``"money"``, so the views format its means and lifts in $."""
+    def mark(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**m, "kind": "money"} if m["name"] in money and m["kind"] == "mean" else m for m in metrics]
+
+    out = {**data, "metrics": mark(data["metrics"])}
+    out["segments"] = [{**d, "segments": [{**s, "metrics": mark(s["metrics"])} for s in d["segments"]]}
+                       for d in data.get("segments") or []]
+    return out
+
+
 def correction(method: str) -> str:
     """'holm' → 'Holm correction (…)'."""
     return CORRECTIONS.get(method, f"{method} correction")

@@ -144,7 +144,10 @@ def test_ab_experiment_shows_the_library_uplift_report(page, registry):
     sentences = texts(at.markdown)
     for lift in expected.targeting.lifts:
         assert f"{baseline} (**{lift.policy}**): {lift.dr.value:+,.4g} per user" in sentences
-    for note in expected.notes:
+    labels = dict(zip([p.policy for p in expected.targeting.policies], list(policies["policy"])))
+    for note in expected.notes:  # the library's notes, its policy names replaced by the page's labels
+        for policy in sorted(labels, key=len, reverse=True):
+            note = note.replace(policy, labels[policy])
         assert note in texts(at.caption)
 
 

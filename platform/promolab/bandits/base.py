@@ -19,10 +19,18 @@ def as_generator(rng: RandomLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+def _maxima(values: np.ndarray) -> np.ndarray:
+    """Where each row's maximum along the last axis is, as a boolean mask (NaN never wins)."""
+    best = values.max(axis=-1, keepdims=True)
+    if np.isnan(best).any():  # only then pay for replacing NaN
+        values = np.where(np.isnan(values), -np.inf, values)
+        best = values.max(axis=-1, keepdims=True)
+    return values == best
+
+
 def argmax_share(values: np.ndarray) -> np.ndarray:
     """One-hot argmax along the last axis, ties split evenly (NaN never wins)."""
-    values = np.where(np.isnan(values), -np.inf, values)
-    top = values == values.max(axis=-1, keepdims=True)
+    top = _maxima(values)
     return top / top.sum(axis=-1, keepdims=True)
 
 
@@ -30,20 +38,20 @@ def argmax_choice(values: np.ndarray, rng: np.random.Generator, size: int) -> np
     """``size`` draws from each row of ``argmax_share(values)`` → shape (size, ...): the argmax
     for every draw, and a uniform pick among the tied maxima only in rows where they tie (the
     distribution of sampling the one-hot weights, without a random number per row and draw)."""
-    values = np.where(np.isnan(values), -np.inf, values)
-    top = values == values.max(axis=-1, keepdims=True)
-    lead = top.argmax(axis=-1)
-    arms = np.broadcast_to(lead, (size,) + lead.shape).copy()
-    tied = np.flatnonzero(top.sum(axis=-1).reshape(-1) > 1)
+    top = _maxima(values)
+    k = values.shape[-1]
+    # one product per row: K · (number of maxima) + (sum of their indices), K + the argmax if untied
+    code = top.dot(np.arange(k, 2 * k, dtype=float))
+    arms = (code - k).astype(np.intp)[np.newaxis].repeat(size, axis=0)
+    tied = (code.reshape(-1) >= 2 * k).nonzero()[0]
     if tied.size:
-        k = values.shape[-1]
-        arms.reshape(size, -1)[:, tied] = sample_categorical(top.reshape(-1, k)[tied] / 1.0, rng, size)
+        arms.reshape(size, -1)[:, tied] = sample_categorical(top.reshape(-1, k)[tied], rng, size)
     return arms
 
 
 def sample_categorical(p: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """``size`` independent draws from each row of ``p`` (shape (..., K)) → shape (size, ...)."""
-    cdf = np.cumsum(p, axis=-1)
+    cdf = p.cumsum(axis=-1)
     u = rng.random((size,) + p.shape[:-1])[..., None] * cdf[..., -1:]
     return np.minimum((u >= cdf).sum(axis=-1), p.shape[-1] - 1)
 

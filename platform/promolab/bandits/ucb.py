@@ -27,10 +27,12 @@ class IndexPolicy(Policy):
 
     @abstractmethod
     def index(self, state: ArmState) -> np.ndarray:
-        """The index of every arm (any value where an arm has no data)."""
+        """The index of every arm, as a new array (any value where an arm has no data)."""
 
     def _ranked(self, state: ArmState) -> np.ndarray:
-        return np.where(state.n > 0, self.index(state), np.inf)
+        ranked = self.index(state)
+        ranked[state.n == 0] = np.inf
+        return ranked
 
     def weights(self, state: ArmState, rng: np.random.Generator) -> np.ndarray:
         return argmax_share(self._ranked(state))
@@ -55,9 +57,13 @@ class UCB1(IndexPolicy):
         check_range("reward_range", self.reward_range, 0.0, MAX_PARAM, open_low=True)
 
     def index(self, state: ArmState) -> np.ndarray:
-        t = np.maximum(state.total, 1.0)[..., None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return state.mean + self.reward_range * np.sqrt(2.0 * np.log(t) / state.n)
+        t = np.maximum(state.n.sum(axis=-1, keepdims=True), 1.0)
+        n = np.maximum(state.n, 1.0)  # arms without data need no index: any finite value will do
+        index = np.divide(2.0 * np.log(t), n)  # then in place: one array for the index
+        np.sqrt(index, out=index)
+        index *= self.reward_range
+        index += state.sum / n
+        return index
 
 
 @dataclass(frozen=True, kw_only=True)

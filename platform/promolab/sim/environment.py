@@ -11,6 +11,7 @@ conversion → 1; revenue → value·(1 − discountₖ); margin → value·(mar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,6 +26,36 @@ class Feedback:
     sum: np.ndarray
     sum_sq: np.ndarray
     discount: np.ndarray
+
+    def per_run(self, per_user: np.ndarray) -> np.ndarray:
+        """Σₖ nₖ·xₖ for each run, given a per-user value xₖ of each arm (K,)."""
+        return self.n @ per_user
+
+    @property
+    def spent(self) -> np.ndarray:
+        """Discount spent in each run, (runs,)."""
+        return self.discount.sum(axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class UserFeedback:
+    """One user for every run: the arm shown, that arm's n = 1, Σy = y and Σy² = y², and
+    the discount spent, each (runs,)."""
+
+    n: ClassVar[float] = 1.0
+    arms: np.ndarray
+    sum: np.ndarray
+    sum_sq: np.ndarray
+    discount: np.ndarray
+
+    def per_run(self, per_user: np.ndarray) -> np.ndarray:
+        """x of the arm shown in each run, given a per-user value xₖ of each arm (K,)."""
+        return per_user.take(self.arms)
+
+    @property
+    def spent(self) -> np.ndarray:
+        """Discount spent in each run, (runs,)."""
+        return self.discount
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,11 +83,15 @@ class Environment:
     @staticmethod
     def _value_factor(scenario: Scenario) -> np.ndarray | float:
         """Expected reward of a converting user: 1, value·(1 − d) or value·(g − d)."""
-        arms = scenario.arms
         if scenario.reward == "conversion":
             return 1.0
-        keep = 1.0 - arms.discount if scenario.reward == "revenue" else scenario.margin_rate - arms.discount
-        return arms.order_value * keep
+        return scenario.arms.order_value * Environment._kept(scenario)
+
+    @staticmethod
+    def _kept(scenario: Scenario) -> np.ndarray:
+        """Reward per unit of order value, (K,): 1 − d (revenue) or g − d (margin)."""
+        discount = scenario.arms.discount
+        return 1.0 - discount if scenario.reward == "revenue" else scenario.margin_rate - discount
 
     @property
     def best_arm(self) -> np.ndarray:
@@ -89,6 +124,21 @@ class Environment:
         if reward == "conversion":
             total, total_sq = conversions, conversions
         else:
-            per_value = 1.0 - arms.discount if reward == "revenue" else self.scenario.margin_rate - arms.discount
+            per_value = self._kept(self.scenario)
             total, total_sq = per_value * value_sum, per_value**2 * value_sq
         return Feedback(counts, total, total_sq, arms.discount * value_sum)
+
+    def draw_users(self, step: int, arms: np.ndarray, rng: np.random.Generator) -> UserFeedback:
+        """Rewards of one user per run, shown arm ``arms[r]`` in run r at this step (a batch of
+        one): one uniform per run for the conversion, an order value only where it converts."""
+        converted = rng.random(arms.shape)
+        np.less(converted, self.rates[step].take(arms), out=converted)  # 1.0 where u < p, else 0.0
+        config = self.scenario.arms
+        if config.order_value is None:
+            return UserFeedback(arms, converted, converted, np.zeros(arms.shape))
+        buyers = converted.nonzero()[0]
+        shape = self.scenario.order_value_shape
+        values = np.zeros(arms.shape)
+        values[buyers] = rng.gamma(shape, config.order_value.take(arms[buyers]) / shape)
+        reward = converted if self.scenario.reward == "conversion" else self._kept(self.scenario).take(arms) * values
+        return UserFeedback(arms, reward, reward * reward, config.discount.take(arms) * values)

@@ -12,7 +12,7 @@ from promolab.bandits import POLICIES
 from promolab.errors import PromolabError
 from promolab.sim.metrics import IDENTIFIED
 from promolab.sim.scenario import parse_scenario
-from ui import charts, data
+from ui import charts, data, words
 from ui import format as fmt
 from ui.colors import series_colors, variant_colors
 from ui.plot import show_chart
@@ -73,7 +73,7 @@ except PromolabError as exc:
 pcolors = series_colors([s.policy for s in summaries])
 acolors = variant_colors(list(ran.arms.names), ran.arms.names[0])
 best = min(summaries, key=lambda s: s.regret.mean[-1])
-st.success(f"Lowest regret: **{best.policy}** ({best.regret.mean[-1]:,.1f} after {int(best.users[-1]):,} users, "
+st.success(f"Lowest regret: **{words.policy(best.policy)}** ({best.regret.mean[-1]:,.1f} after {int(best.users[-1]):,} users, "
            f"mean of {best.runs} runs).")
 
 UNITS = {"conversion": "conversions", "revenue": "revenue", "margin": "margin"}
@@ -82,23 +82,28 @@ show_chart(charts.regret_bands(summaries, pcolors, summaries[0].lai_robbins,
 st.caption("Lines: mean over runs; bands: 5th–95th percentile of runs. Regret = expected reward lost against "
            "always playing the best arm.")
 
-rows = []
+rows, costs = [], []
 for s in summaries:
-    row = {"policy": s.policy,
-           "regret (mean)": round(float(s.regret.mean[-1]), 1),
-           "regret 5–95 %": f"{s.regret.low[-1]:,.0f} – {s.regret.high[-1]:,.0f}",
-           "P(best found)": fmt.pct(float(s.p_best[-1]), 0),
-           "users to find the winner": "not found" if s.users_to_identify is None else f"{s.users_to_identify:,}",
-           "discount spent": round(float(s.discount_spent.mean[-1]), 1)}
+    rows.append({"policy": words.policy(s.policy),
+                 "regret (mean)": round(float(s.regret.mean[-1]), 1),
+                 "regret 5–95 %": f"{s.regret.low[-1]:,.0f} – {s.regret.high[-1]:,.0f}",
+                 "P(best found)": fmt.pct(float(s.p_best[-1]), 0),
+                 "users to find the winner": ("not found" if s.users_to_identify is None
+                                              else f"{s.users_to_identify:,}")})
+    cost = {"policy": words.policy(s.policy), "discount spent": round(float(s.discount_spent.mean[-1]), 1)}
     if s.margin_lost is not None:
-        row["margin lost"] = round(float(s.margin_lost.mean[-1]), 1)
-    for arm, share in zip(s.arms, s.final_share):
-        row[f"share {arm}"] = fmt.pct(float(share), 0)
-    rows.append(row)
+        cost["margin lost"] = round(float(s.margin_lost.mean[-1]), 1)
+    cost.update({f"final share: {arm}": fmt.pct(float(share), 0) for arm, share in zip(s.arms, s.final_share)})
+    costs.append(cost)
 st.subheader("Summary")
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption(f"Users to find the winner: first point from which P(best found) stays ≥ {IDENTIFIED:.0%}. "
-           "Discount spent and margin lost are per run, in order-value units.")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+    "P(best found)": st.column_config.TextColumn(help="Share of runs whose best-looking arm at the end is the "
+                                                      "truly best one."),
+    "users to find the winner": st.column_config.TextColumn(
+        help=f"First point from which P(best found) stays ≥ {IDENTIFIED:.0%}.")})
+with st.expander("Details: discount spent, margin lost, final share of each arm"):
+    st.dataframe(pd.DataFrame(costs), hide_index=True, width="stretch")
+    st.caption("Discount spent and margin lost are per run, in order-value units.")
 
 c1, c2 = st.columns(2)
 with c1:

@@ -7,7 +7,7 @@ expanders), text cut off with "…" (CSS ellipsis or a chart label), a chart lab
 its chart, a variant key where the spec has a name, and a page slower than its budget. The
 second uses the pages: runs a simulation, uploads a file, submits the launch form and finds the
 new experiment in the list. Screenshots go to a temporary folder (tests never rewrite tracked
-files); ``benchmarks/refresh_screenshots.sh`` names the folder to refresh the README's:
+files); ``docs/refresh-screenshots.sh`` names the folder to refresh the README's:
 ``PROMOLAB_SCREENSHOTS=docs/screenshots``.
 """
 
@@ -303,9 +303,13 @@ def page_screenshot(driver, folder: Path, name: str, width: int, height: int) ->
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
-def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path) -> None:
+def test_dashboard_end_to_end(server: str, browser, browser_db: Path, hillstrom_parquet: Path) -> None:
+    """Use the pages at 1280×800; what an interaction draws must fit and read like every page."""
     started = time.monotonic()
     d = browser
+    d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                      {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    keys = variant_keys_with_names(browser_db)
 
     open_page(d, server, "", text="hillstrom-email")  # Experiments is the default page
     body = d.find_element(By.TAG_NAME, "body").text
@@ -314,11 +318,13 @@ def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path) -> 
     open_page(d, server, "simulation", text="Run simulation")
     click_button(d, "Run simulation")
     settle(d, charts=5, text="Lowest regret", timeout=40)
+    assert not layout_problems(d, keys)
 
     open_page(d, server, "analyze", text="Upload a CSV")
     d.find_element(By.CSS_SELECTOR, 'input[type="file"]').send_keys(str(hillstrom_parquet))
     settle(d, charts=1, text="SHIP")
     assert "hillstrom.parquet" in d.find_element(By.TAG_NAME, "body").text
+    assert not layout_problems(d, [])  # a file has no spec: its variant values are the names
 
     open_page(d, server, "launch", text="Create experiment")
     key_input = d.find_element(By.CSS_SELECTOR, 'input[aria-label="Experiment key"]')
@@ -332,4 +338,5 @@ def test_dashboard_end_to_end(server: str, browser, hillstrom_parquet: Path) -> 
 
     open_page(d, server, "", text="browser-promo")
     assert "browser-promo" in d.find_element(By.TAG_NAME, "body").text
+    assert not layout_problems(d, keys)  # a draft row: no launch, no verdict, no "None"
     assert time.monotonic() - started < 90

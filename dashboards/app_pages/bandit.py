@@ -32,8 +32,12 @@ policy = bandit_setting(experiment, "policy", "—")
 floor = bandit_setting(experiment, "floor")
 reward = reward_metric(experiment)
 reward_label = experiment.metric(reward).label
-st.caption(f"**{experiment.name}** · {summary.status} · policy **{words.policy(policy)}** · reward **{reward_label}** · "
-           f"{summary.exposures:,} users" + (f" · every arm keeps ≥ {floor:.0%} of traffic" if floor else ""))
+days = data.days_running(path, summary)
+launched = "not launched" if summary.launched_at is None else (f"launched {summary.launched_at:%Y-%m-%d}, "
+                                                               f"{days:.1f} days running")
+st.caption(f"**{experiment.name}** · {summary.status} · {launched} · policy **{words.policy(policy)}** · reward "
+           f"**{reward_label}** · {summary.exposures:,} users"
+           + (f" · every arm keeps ≥ {floor:.0%} of traffic" if floor else ""))
 
 history = data.weight_history(path, key)
 weights = data.current_weights(path, key)

@@ -4,8 +4,6 @@ the primary-metric verdict and an SRM warning (``promolab experiment list --json
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pandas as pd
 import streamlit as st
 
@@ -32,25 +30,10 @@ VERDICT = {"ship": "Ship", "keep running": "Keep running", "stop": "Stop", "do n
            "investigate": "Investigate"}
 
 
-def _days(summary, last_exposure) -> float | None:
-    """Days from launch to the stop, or, while it runs, to its latest exposure (now if none yet)."""
-    if summary.launched_at is None:
-        return None
-    history = data.status_history(path, summary.key)
-    stopped = history[history.to_status == "stopped"].changed_at if not history.empty else pd.Series([], dtype=object)
-    if len(stopped):
-        end = stopped.iloc[0]
-    elif last_exposure is not None:
-        end = last_exposure
-    else:
-        end = datetime.now(timezone.utc).replace(tzinfo=None)
-    return round(max((pd.Timestamp(end) - pd.Timestamp(summary.launched_at)).total_seconds(), 0) / 86400, 1)
-
-
 def _row(s) -> dict:
     lo, hi = data.exposure_window(path, s.key)
     row = {"name": s.name or s.key, "key": s.key, "kind": KIND.get(s.kind, s.kind), "status": s.status,
-           "owner": s.owner, "traffic": s.coverage * 100, "launched": s.launched_at, "days running": _days(s, hi),
+           "owner": s.owner, "traffic": s.coverage * 100, "launched": s.launched_at, "days running": data.days_running(path, s),
            "exposures": s.exposures, "exposure dates": "", "verdict": "—", "SRM": "—"}
     if lo is not None:
         row["exposure dates"] = f"{lo:%Y-%m-%d}" + ("" if f"{hi:%Y-%m-%d}" == f"{lo:%Y-%m-%d}" else f" → {hi:%Y-%m-%d}")

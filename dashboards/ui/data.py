@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,19 @@ def exposure_window(path: str, key: str) -> tuple[Any, Any]:
         [key],
     ).iloc[0]
     return (None if pd.isna(row.lo) else row.lo, None if pd.isna(row.hi) else row.hi)
+
+
+def days_running(path: str, summary: ExperimentSummary) -> float | None:
+    """Days from launch to the stop, or, while it runs, to its latest exposure (now if none yet);
+    None for a draft."""
+    if summary.launched_at is None:
+        return None
+    history = status_history(path, summary.key)
+    stops = history[history.to_status == "stopped"].changed_at if not history.empty else []
+    end = stops.iloc[0] if len(stops) else exposure_window(path, summary.key)[1]
+    if end is None:
+        end = datetime.now(timezone.utc).replace(tzinfo=None)
+    return round(max((pd.Timestamp(end) - pd.Timestamp(summary.launched_at)).total_seconds(), 0) / 86400, 1)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -161,7 +161,7 @@ def test_simulation_lab_runs_the_chosen_policies(app):
     at.multiselect(key="sim-policies-coupons").set_value(["thompson"]).run()
     at.button(key="sim-run").click().run()
     assert not at.exception
-    assert list(at.dataframe[0].value.policy) == ["thompson"]
+    assert list(at.dataframe[0].value.policy) == ["Thompson sampling"]  # the policy in words
 
 
 def test_simulation_lab_reports_an_invalid_edit(app):
@@ -607,3 +607,19 @@ def test_no_chart_shows_plotly_s_toolbar(app, page, query):
     for chart in shown:
         config = json.loads(chart.proto.config)
         assert config["displayModeBar"] is False, (page, chart.proto.id)
+
+
+def test_bandit_pages_agree_on_launch_and_days_running(app, dashboard_db):
+    """The demo's replayed history is dated when it happened: no launch after its exposures, and
+    the days running on the Experiments and Bandit pages are the exposures' span."""
+    registry = Registry.open(dashboard_db)
+    summary = next(s for s in registry.list_experiments() if s.key == BANDIT)
+    first, last = registry.query("SELECT MIN(first_exposed_at) AS lo, MAX(first_exposed_at) AS hi FROM exposures "
+                                 "WHERE experiment_key = ?", [BANDIT]).iloc[0]
+    assert summary.launched_at <= first
+    days = round((last - summary.launched_at).total_seconds() / 86400, 1)
+    assert days >= 13.0
+    listing = app().dataframe[0].value
+    assert listing[listing.name == summary.name]["days running"].iloc[0] == days
+    at = app("app_pages/bandit.py", {"experiment": BANDIT})
+    assert f"launched {summary.launched_at:%Y-%m-%d}, {days:.1f} days running" in texts(at.caption)

@@ -17,7 +17,7 @@ if str(HERE) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui import data  # noqa: E402
+from ui import data, prefetch  # noqa: E402
 
 st.set_page_config(page_title="promolab", page_icon=":material/sell:", layout="wide")
 
@@ -47,4 +47,7 @@ with st.sidebar:
         data.clear()
         st.rerun()
 
-page.run()
+try:
+    page.run()
+finally:  # after the first page is drawn (st.stop() ends a run by raising)
+    prefetch.start(path)

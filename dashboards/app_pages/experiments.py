@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import data, state, words
+from ui import data, defaults, state, words
 
 path = data.db_path()
 st.title("Experiments")
@@ -39,7 +39,7 @@ def _row(s) -> dict:
         row["exposure dates"] = f"{lo:%Y-%m-%d}" + ("" if f"{hi:%Y-%m-%d}" == f"{lo:%Y-%m-%d}" else f" → {hi:%Y-%m-%d}")
     if s.exposures:
         try:
-            report = data.report(path, s.key)
+            report = data.report(path, s.key, defaults.cuped(data.experiment(path, s.key)), False)  # as Report shows it
         except PromolabError as exc:
             row["verdict"] = f"cannot analyse: {exc}"
         else:

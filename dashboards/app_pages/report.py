@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import charts, data, state, words
+from ui import charts, data, defaults, state, words
 from ui.colors import variant_colors
 from ui.report_view import report_dict, render_report, variant_order
 from ui.sections import alerts_banner, kinds, segment_panel
@@ -28,7 +28,7 @@ c1, c2 = st.columns([3, 1])
 with c1:
     key = state.pick_experiment([s.key for s in summaries], "report", describe={s.key: s.name for s in summaries})
 experiment = data.experiment(path, key)
-has_covariate = any(m.covariate for m in experiment.metrics + experiment.guardrails)
+has_covariate = defaults.cuped(experiment)
 with c2:
     cuped = st.toggle("CUPED", value=has_covariate, key="report-cuped", disabled=not has_covariate,
                       help="Variance reduction with the pre-period covariates the spec declares "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from promolab.errors import PromolabError
-from ui import charts, data, state, words
+from ui import charts, data, defaults, state, words
 from ui import format as fmt
 from ui.colors import variant_colors
 from ui.sequential import SPENDINGS, look_frame
@@ -33,12 +33,11 @@ names = words.variant_names(experiment)
 c1, c2, c3, c4 = st.columns([3, 2, 1, 2])
 metric = c1.selectbox("Metric", metrics, format_func=lambda k: labels.get(k, k), key="seq-metric")
 treatment = c2.selectbox("Variant vs control", treatments, key="seq-treatment", format_func=names.get)
-planned = experiment.plan.looks or 5
-looks = c3.number_input("Looks", min_value=2, max_value=30, value=min(max(planned, 2), 30), step=1, key="seq-looks",
+planned_looks, planned_spending = defaults.sequential_design(experiment)
+looks = c3.number_input("Looks", min_value=2, max_value=30, value=planned_looks, step=1, key="seq-looks",
                         help="How many times the results are checked (the spec's analysis.looks when declared).")
 spending = c4.selectbox("α-spending", list(SPENDINGS), format_func=lambda s: SPENDINGS[s],
-                        index=list(SPENDINGS).index(experiment.plan.spending) if experiment.plan.spending in SPENDINGS
-                        else 0, key="seq-spending",
+                        index=list(SPENDINGS).index(planned_spending), key="seq-spending",
                         help="How the 5 % false-alarm budget is spread over the looks: O'Brien-Fleming keeps early "
                              "looks strict (stop early only on a very large effect); Pocock spends it evenly.")
 

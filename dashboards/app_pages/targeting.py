@@ -14,25 +14,17 @@ from promolab.errors import PromolabError
 from promolab.spec import Experiment
 from promolab.uplift.learners import MODELS
 from promolab.uplift.report import LEARNER_NAMES
-from ui import data, state, words
+from ui import data, defaults, state, words
 from ui import format as fmt
 from ui import targeting as view
 from ui.colors import variant_colors
 from ui.report_view import report_dict, verdict_box
 from ui.plot import show_chart
 
-SHARES = (None, 0.1, 0.2, 0.3, 0.5, 0.75)
 MODEL_NAMES = {"ridge": "ridge (fast)", "hgb": "gradient boosting (slow)"}
 
 path = data.db_path()
 st.title("Targeting")
-
-
-def rank(experiment: Experiment) -> int:
-    """Contextual experiments first, then A/B tests with offers, then what this page cannot analyse."""
-    if experiment.kind == "contextual":
-        return 0
-    return 1 if experiment.kind == "ab" and len(experiment.variant_keys) >= 2 else 2
 
 
 def uplift_view(experiment: Experiment) -> None:
@@ -42,13 +34,15 @@ def uplift_view(experiment: Experiment) -> None:
                "each offer; the policy gives every user the offer with the highest predicted margin (none if no "
                "offer pays), and is valued off-policy on held-out users against sending everyone the same thing.")
     c1, c2, c3 = st.columns([2, 1, 2])
-    learners = c1.multiselect("Learners", list(LEARNER_NAMES), default=["x"], key="targeting-learners",
+    learners = c1.multiselect("Learners", list(LEARNER_NAMES), default=list(defaults.UPLIFT_LEARNERS),
+                              key="targeting-learners",
                               format_func=LEARNER_NAMES.get,
                               help="Meta-learners to compare. The policy uses the first one picked.")
-    model = c2.selectbox("Base model", MODELS, key="targeting-model", format_func=MODEL_NAMES.get,
+    model = c2.selectbox("Base model", MODELS, index=MODELS.index(defaults.UPLIFT_MODEL), key="targeting-model",
+                         format_func=MODEL_NAMES.get,
                          help="The regressor inside each learner: ridge takes seconds; gradient boosting can "
                               "capture interactions but takes a minute or more on tens of thousands of users.")
-    share = c3.select_slider("Budget", SHARES, key="targeting-share", format_func=view.share_label,
+    share = c3.select_slider("Budget", defaults.UPLIFT_SHARES, key="targeting-share", format_func=view.share_label,
                              help="Give offers to at most this share of users (those with the highest predicted "
                                   "margin); no budget: everyone whose predicted margin is positive.")
     if not learners:
@@ -179,13 +173,13 @@ experiments = {s.key: data.experiment(path, s.key) for s in data.experiments(pat
 if not experiments:
     st.info("No experiment in this registry yet. Run `promolab demo`, or create one on the **Launch** page.")
     st.stop()
-keys = sorted(experiments, key=lambda k: rank(experiments[k]))
+keys = sorted(experiments, key=lambda k: defaults.targeting_rank(experiments[k]))
 key = state.pick_experiment(keys, "targeting",
                             describe={k: f"{e.name} ({e.kind})" for k, e in experiments.items()})
 experiment = experiments[key]
 if experiment.kind == "contextual":
     contextual_view(experiment)
-elif rank(experiment) == 1:
+elif defaults.targeting_rank(experiment) == 1:
     uplift_view(experiment)
 elif experiment.kind == "bandit":
     st.info(f"**{key}** is a bandit: its traffic moved with the weights, so users were not randomised with fixed "

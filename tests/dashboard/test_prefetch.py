@@ -1,0 +1,51 @@
+"""The dashboard's prefetch computes each page's first view with the pages' own arguments, so a
+page visited afterwards computes nothing: its cached functions are hits."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+sys.path.insert(0, str(APP.parent))
+from ui import prefetch  # noqa: E402
+
+
+def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import promolab.uplift.experiment as uplift
+    import ui.sequential
+
+    calls = {"uplift": 0, "sequential": 0}
+
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(uplift, "experiment_uplift", counted("uplift", uplift.experiment_uplift))
+    monkeypatch.setattr(ui.sequential, "sequential_path", counted("sequential", ui.sequential.sequential_path))
+    monkeypatch.setenv("PROMOLAB_DB", str(dashboard_db))
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    st.cache_data.clear()
+    prefetch.first_views(str(dashboard_db.resolve()))
+    assert calls == {"uplift": 1, "sequential": 1}
+    for page, drawn in (("app_pages/sequential.py", "z-statistic against the group-sequential boundaries"),
+                        ("app_pages/targeting.py", "How well do the models rank users?")):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params["experiment"] = "hillstrom-email"
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert drawn in [h.value for h in at.subheader]  # hillstrom-email's view, not another experiment's
+    assert calls == {"uplift": 1, "sequential": 1}  # both pages were cache hits
+    st.cache_data.clear()
+
+
+def test_prefetch_runs_only_under_promolab_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(prefetch.ENV, raising=False)
+    assert prefetch.start.__wrapped__("unused.duckdb") is False

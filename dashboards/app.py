@@ -49,5 +49,5 @@ with st.sidebar:
 
 try:
     page.run()
-finally:  # after the first page is drawn (st.stop() ends a run by raising)
-    prefetch.start(path)
+finally:  # st.stop() ends a run by raising
+    prefetch.first_page_drawn.set()  # the background prefetch may go on to the other pages

@@ -1,48 +1,53 @@
-"""Compute, in the background of a freshly started dashboard, the first view of each page.
+"""Compute the first view of each page into the dashboard's caches, ahead of the visitor.
 
-While a user reads the Experiments page, a thread calls the same cached functions the pages
-call, with the same arguments (``ui.defaults``): the reports, the lift over time, the
-sequential looks, each bandit's regret, and the uplift models of the first A/B experiment on
-the Targeting page (seconds of cross-fitting on the demo). A page visited later finds its
-result cached; one visited meanwhile waits for the computation under way instead of starting a
-second one (Streamlit locks each cached value while it is computed). Nothing is computed that a
-page would not compute itself, and the caches expire and are cleared as usual.
-
-Only ``promolab dashboard`` turns it on (``$PROMOLAB_DASHBOARD_PREFETCH=1``): tests and
-``streamlit run`` compute on demand.
+``promolab dashboard`` calls ``run`` from a background thread of the server as soon as
+Streamlit's runtime exists (``promolab.cli.dashboard_server``). It calls the same cached
+functions the pages call, with the same arguments (``ui.defaults``): the reports of the
+Experiments page first, then the lift over time, the sequential looks, each bandit's regret, a
+contextual experiment's allocation, and the uplift models of the first A/B experiment (seconds
+of cross-fitting on the demo). A page visited later finds its result cached; one visited
+meanwhile waits for the computation under way instead of starting a second one (Streamlit locks
+each cached value while it is computed). Nothing is computed that a page would not compute
+itself, and the caches expire and are cleared as usual. Tests and ``streamlit run`` compute on
+demand.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-
-import streamlit as st
 
 from promolab.analysis.allocation import PERIODS
 from promolab.errors import PromolabError
 from ui import data, defaults
 
-ENV = "PROMOLAB_DASHBOARD_PREFETCH"
-THREAD = "promolab-prefetch"
 log = logging.getLogger("promolab.dashboard")
 
 
 class _OutsideAScript(logging.Filter):
-    """Drops Streamlit's "missing ScriptRunContext" warning for this thread: it runs no script
+    """Drops Streamlit's "missing ScriptRunContext" warning from one thread, which runs no script
     on purpose (its cached calls show no spinner)."""
 
+    def __init__(self, thread: str) -> None:
+        super().__init__()
+        self.thread = thread
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName != THREAD
+        return record.threadName != self.thread
 
 
-def first_views(path: str) -> None:
-    """Fill the caches each page reads on its first view, cheapest first."""
+FIRST_PAGE_WAIT = 60.0  # seconds the other pages' views wait for a first page to be drawn
+first_page_drawn = threading.Event()  # set by app.py after each run: the first one releases the rest
+
+
+def first_views(path: str, wait: float = 0.0) -> None:
+    """Fill the caches each page reads on its first view: the Experiments page's reports, then
+    (after a first page is drawn, or ``wait`` seconds, so as not to slow it) the others."""
     summaries = [s for s in data.experiments(path) if s.exposures]
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
+    first_page_drawn.wait(wait)
     if summaries:
         first = specs[summaries[0].key]
         data.over_time(path, first.key, "day", defaults.cuped(first))
@@ -60,19 +65,12 @@ def first_views(path: str) -> None:
         data.uplift_report(path, ab.key, defaults.UPLIFT_LEARNERS, defaults.UPLIFT_MODEL, defaults.UPLIFT_SHARES[0])
 
 
-def _run(path: str) -> None:
+def run(path: str) -> None:
+    """``first_views(path)`` outside any script run: quietly, and a registry the pages will
+    report on (missing, unreadable) stops it."""
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        _OutsideAScript(threading.current_thread().name))
     try:
-        first_views(path)
+        first_views(path, FIRST_PAGE_WAIT)
     except PromolabError as exc:  # the page will say the same when it is visited
         log.info("prefetch stopped: %s", exc)
-
-
-@st.cache_resource(show_spinner=False)
-def start(path: str) -> bool:
-    """Start the prefetch of ``path`` once per server process (when ``$PROMOLAB_DASHBOARD_PREFETCH``
-    is 1); True if started."""
-    if os.environ.get(ENV) != "1":
-        return False
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_OutsideAScript())
-    threading.Thread(target=_run, args=(path,), name=THREAD, daemon=True).start()
-    return True

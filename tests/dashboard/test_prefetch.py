@@ -46,6 +46,10 @@ def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: p
     st.cache_data.clear()
 
 
-def test_prefetch_runs_only_under_promolab_dashboard(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(prefetch.ENV, raising=False)
-    assert prefetch.start.__wrapped__("unused.duckdb") is False
+def test_the_server_finds_the_app_and_the_registry(tmp_path: Path) -> None:
+    from promolab.cli.dashboard import streamlit_command
+    from promolab.cli.dashboard_server import app_and_registry
+
+    command = streamlit_command(tmp_path / "r.duckdb", 8600, "127.0.0.1", APP)
+    assert app_and_registry(command[3:]) == (APP.resolve(), str((tmp_path / "r.duckdb").resolve()))
+    assert app_and_registry(["run", str(APP)]) is None and app_and_registry(["hello"]) is None

@@ -1,36 +1,59 @@
-"""The process ``promolab dashboard`` becomes: Streamlit's own command line, plus a warm-up.
+"""The process ``promolab dashboard`` becomes: Streamlit's own command line, plus a head start.
 
 Streamlit runs a page's script in the server process, so the first visitor of a freshly started
-dashboard pays for importing the analysis stack (pandas, scipy, statsmodels, DuckDB: about
-2 s). Here a background thread imports it while the server starts, and the first page finds it
-loaded. ``python -m promolab.cli.dashboard_server run APP [streamlit flags] -- --db FILE`` takes
-exactly ``streamlit``'s arguments, and turns on the dashboard's prefetch of each page's first view
-(``dashboards/ui/prefetch.py``).
+dashboard would pay for importing the analysis stack (pandas, scipy, statsmodels, DuckDB: about
+2 s) and for every page's first computation. Here one background thread imports that stack while
+the server starts, waits for Streamlit's runtime, and then computes each page's first view into
+the runtime's caches (``dashboards/ui/prefetch.py``), the Experiments page's reports first.
+
+``python -m promolab.cli.dashboard_server run APP [streamlit flags] -- --db FILE`` takes exactly
+``streamlit``'s arguments.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
+import sys
 import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
 
+from streamlit import runtime
 from streamlit.web.cli import main as streamlit_main
 
 WARM_MODULES = ("promolab.analysis", "promolab.store", "plotly.graph_objects", "pandas")
+RUNTIME_WAIT = 30.0  # seconds to wait for Streamlit's runtime before giving the head start up
 
 
-def warm(modules: tuple[str, ...] = WARM_MODULES) -> None:
-    """Import ``modules`` (once; a later import is a dictionary look-up)."""
-    for name in modules:
+def app_and_registry(argv: Sequence[str]) -> tuple[Path, str] | None:
+    """(the app file, the registry path as the dashboard resolves it) from ``run APP … -- --db FILE``."""
+    args = list(argv)
+    if len(args) < 2 or args[0] != "run" or "--db" not in args:
+        return None
+    db = args[args.index("--db") + 1] if args.index("--db") + 1 < len(args) else None
+    return (Path(args[1]).resolve(), str(Path(db).resolve())) if db else None
+
+
+def head_start(app: Path | None, db: str | None) -> None:
+    """Import the analysis stack; once the runtime exists, prefetch the pages' first views."""
+    for name in WARM_MODULES:
         importlib.import_module(name)
-
-
-PREFETCH_ENV = "PROMOLAB_DASHBOARD_PREFETCH"  # read by dashboards/ui/prefetch.py
+    if app is None or db is None:
+        return
+    deadline = time.monotonic() + RUNTIME_WAIT
+    while not runtime.exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+    if str(app.parent) not in sys.path:
+        sys.path.insert(0, str(app.parent))  # as app.py does: the pages' ``ui`` package, the same modules
+    importlib.import_module("ui.prefetch").run(db)
 
 
 def main() -> None:
-    os.environ.setdefault(PREFETCH_ENV, "1")  # compute each page's first view in the background
-    threading.Thread(target=warm, name="promolab-warm-imports", daemon=True).start()
+    app, db = app_and_registry(sys.argv[1:]) or (None, None)
+    threading.Thread(target=head_start, args=(app, db), name="promolab-head-start", daemon=True).start()
     streamlit_main(prog_name="streamlit")
 
 

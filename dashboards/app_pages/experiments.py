@@ -26,20 +26,20 @@ if not summaries:
     st.stop()
 
 KIND = {"ab": "A/B", "bandit": "bandit", "contextual": "targeted"}
-VERDICT = {"ship": "Ship", "keep running": "Keep running", "stop": "Stop", "do not ship": "Do not ship",
-           "investigate": "Investigate"}
 
 
 def _row(s) -> dict:
     lo, hi = data.exposure_window(path, s.key)
     row = {"name": s.name or s.key, "key": s.key, "kind": KIND.get(s.kind, s.kind), "status": s.status,
-           "owner": s.owner, "traffic": s.coverage * 100, "launched": s.launched_at, "days running": data.days_running(path, s),
-           "exposures": s.exposures, "exposure dates": "", "verdict": "—", "SRM": "—"}
+           "owner": s.owner, "traffic": s.coverage * 100, "launched": s.launched_at,
+           "days running": data.days_running(path, s), "exposures": s.exposures, "exposure dates": "",
+           "verdict": "—", "SRM": "—"}
     if lo is not None:
         row["exposure dates"] = f"{lo:%Y-%m-%d}" + ("" if f"{hi:%Y-%m-%d}" == f"{lo:%Y-%m-%d}" else f" → {hi:%Y-%m-%d}")
     if s.exposures:
+        spec = data.experiment(path, s.key)
         try:
-            report = data.report(path, s.key, defaults.cuped(data.experiment(path, s.key)), False)  # as Report shows it
+            report = data.report(path, s.key, defaults.cuped(spec), False)  # the call the Report page makes
         except PromolabError as exc:
             row["verdict"] = f"cannot analyse: {exc}"
         else:
@@ -47,8 +47,8 @@ def _row(s) -> dict:
                 row["SRM"] = "n/a (adaptive)"
             else:
                 row["SRM"] = "ok" if report.srm.ok else "mismatch"
-            names = words.variant_names(data.experiment(path, s.key))
-            row["verdict"] = (VERDICT.get(report.verdict.decision, report.verdict.decision)
+            names = words.variant_names(spec)
+            row["verdict"] = (report.verdict.decision.capitalize()
                               + (f" {names.get(report.verdict.variant, report.verdict.variant)}"
                                  if report.verdict.variant else ""))
     return row

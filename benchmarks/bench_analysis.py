@@ -24,11 +24,10 @@ import json
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import _same, child_duckdb, generate, machine  # noqa: E402
+from bench_scale import _same, child_duckdb, generate, machine, timed_runs  # noqa: E402
 from child import run_child  # noqa: E402
 
 METRICS = ["conversion", "revenue", "orders", "refund"]
@@ -99,12 +98,8 @@ def polars_stats(events: str, exposures: str):
 def child_polars(events: str, exposures: str) -> dict:
     import polars as pl
 
-    times, rows = [], None
-    for _ in range(3):
-        t = time.perf_counter()
-        rows = polars_stats(events, exposures)
-        times.append(time.perf_counter() - t)
-    return {"cold_s": times[0], "warm_s": min(times[1:]), "threads": pl.thread_pool_size(),
+    cold, warm, rows = timed_runs(lambda: polars_stats(events, exposures))
+    return {"cold_s": cold, "warm_s": warm, "threads": pl.thread_pool_size(),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "users": int(rows["n"].sum()), "rows": rows.to_dict("list")}
 
@@ -116,23 +111,15 @@ def child_scan(events: str, exposures: str) -> dict:
     sql = (f"SELECT (SELECT count(DISTINCT experiment_key) + max(length(user_id)) + max(length(variant_key)) "
            f"+ epoch(max(first_exposed_at)) FROM read_parquet('{exposures}')) + (SELECT max(length(user_id)) "
            f"+ max(length(event)) + sum(value) + epoch(max(ts)) FROM read_parquet('{events}'))")
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        con.execute(sql).fetchall()
-        times.append(time.perf_counter() - t)
+    cold, warm, _ = timed_runs(lambda: con.execute(sql).fetchall())
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    return {"cold_s": times[0], "warm_s": min(times[1:]), "threads": int(threads),
+    return {"cold_s": cold, "warm_s": warm, "threads": int(threads),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def child_pandas(events: str, exposures: str) -> dict:
-    times, rows = [], None
-    for _ in range(3):
-        t = time.perf_counter()
-        rows = pandas_stats(events, exposures)
-        times.append(time.perf_counter() - t)
-    return {"cold_s": times[0], "warm_s": min(times[1:]),
+    cold, warm, rows = timed_runs(lambda: pandas_stats(events, exposures))
+    return {"cold_s": cold, "warm_s": warm,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "users": int(rows["n"].sum()), "rows": rows.to_dict("list")}
 

@@ -76,6 +76,16 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def timed_runs(run, repeats: int = 3) -> tuple[float, float, object]:
+    """Run ``run()`` ``repeats`` times: (first run's seconds, best later run's seconds, last result)."""
+    times, result = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - t)
+    return times[0], min(times[1:]), result
+
+
 def child_duckdb(events: str, exposures: str) -> dict:
     import duckdb
 
@@ -84,12 +94,8 @@ def child_duckdb(events: str, exposures: str) -> dict:
     con.execute(f"CREATE VIEW exposures AS SELECT * FROM read_parquet('{exposures}')")
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{events}')")
     base = _peak_rss_mb()
-    times, rows = [], None
-    for _ in range(3):
-        t = time.perf_counter()
-        rows = con.execute(sql).df()
-        times.append(time.perf_counter() - t)
-    return {"cold_s": times[0], "warm_s": min(times[1:]), "peak_rss_mb": _peak_rss_mb(),
+    cold, warm, rows = timed_runs(lambda: con.execute(sql).df())
+    return {"cold_s": cold, "warm_s": warm, "peak_rss_mb": _peak_rss_mb(),
             "base_rss_mb": base, "users": int(rows["n"].sum()), "rows": rows.to_dict("list")}
 
 

@@ -1,11 +1,12 @@
 """Compute the first view of each page into the dashboard's caches, ahead of the visitor.
 
-``promolab dashboard`` calls ``run`` from a background thread of the server as soon as
-Streamlit's runtime exists (``promolab.cli.dashboard_server``). It calls the same cached
-functions the pages call, with the same arguments (``ui.defaults``): the reports of the
-Experiments page first, then the lift over time, the sequential looks, each bandit's regret, a
-contextual experiment's allocation, and the uplift models of the first A/B experiment (seconds
-of cross-fitting on the demo). A page visited later finds its result cached; one visited
+``promolab dashboard`` calls ``run`` from a background thread of the server once the server
+has started (``promolab.cli.dashboard_server``). It calls the same cached functions the pages
+call, with the same arguments (``ui.defaults``): the Experiments page's rows (exposure dates,
+days running: the page draws them before its verdicts, and a report holds the registry for all
+its queries) and reports first, then the lift over time, the sequential looks, each bandit's
+regret, a contextual experiment's allocation, and the uplift models of the first A/B
+experiment (seconds of cross-fitting on the demo). A page visited later finds its result cached; one visited
 meanwhile waits for the computation under way instead of starting a second one (Streamlit locks
 each cached value while it is computed). Nothing is computed that a page would not compute
 itself, and the caches expire and are cleared as usual. Tests and ``streamlit run`` compute on
@@ -41,9 +42,13 @@ first_page_drawn = threading.Event()  # set by app.py after each run: the first 
 
 
 def first_views(path: str, wait: float = 0.0) -> None:
-    """Fill the caches each page reads on its first view: the Experiments page's reports, then
+    """Fill the caches each page reads on its first view: the Experiments page's rows and reports, then
     (after a first page is drawn, or ``wait`` seconds, so as not to slow it) the others."""
-    summaries = [s for s in data.experiments(path) if s.exposures]
+    listed = data.experiments(path)
+    for s in listed:
+        data.exposure_window(path, s.key)
+        data.days_running(path, s)
+    summaries = [s for s in listed if s.exposures]
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)

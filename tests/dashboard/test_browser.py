@@ -48,6 +48,7 @@ PLOT = ".js-plotly-plot"
 EXCEPTION = '[data-testid="stException"]'
 RUNNING = '[data-testid="stStatusWidget"]'
 SETTLE_PAUSE = 0.5
+POLL = 0.05  # seconds between checks: the times are measured to this resolution
 
 
 def free_port() -> int:
@@ -91,7 +92,7 @@ def server(browser_db: Path, tmp_path_factory: pytest.TempPathFactory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
                 pytest.fail(f"dashboard did not start (exit {proc.poll()}):\n{log.read()}")
-            time.sleep(0.3)
+            time.sleep(POLL)
         yield base
     finally:
         try:
@@ -122,7 +123,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 
 def settle(driver, charts: int = 0, text: str | None = None, timeout: float = 25) -> None:
     """Wait until the script run is over: ``charts`` plotly charts drawn, ``text`` shown, not running."""
-    wait = WebDriverWait(driver, timeout, poll_frequency=0.25)
+    wait = WebDriverWait(driver, timeout, poll_frequency=POLL)
     try:
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"]'))
         if text:
@@ -179,7 +180,7 @@ FIRST_PAGE_BUDGET = 3.0  # seconds from `promolab dashboard` to the Experiments 
 # plotly's bundle: 3.5 s (the issue's target, 2 s, is met on later visits). The A/B Targeting page
 # cross-fits uplift models on 64,000 users unless the prefetch has (then 1.2 s): 8 s.
 VISITS = (
-    ("load", "", "Hillstrom e-mail campaign", 0, 3.0),
+    ("load", "", "Ship Mens E-Mail", 0, 3.0),  # a verdict: the list is drawn before the reports are done
     ("click", "Report", "SHIP", 4, 3.5),  # the first experiment: hillstrom-email
     ("click", "Sequential", "hash of the user id", 3, 2.0),
     ("click", "Targeting", "How well do the models rank users?", 3, 8.0),

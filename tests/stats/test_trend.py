@@ -1,10 +1,12 @@
-"""``weighted_trend``: the WLS slope of per-period estimates against the closed form, and its input checks."""
+"""``weighted_trend``: the WLS slope of per-period estimates against the closed form and statsmodels'
+``WLS``, and its input checks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import stats as st
+from statsmodels.regression.linear_model import WLS
 
 from promolab.errors import InputError
 from promolab.stats.trend import weighted_trend
@@ -29,6 +31,28 @@ def test_slope_ci_and_p_are_the_weighted_least_squares_formulas() -> None:
     assert got.p_value == pytest.approx(2 * st.t.sf(abs(slope / se_slope), len(x) - 2), rel=1e-9)
     assert got.intercept == pytest.approx(ybar - slope * xbar, rel=1e-10)
     assert (got.periods, got.df) == (12, 10)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_slope_ci_p_and_intercept_match_statsmodels_wls(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 40))
+    x = np.sort(rng.uniform(0, 30, n))
+    se = rng.uniform(0.001, 0.05, n)
+    y = rng.normal(0.02, 0.01) + rng.normal(0, 0.002) * x + rng.normal(0, se) * rng.uniform(0.5, 2)
+    fit = WLS(y, np.column_stack([np.ones(n), x]), weights=1 / se ** 2).fit()
+    low, high = fit.conf_int(alpha=0.05)[1]
+    got = weighted_trend(x, y, se)
+    assert [got.slope, got.intercept] == pytest.approx([fit.params[1], fit.params[0]], rel=1e-8, abs=1e-12)
+    assert [got.ci_low, got.ci_high] == pytest.approx([low, high], rel=1e-8)
+    assert got.p_value == pytest.approx(fit.pvalues[1], rel=1e-7, abs=1e-300)
+    assert got.df == fit.df_resid
+
+
+def test_an_exact_line_has_zero_width_and_p_zero() -> None:
+    got = weighted_trend([0, 1, 2, 3], [1.0, 1.5, 2.0, 2.5], [0.1, 0.2, 0.1, 0.3])
+    assert got.slope == pytest.approx(0.5) and got.ci_high - got.ci_low == pytest.approx(0, abs=1e-12)
+    assert got.p_value == pytest.approx(0, abs=1e-12)
 
 
 @pytest.mark.parametrize(("x", "y", "se", "field"), [

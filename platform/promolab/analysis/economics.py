@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
-from scipy.stats import norm
+from scipy import special as _sp
 
 from promolab.analysis.metrics import ColumnMetric
 from promolab.analysis.sql import literal, quote, sufficient_stats_sql
@@ -201,7 +201,7 @@ def _break_even(config: EconomicsConfig, control: str, variant: str, gross: floa
 def economics_from_frame(frame: pd.DataFrame, config: EconomicsConfig, control: str,
                          alpha: float = 0.05) -> EconomicsResult:
     """Rows of ``economics_sql`` → incremental amounts per 1,000 users."""
-    z = float(norm.ppf(1 - alpha / 2))
+    z = float(_sp.ndtri(1 - alpha / 2))  # = norm.ppf
     stats = {str(r["variant"]): {
         c: MeanStats(int(r["n"]), float(r[f"{c}__sum"] or 0), float(r[f"{c}__sum_sq"] or 0)) for c in COLUMNS}
         for r in frame.to_dict("records")}

@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy import stats as _st
+from scipy import special as _sp
 
 from promolab.errors import InputError
 from promolab.spec.vocabulary import DIRECTIONS
@@ -75,15 +75,17 @@ def _check_margin(margin: float, margin_type: str, direction: str) -> None:
 
 
 def _decide(estimate: float, se: float, boundary: float, s: int, alpha: float,
-            dist: Any) -> tuple[float, float, float]:
-    """(statistic, one-sided p, harmful-side bound) of H0: s·(estimate − boundary) ≥ 0."""
-    crit = float(dist.ppf(1.0 - alpha))
+            df: float | None = None) -> tuple[float, float, float]:
+    """(statistic, one-sided p, harmful-side bound) of H0: s·(estimate − boundary) ≥ 0, on the
+    standard normal (``df`` None) or Student's t with ``df`` degrees of freedom."""
+    crit = float(_sp.ndtri(1.0 - alpha) if df is None else _sp.stdtrit(df, 1.0 - alpha))  # = ppf
     if se == 0.0 or not math.isfinite(se):
         good = s * (estimate - boundary) < 0
         stat = -s * math.inf if good else (s * math.inf if estimate != boundary else 0.0)
         return stat, 0.0 if good else 1.0, estimate
     stat = (estimate - boundary) / se
-    p = float(dist.cdf(stat)) if s == 1 else float(dist.sf(stat))
+    lower = stat if s == 1 else -stat  # p = cdf(stat) when s = 1, else sf(stat) = cdf(−stat)
+    p = float(_sp.ndtr(lower) if df is None else _sp.stdtr(df, lower))
     return stat, p, estimate + s * crit * se
 
 
@@ -121,12 +123,12 @@ def noninferiority_test(
     if margin_type == "absolute":
         threshold = s * margin
         if kind == "binomial":
-            dist, method = _st.norm, "Wald z (unpooled), one-sided"
+            df, method = None, "Wald z (unpooled), one-sided"
         else:
             a, b = vc, vt
             df = (a + b) ** 2 / (a * a / (c.n - 1) + b * b / (t.n - 1)) if a + b > 0 else math.inf
-            dist, method = _st.t(df), "Welch t, one-sided"
-        stat, p, bound = _decide(mt - mc, math.sqrt(vc + vt), threshold, s, alpha, dist)
+            method = "Welch t, one-sided"
+        stat, p, bound = _decide(mt - mc, math.sqrt(vc + vt), threshold, s, alpha, df)
         return _result(margin, margin_type, direction, mt - mc, bound, threshold, stat, p, alpha, method)
     if mc <= 0 or mt <= 0:
         return NonInferiorityResult(float(margin), margin_type, direction, math.nan, math.nan,
@@ -135,7 +137,7 @@ def noninferiority_test(
     estimate = math.log(mt / mc)
     se = math.sqrt(vt / mt**2 + vc / mc**2)
     threshold = math.log1p(s * margin)
-    stat, p, bound = _decide(estimate, se, threshold, s, alpha, _st.norm)
+    stat, p, bound = _decide(estimate, se, threshold, s, alpha)
     return _result(margin, margin_type, direction, estimate, bound, threshold, stat, p, alpha,
                    "log-ratio z (delta method), one-sided", to_relative=True)
 
@@ -156,6 +158,6 @@ def noninferiority_from_lift(
     if not (math.isfinite(estimate) and math.isfinite(se)):
         return NonInferiorityResult(float(margin), margin_type, direction, math.nan, math.nan, threshold,
                                     math.nan, 1.0, alpha, False, "undefined (zero control mean)")
-    stat, p, bound = _decide(estimate, se, threshold, s, alpha, _st.norm)
+    stat, p, bound = _decide(estimate, se, threshold, s, alpha)
     return _result(margin, margin_type, direction, estimate, bound, threshold, stat, p, alpha,
                    f"{lift.method}, z one-sided")

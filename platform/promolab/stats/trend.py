@@ -2,9 +2,12 @@
 
 Given per-period estimates d_k (e.g. each period's absolute lift, on that period's users
 alone) with standard errors s_k at times x_k, fit d_k = a + b·x_k by weighted least squares
-with weights 1/s_k² (``statsmodels`` ``WLS``) and test b = 0 with the t statistic on
-n − 2 degrees of freedom; the (1 − α) CI on b is b ± t_{n−2, 1−α/2}·se(b). The residual
-scale is estimated (an ordinary WLS fit), so period-to-period variation beyond the stated
+with weights w_k = 1/s_k² and test b = 0 with the t statistic on
+n − 2 degrees of freedom; the (1 − α) CI on b is b ± t_{n−2, 1−α/2}·se(b). In closed form,
+with x̄ and ȳ the w-weighted means: b = Σw(x − x̄)(d − ȳ) / Sxx, Sxx = Σw(x − x̄)²,
+a = ȳ − b·x̄ and se(b)² = σ̂²/Sxx with σ̂² = Σw(d − a − b·x)² / (n − 2), as ``statsmodels``'
+``WLS(d, [1, x], weights=w).fit()`` computes them. The residual scale σ̂² is estimated (an
+ordinary WLS fit), so period-to-period variation beyond the stated
 standard errors (a weekday mix, a campaign) widens the CI instead of reading as a trend.
 
 Assumptions: the estimates are independent (each period has its own users), approximately
@@ -14,12 +17,12 @@ verdict: a slope can come from who arrives when as much as from time since expos
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as _st
-from statsmodels.regression.linear_model import WLS
+from scipy import special as _sp
 
 from promolab.errors import InputError
 from promolab.stats.validation import _check_alpha
@@ -53,9 +56,15 @@ def weighted_trend(x: Sequence[float], estimate: Sequence[float], se: Sequence[f
         raise InputError("se", "a standard error <= 0 or not finite", "standard errors > 0")
     if len(xs) < MIN_PERIODS or np.ptp(xs) == 0:
         raise InputError("periods", len(xs), f"at least {MIN_PERIODS} estimates at two or more distinct times")
-    fit = WLS(ys, np.column_stack([np.ones_like(xs), xs]), weights=1.0 / ss ** 2).fit()
+    w = 1.0 / ss ** 2
     df = len(xs) - 2
-    slope, se_slope = float(fit.params[1]), float(fit.bse[1])
-    crit = float(_st.t.ppf(1.0 - alpha / 2.0, df))
-    p = float(2.0 * _st.t.sf(abs(slope / se_slope), df))
-    return TrendResult(slope, slope - crit * se_slope, slope + crit * se_slope, p, float(fit.params[0]), len(xs), df)
+    x_bar, y_bar = float(np.dot(w, xs) / w.sum()), float(np.dot(w, ys) / w.sum())
+    sxx = float(np.dot(w, (xs - x_bar) ** 2))
+    slope = float(np.dot(w, (xs - x_bar) * (ys - y_bar)) / sxx)
+    intercept = y_bar - slope * x_bar
+    scale = float(np.dot(w, (ys - intercept - slope * xs) ** 2)) / df
+    se_slope = math.sqrt(scale / sxx)
+    crit = float(_sp.stdtrit(df, 1.0 - alpha / 2.0))  # = t.ppf
+    t = abs(slope) / se_slope if se_slope > 0 else (math.inf if slope else 0.0)  # an exact line: t = ∞
+    p = float(2.0 * _sp.stdtr(df, -t))  # = 2·t.sf(|t|, df)
+    return TrendResult(slope, slope - crit * se_slope, slope + crit * se_slope, p, intercept, len(xs), df)

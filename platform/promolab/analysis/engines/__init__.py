@@ -13,13 +13,13 @@ one it cannot, naming the engine and the section.
 
 from __future__ import annotations
 
+import importlib
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Union
 
 from promolab.analysis.engines.duckdb_engine import DuckDBEngine
 from promolab.analysis.engines.sources import SOURCE_COLUMNS, SqlSession, check_source_columns, parquet_location
-from promolab.analysis.engines.spark_engine import SparkEngine
 from promolab.errors import InputError
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ def resolve_engine(name: EngineLike = "duckdb", spark_master: str | None = None)
         if spark_master:
             raise InputError("spark_master", spark_master, "only with engine spark")
         return DuckDBEngine()
-    if key == "spark":
-        return SparkEngine(master=spark_master)
+    if key == "spark":  # its module (sqlglot's transpiler; pyspark on use) loads only when asked for
+        return importlib.import_module("promolab.analysis.engines.spark_engine").SparkEngine(master=spark_master)
     raise InputError("engine", name, "one of " + ", ".join(ENGINES))
 
 

@@ -28,12 +28,11 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 from promolab.errors import InputError
 from promolab.spec.vocabulary import Spending
+from promolab.stats.roots import brentq
 from promolab.stats.sequential.spending import check_level, spending_function
 
 SpendingName = Spending
@@ -247,7 +246,7 @@ class GroupSequentialDesign:
         R = (θ_K / (z_{1−α/sides} + z_{power}))², J&T (2000) §2.5; multiply a fixed-horizon
         sample size by R to get the maximum sample size of this design.
         """
-        fixed = norm.isf(self.alpha / self.sides) + norm.ppf(check_level("power", power))
+        fixed = -ndtri(self.alpha / self.sides) + ndtri(check_level("power", power))  # z_{1−α/sides} + z_power
         return (self.drift_for_power(power) / fixed) ** 2
 
 
@@ -309,7 +308,7 @@ def _design(
         spending=spending,
         convention=convention if sides == 2 else "one-sided",
         efficacy=tuple(efficacy.tolist()),
-        nominal_p=tuple((sides * norm.sf(efficacy)).tolist()),
+        nominal_p=tuple((sides * ndtr(-efficacy)).tolist()),
         alpha_spent=tuple((sides * spent_side).tolist()),
     )
 
@@ -382,7 +381,7 @@ def classical_boundaries(
         spending=f"classical-{kind}",
         convention="per-side" if sides == 2 else "one-sided",
         efficacy=tuple(efficacy.tolist()),
-        nominal_p=tuple((sides * norm.sf(efficacy)).tolist()),
+        nominal_p=tuple((sides * ndtr(-efficacy)).tolist()),
         alpha_spent=tuple(np.cumsum(size(c)).tolist()),
     )
 
@@ -575,7 +574,7 @@ def gst_repeated_p_value(
     if a >= c_lo:
         return alpha_lo
 
-    x_lo, x_hi = float(norm.isf(_RP_ALPHA_MAX / 2)), float(norm.isf(alpha_lo / 2))
+    x_lo, x_hi = float(-ndtri(_RP_ALPHA_MAX / 2)), float(-ndtri(alpha_lo / 2))  # = norm.isf
     known = {x_lo: c_hi - a, x_hi: c_lo - a}  # brentq evaluates its bracket ends first
 
     def gap(x: float) -> float:

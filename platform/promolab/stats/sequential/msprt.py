@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import brentq
 
 from promolab.errors import InputError
+from promolab.stats.roots import brentq
 from promolab.stats.sequential.spending import check_level
 from promolab.stats.sufficient import MeanStats
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.stats import norm
+from scipy import special as _sp
 
 from promolab.errors import InputError
 from promolab.spec.vocabulary import SPENDING_FUNCTIONS
@@ -52,7 +52,7 @@ class ObrienFlemingSpending:
     def spent(self, t: float | np.ndarray) -> float | np.ndarray:
         arr = _check_t(t)
         with np.errstate(divide="ignore"):
-            out = np.where(arr > 0, 2.0 * norm.sf(norm.isf(self.alpha / 2) / np.sqrt(arr)), 0.0)
+            out = np.where(arr > 0, 2.0 * _sp.ndtr(_sp.ndtri(self.alpha / 2) / np.sqrt(arr)), 0.0)
         return out if out.ndim else float(out)
 
 

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from warehouse_data import assert_close
 
-from promolab.cli.dashboard import dashboard_db, streamlit_command
+from promolab.cli.dashboard import dashboard_db, streamlit_args
 from promolab.store import Registry
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
@@ -252,8 +252,8 @@ def test_dashboard_command_passes_the_registry(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMOLAB_DB", str(tmp_path / "env.duckdb"))
     assert dashboard_db(None) == tmp_path / "env.duckdb"
     assert dashboard_db(Path("x.duckdb")) == tmp_path / "x.duckdb"
-    command = streamlit_command(tmp_path / "x.duckdb", 8600, "127.0.0.1", APP)
-    assert command[1:4] == ["-m", "promolab.cli.dashboard_server", "run"]
+    command = streamlit_args(tmp_path / "x.duckdb", 8600, "127.0.0.1", APP)
+    assert command[:2] == ["run", str(APP)]
     assert command[-3:] == ["--", "--db", str(tmp_path / "x.duckdb")]
     assert command[command.index("--server.port") + 1] == "8600"
 

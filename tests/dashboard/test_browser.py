@@ -121,8 +121,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
-def settle(driver, charts: int = 0, text: str | None = None, timeout: float = 25) -> None:
-    """Wait until the script run is over: ``charts`` plotly charts drawn, ``text`` shown, not running."""
+def settle(driver, charts: int = 0, text: str | None = None, timeout: float = 25) -> float:
+    """Wait until the script run is over: ``charts`` plotly charts drawn, ``text`` shown, not running;
+    the time (``time.monotonic()``) it was seen settled, before the checks that follow."""
     wait = WebDriverWait(driver, timeout, poll_frequency=POLL)
     try:
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"]'))
@@ -135,16 +136,18 @@ def settle(driver, charts: int = 0, text: str | None = None, timeout: float = 25
     except TimeoutException:
         pytest.fail(f"page {driver.current_url} did not settle; it shows:\n"
                     + driver.find_element(By.TAG_NAME, "body").text[:3000])
+    settled = time.monotonic()
     time.sleep(SETTLE_PAUSE)  # let plotly finish drawing
     assert "Page not found" not in driver.find_element(By.TAG_NAME, "body").text, driver.current_url
     boxes = driver.find_elements(By.CSS_SELECTOR, EXCEPTION)
     assert not boxes, f"Streamlit exception on {driver.current_url}: {boxes[0].text}"
     assert len(driver.find_elements(By.CSS_SELECTOR, PLOT)) >= charts
+    return settled
 
 
-def open_page(driver, base: str, path: str, charts: int = 0, text: str | None = None) -> None:
+def open_page(driver, base: str, path: str, charts: int = 0, text: str | None = None) -> float:
     driver.get(f"{base}/{path}")
-    settle(driver, charts, text)
+    return settle(driver, charts, text)
 
 
 def click_button(driver, label: str) -> None:
@@ -251,14 +254,14 @@ def layout_problems(driver, keys: list[str]) -> list[str]:
     return problems
 
 
-def visit(driver, base: str, how: str, where: str, text: str, charts: int) -> None:
+def visit(driver, base: str, how: str, where: str, text: str, charts: int) -> float:
+    """Load or click a page; when it was seen settled."""
     if how == "load":
-        open_page(driver, base, where, charts=charts, text=text)
-        return
+        return open_page(driver, base, where, charts=charts, text=text)
     link = driver.find_element(By.XPATH, f"//section[@data-testid='stSidebar']//a[.//span[normalize-space()="
                                          f"'{where}']]")
     link.click()
-    settle(driver, charts, text)
+    return settle(driver, charts, text)
 
 
 def test_every_page_fits_reads_and_loads_in_budget(browser, server: str, browser_db: Path, shots: Path) -> None:
@@ -272,10 +275,10 @@ def test_every_page_fits_reads_and_loads_in_budget(browser, server: str, browser
         for step, (how, where, text, charts, budget) in enumerate(VISITS, start=1):
             name = f"{width}x{height} #{step} {how} {where or 'Experiments'}"
             begun = time.monotonic()
-            visit(d, server, how, where, text, charts)
-            elapsed = time.monotonic() - begun - SETTLE_PAUSE
+            settled = visit(d, server, how, where, text, charts)
+            elapsed = settled - begun
             if not timings:  # the very first page of a fresh server: timed from its start
-                elapsed, budget = time.monotonic() - STARTED["at"] - SETTLE_PAUSE, FIRST_PAGE_BUDGET
+                elapsed, budget = settled - STARTED["at"], FIRST_PAGE_BUDGET
             timings[name] = round(elapsed, 2)
             if elapsed > budget * SLACK:
                 problems.append(f"{name}: {elapsed:.1f} s, budget {budget:g} s (× {SLACK:g})")

@@ -47,9 +47,9 @@ def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: p
 
 
 def test_the_server_finds_the_app_and_the_registry(tmp_path: Path) -> None:
-    from promolab.cli.dashboard import streamlit_command
+    from promolab.cli.dashboard import streamlit_args
     from promolab.cli.dashboard_server import app_and_registry
 
-    command = streamlit_command(tmp_path / "r.duckdb", 8600, "127.0.0.1", APP)
-    assert app_and_registry(command[3:]) == (APP.resolve(), str((tmp_path / "r.duckdb").resolve()))
+    args = streamlit_args(tmp_path / "r.duckdb", 8600, "127.0.0.1", APP)
+    assert app_and_registry(args) == (APP.resolve(), str((tmp_path / "r.duckdb").resolve()))
     assert app_and_registry(["run", str(APP)]) is None and app_and_registry(["hello"]) is None

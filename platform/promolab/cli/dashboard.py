@@ -1,14 +1,16 @@
 """``promolab dashboard``: start the Streamlit dashboard (``dashboards/app.py``) on a registry.
 
-The registry file is passed to the app twice, as ``$PROMOLAB_DB`` and as ``--db FILE``
-after ``--`` on the ``streamlit run`` command line; without ``--db`` it is
-``$PROMOLAB_DB``, else ``promolab-demo.duckdb`` if it exists, else ``promolab.duckdb``.
+The server runs in this process (``promolab.cli.dashboard_server``: no second interpreter to
+start, and signals reach the server directly). The registry file is passed to the app twice,
+as ``$PROMOLAB_DB`` and as ``--db FILE`` after ``--`` on the ``streamlit run`` command line;
+without ``--db`` it is ``$PROMOLAB_DB``, else ``promolab-demo.duckdb`` if it exists, else
+``promolab.duckdb``.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -39,10 +41,10 @@ def app_path() -> Path:
                      f"dashboards/app.py of a promolab checkout (or set ${APP_ENV})")
 
 
-def streamlit_command(db: Path, port: int, host: str, app_file: Path) -> list[str]:
-    """The ``streamlit run`` command line for the dashboard."""
+def streamlit_args(db: Path, port: int, host: str, app_file: Path) -> list[str]:
+    """The ``streamlit run …`` arguments for the dashboard."""
     return [
-        sys.executable, "-m", "promolab.cli.dashboard_server", "run", str(app_file),
+        "run", str(app_file),
         "--server.port", str(port), "--server.address", host, "--server.headless", "true",
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
@@ -63,13 +65,11 @@ def dashboard(
     Example: promolab dashboard --db promolab-demo.duckdb
     """
     path = dashboard_db(db)
-    command = streamlit_command(path, port, host, app_path())
-    env = {**os.environ, DB_ENV: str(path)}
+    args = streamlit_args(path, port, host, app_path())
+    os.environ[DB_ENV] = str(path)
     say(f"promolab dashboard on http://{host}:{port} — registry {path}")
     if not path.exists():
         say(f"(no registry at {path} yet: it is created empty; run `promolab demo` for example data)")
-    if os.name == "posix":
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, command, env)  # become the server: signals reach it directly
-    raise typer.Exit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    # Streamlit loads with the server, not with this module: `promolab dashboard --help` stays quick.
+    importlib.import_module("promolab.cli.dashboard_server").main(args)

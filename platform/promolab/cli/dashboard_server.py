@@ -1,4 +1,4 @@
-"""The process ``promolab dashboard`` becomes: Streamlit's own command line, plus a head start.
+"""The server ``promolab dashboard`` runs: Streamlit's own command line, plus a head start.
 
 Streamlit runs a page's script in the server process, so the first visitor of a freshly started
 dashboard would pay for importing the analysis stack (pandas, scipy, DuckDB: about 0.7 s of one
@@ -8,8 +8,8 @@ one interpreter runs one thread at a time), imports that stack while the browser
 frontend, and then computes each page's first view into the runtime's caches
 (``dashboards/ui/prefetch.py``), the Experiments page's first.
 
-``python -m promolab.cli.dashboard_server run APP [streamlit flags] -- --db FILE`` takes exactly
-``streamlit``'s arguments.
+``main(["run", APP, *streamlit flags, "--", "--db", FILE])`` (or ``python -m
+promolab.cli.dashboard_server run APP … -- --db FILE``) takes exactly ``streamlit``'s arguments.
 """
 
 from __future__ import annotations
@@ -61,10 +61,12 @@ def head_start(app: Path | None, db: str | None) -> None:
     importlib.import_module("ui.prefetch").run(db)
 
 
-def main() -> None:
-    app, db = app_and_registry(sys.argv[1:]) or (None, None)
+def main(argv: Sequence[str] | None = None) -> None:
+    """``streamlit`` with ``argv`` (default: this process's arguments), and the head start."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app, db = app_and_registry(args) or (None, None)
     threading.Thread(target=head_start, args=(app, db), name="promolab-head-start", daemon=True).start()
-    streamlit_main(prog_name="streamlit")
+    streamlit_main(args=args, prog_name="streamlit")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ with st.sidebar:
         data.clear()
         st.rerun()
 
+prefetch.activity.begin()
 try:
     page.run()
 finally:  # st.stop() ends a run by raising
-    prefetch.first_page_drawn.set()  # the background prefetch may go on to the other pages
+    prefetch.activity.end()  # the background prefetch goes on once the pages are idle

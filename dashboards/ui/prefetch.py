@@ -4,19 +4,20 @@
 has started (``promolab.cli.dashboard_server``). It calls the same cached functions the pages
 call, with the same arguments (``ui.defaults``): the Experiments page's rows (exposure dates,
 days running: the page draws them before its verdicts, and a report holds the registry for all
-its queries) and reports first, then the lift over time, the sequential looks, each bandit's
-regret, a contextual experiment's allocation, and the uplift models of the first A/B
-experiment (seconds of cross-fitting on the demo). A page visited later finds its result cached; one visited
-meanwhile waits for the computation under way instead of starting a second one (Streamlit locks
-each cached value while it is computed). Nothing is computed that a page would not compute
-itself, and the caches expire and are cleared as usual. Tests and ``streamlit run`` compute on
-demand.
+its queries) and reports first; then, each when no page is being drawn (``Activity``), the lift
+over time, the sequential looks, each bandit's regret, a contextual experiment's allocation,
+and the uplift models of the first A/B experiment (seconds of cross-fitting on the demo). A
+page visited later finds its result cached; one visited meanwhile waits for the computation
+under way instead of starting a second one (Streamlit locks each cached value while it is
+computed). Nothing is computed that a page would not compute itself, and the caches expire and
+are cleared as usual. Tests and ``streamlit run`` compute on demand.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from promolab.analysis.allocation import PERIODS
 from promolab.errors import PromolabError
@@ -37,13 +38,61 @@ class _OutsideAScript(logging.Filter):
         return record.threadName != self.thread
 
 
-FIRST_PAGE_WAIT = 60.0  # seconds the other pages' views wait for a first page to be drawn
-first_page_drawn = threading.Event()  # set by app.py after each run: the first one releases the rest
+IDLE_WAIT = 60.0  # seconds a step waits for the pages to be idle before it runs anyway
+QUIET = 1.0  # seconds after the last script run before the next step starts (the browser draws meanwhile)
+
+
+class Activity:
+    """The dashboard's script runs: how many are under way, and when the last one ended.
+
+    ``app.py`` calls ``begin`` and ``end`` around each run. The prefetch starts each step
+    after the first page only when no run is under way and none ended in the last ``QUIET``
+    seconds, so its work (the uplift models: seconds of cross-fitting) does not compete with
+    a page the visitor is waiting for; a step already running finishes first.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.running = 0
+        self.runs = 0  # runs ended so far
+        self.ended = time.monotonic()
+
+    def begin(self) -> None:
+        with self._changed:
+            self.running += 1
+
+    def end(self) -> None:
+        with self._changed:
+            self.running -= 1
+            self.runs += 1
+            self.ended = time.monotonic()
+            self._changed.notify_all()
+
+    def wait_idle(self, limit: float, quiet: float = QUIET, first_run: bool = True) -> None:
+        """Return once a run has ended (if ``first_run``), none is under way and the last ended
+        ``quiet`` seconds ago; or after ``limit`` seconds."""
+        deadline = time.monotonic() + limit
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                if now >= deadline:
+                    return
+                if self.running == 0 and (self.runs or not first_run):
+                    calm = self.ended + quiet - now
+                    if calm <= 0:
+                        return
+                    self._changed.wait(min(calm, deadline - now))
+                else:
+                    self._changed.wait(deadline - now)
+
+
+activity = Activity()
 
 
 def first_views(path: str, wait: float = 0.0) -> None:
-    """Fill the caches each page reads on its first view: the Experiments page's rows and reports, then
-    (after a first page is drawn, or ``wait`` seconds, so as not to slow it) the others."""
+    """Fill the caches each page reads on its first view: the Experiments page's rows and
+    reports, then the others, each once the pages are idle (``activity``; at most ``wait``
+    seconds each, so as not to slow a page being drawn)."""
     listed = data.experiments(path)
     for s in listed:
         data.exposure_window(path, s.key)
@@ -52,22 +101,22 @@ def first_views(path: str, wait: float = 0.0) -> None:
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
-    first_page_drawn.wait(wait)
+    steps: list[tuple] = []
     if summaries:
         first = specs[summaries[0].key]
-        data.over_time(path, first.key, "day", defaults.cuped(first))
-        data.attribute_values(path, first.key)
-        data.sequential_path(path, first.key, *defaults.sequential_design(first))
-    for key, spec in specs.items():
-        if spec.kind == "bandit":
-            data.bandit_regret(path, key)
-    for spec in specs.values():  # the first contextual experiment's allocation, the first A/B test's models
-        if spec.kind == "contextual":
-            data.segment_allocation(path, spec.key, spec.contextual.features.names[0], PERIODS[0])
-            break
+        steps += [(data.over_time, first.key, "day", defaults.cuped(first)), (data.attribute_values, first.key),
+                  (data.sequential_path, first.key, *defaults.sequential_design(first))]
+    steps += [(data.bandit_regret, key) for key, spec in specs.items() if spec.kind == "bandit"]
+    contextual = next((spec for spec in specs.values() if spec.kind == "contextual"), None)
+    if contextual is not None:  # the first contextual experiment's allocation
+        steps.append((data.segment_allocation, contextual.key, contextual.contextual.features.names[0], PERIODS[0]))
     ab = next((spec for spec in specs.values() if defaults.targeting_rank(spec) == 1), None)
-    if ab is not None:
-        data.uplift_report(path, ab.key, defaults.UPLIFT_LEARNERS, defaults.UPLIFT_MODEL, defaults.UPLIFT_SHARES[0])
+    if ab is not None:  # the first A/B test's uplift models
+        steps.append((data.uplift_report, ab.key, defaults.UPLIFT_LEARNERS, defaults.UPLIFT_MODEL,
+                      defaults.UPLIFT_SHARES[0]))
+    for compute, *args in steps:
+        activity.wait_idle(wait)
+        compute(path, *args)
 
 
 def run(path: str) -> None:
@@ -76,6 +125,6 @@ def run(path: str) -> None:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         _OutsideAScript(threading.current_thread().name))
     try:
-        first_views(path, FIRST_PAGE_WAIT)
+        first_views(path, IDLE_WAIT)
     except PromolabError as exc:  # the page will say the same when it is visited
         log.info("prefetch stopped: %s", exc)

@@ -4,6 +4,8 @@ page visited afterwards computes nothing: its cached functions are hits."""
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,22 @@ def test_the_server_finds_the_app_and_the_registry(tmp_path: Path) -> None:
     args = streamlit_args(tmp_path / "r.duckdb", 8600, "127.0.0.1", APP)
     assert app_and_registry(args) == (APP.resolve(), str((tmp_path / "r.duckdb").resolve()))
     assert app_and_registry(["run", str(APP)]) is None and app_and_registry(["hello"]) is None
+
+
+def test_steps_wait_for_the_pages_to_be_idle() -> None:
+    activity = prefetch.Activity()
+    started = time.monotonic()
+    activity.wait_idle(0.15)  # no page drawn yet: waits for one, up to the limit
+    assert 0.15 <= time.monotonic() - started < 1.0
+    activity.begin()
+    threading.Timer(0.2, activity.end).start()
+    started = time.monotonic()
+    activity.wait_idle(5.0, quiet=0.1)  # a run under way: waits for its end, then for quiet
+    assert 0.3 <= time.monotonic() - started < 2.0
+    started = time.monotonic()
+    activity.wait_idle(5.0, quiet=0.1)  # idle and quiet already
+    assert time.monotonic() - started < 0.05
+    activity.begin()
+    started = time.monotonic()
+    activity.wait_idle(0.1)  # never idle: the limit still lets the step run
+    assert 0.1 <= time.monotonic() - started < 1.0

@@ -39,7 +39,7 @@ class _OutsideAScript(logging.Filter):
 
 
 IDLE_WAIT = 60.0  # seconds a step waits for the pages to be idle before it runs anyway
-QUIET = 1.0  # seconds after the last script run before the next step starts (the browser draws meanwhile)
+QUIET = 0.3  # seconds after the last script run before the next step starts (the browser draws meanwhile)
 
 
 class Activity:

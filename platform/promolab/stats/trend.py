@@ -2,13 +2,13 @@
 
 Given per-period estimates d_k (e.g. each period's absolute lift, on that period's users
 alone) with standard errors s_k at times x_k, fit d_k = a + b·x_k by weighted least squares
-with weights w_k = 1/s_k² and test b = 0 with the t statistic on
-n − 2 degrees of freedom; the (1 − α) CI on b is b ± t_{n−2, 1−α/2}·se(b). In closed form,
-with x̄ and ȳ the w-weighted means: b = Σw(x − x̄)(d − ȳ) / Sxx, Sxx = Σw(x − x̄)²,
-a = ȳ − b·x̄ and se(b)² = σ̂²/Sxx with σ̂² = Σw(d − a − b·x)² / (n − 2), as ``statsmodels``'
+with weights w_k = 1/s_k² and test b = 0 with the t statistic on n − 2 degrees of freedom;
+the (1 − α) CI on b is b ± t_{n−2, 1−α/2}·se(b). In closed form, with x̄ and ȳ the
+w-weighted means: b = Σw(x − x̄)(d − ȳ) / Sxx, Sxx = Σw(x − x̄)², a = ȳ − b·x̄ and
+se(b)² = σ̂²/Sxx with σ̂² = Σw(d − a − b·x)² / (n − 2), as statsmodels'
 ``WLS(d, [1, x], weights=w).fit()`` computes them. The residual scale σ̂² is estimated (an
-ordinary WLS fit), so period-to-period variation beyond the stated
-standard errors (a weekday mix, a campaign) widens the CI instead of reading as a trend.
+ordinary WLS fit), so period-to-period variation beyond the stated standard errors (a
+weekday mix, a campaign) widens the CI instead of reading as a trend.
 
 Assumptions: the estimates are independent (each period has its own users), approximately
 normal (enough users per period) and the trend is linear in x. It is a check, not a

@@ -68,16 +68,16 @@ class Activity:
             self.ended = time.monotonic()
             self._changed.notify_all()
 
-    def wait_idle(self, limit: float, quiet: float = QUIET, first_run: bool = True) -> None:
-        """Return once a run has ended (if ``first_run``), none is under way and the last ended
-        ``quiet`` seconds ago; or after ``limit`` seconds."""
+    def wait_idle(self, limit: float, quiet: float = QUIET) -> None:
+        """Return once a first run has ended, none is under way and the last ended ``quiet``
+        seconds ago; or after ``limit`` seconds."""
         deadline = time.monotonic() + limit
         with self._changed:
             while True:
                 now = time.monotonic()
                 if now >= deadline:
                     return
-                if self.running == 0 and (self.runs or not first_run):
+                if self.running == 0 and self.runs:
                     calm = self.ended + quiet - now
                     if calm <= 0:
                         return

@@ -62,14 +62,16 @@ def test_steps_wait_for_the_pages_to_be_idle() -> None:
     started = time.monotonic()
     activity.wait_idle(0.15)  # no page drawn yet: waits for one, up to the limit
     assert 0.15 <= time.monotonic() - started < 1.0
+    started = time.monotonic()
     activity.begin()
     threading.Timer(0.2, activity.end).start()
-    started = time.monotonic()
     activity.wait_idle(5.0, quiet=0.1)  # a run under way: waits for its end, then for quiet
-    assert 0.3 <= time.monotonic() - started < 2.0
+    returned = time.monotonic()
+    assert activity.runs == 1 and activity.ended - started >= 0.2 and returned - activity.ended >= 0.1
+    assert returned - started < 2.0
     started = time.monotonic()
-    activity.wait_idle(5.0, quiet=0.1)  # idle and quiet already
-    assert time.monotonic() - started < 0.05
+    activity.wait_idle(5.0, quiet=0.1)  # idle and quiet already: no wait for another run or the limit
+    assert time.monotonic() - started < 1.0
     activity.begin()
     started = time.monotonic()
     activity.wait_idle(0.1)  # never idle: the limit still lets the step run

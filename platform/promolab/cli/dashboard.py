@@ -18,8 +18,10 @@ from typing import Annotated, Optional
 import typer
 
 from promolab.cli.app import app
+from promolab.cli.listen import check_listen
 from promolab.cli.output import say
 from promolab.errors import InputError
+from promolab.store.files import inspect_path
 from promolab.store.location import DB_ENV, resolve_db_path
 
 APP_ENV = "PROMOLAB_DASHBOARD_APP"
@@ -65,6 +67,8 @@ def dashboard(
     Example: promolab dashboard --db promolab-demo.duckdb
     """
     path = dashboard_db(db)
+    check_listen(host, port)
+    inspect_path(path)  # a folder, an empty or foreign file: one line here, not on every page
     args = streamlit_args(path, port, host, app_path())
     os.environ[DB_ENV] = str(path)
     say(f"promolab dashboard on http://{host}:{port} — registry {path}")

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from promolab.cli.app import app, console, err_console
+from promolab.cli.listen import check_listen
 from promolab.cli.options import DbOption, JsonOption, open_registry
 from promolab.cli.output import Table, plain, print_json, say
 
@@ -66,6 +67,7 @@ def serve(
     webhooks = [check_webhook_url(u, "--webhook") for u in webhook or []]
     from promolab.store import DB_ENV, Registry, resolve_db_path
 
+    check_listen(host, port)
     Registry.open(db, read_only=False)  # a damaged, foreign or read-only file: one line here, not a traceback
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     processes = f", {workers} processes" if workers > 1 else ""

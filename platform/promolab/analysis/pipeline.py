@@ -248,6 +248,7 @@ def _run_registry(plan: ReportPlan, source: RegistrySource) -> Report:
             ctes, filtering = filter_experiment(experiment, plan.filters, session.query, exclude_conflicts=exclude)
         else:
             ctes, _ = analysis_ctes(experiment, None, exclude_conflicts=exclude)
+        ctes = session.pin(ctes)
         metrics, tails, tail_notes = _tails(plan, session, source.engine, ctes)
         health = Health(exposures, tails, tuple(n for n in [exposures and exposures_note(exposures)] if n)
                         + tail_notes)
@@ -347,6 +348,7 @@ def _run_table(plan: ReportPlan, source: TableSource) -> Report:
             exposures, base = _table_exposures(session, source.variant, source.user, plan.cross_variant, relation,
                                                prefix)
         ctes, rules = table_ctes("input_users", filters, [*prefix, base])
+        ctes = session.pin(ctes)
         metrics, tails, tail_notes = _tails(plan, session, source.engine, ctes)
         health = Health(exposures, tails, tuple(n for n in [exposures and exposures_note(exposures)] if n)
                         + tail_notes)

@@ -33,8 +33,8 @@ class DuckDBEngine:
         try:
             relation = open_table(con, path, "per_user_input")
             yield SqlSession(lambda sql: con.execute(sql).df(), frozenset({relation}), relation,
-                             column_types(con, relation), duckdb_numeric)
-        finally:
+                             column_types(con, relation), duckdb_numeric, temporary=True)
+        finally:  # closing the in-memory database drops its temporary tables
             con.close()
 
     @contextmanager
@@ -42,7 +42,11 @@ class DuckDBEngine:
         if data is None:
             with registry.hold():  # the report's queries see one state of the file and open it once
                 present = set(registry.query("SELECT table_name FROM information_schema.tables")["table_name"])
-                yield SqlSession(registry.query, frozenset(present))
+                session = SqlSession(registry.query, frozenset(present), temporary=True)
+                try:
+                    yield session
+                finally:  # the registry's connection outlives the session
+                    session.unpin()
             return
         con = duckdb.connect()
         try:
@@ -61,6 +65,6 @@ class DuckDBEngine:
                 check_source_columns(table, location, columns)
                 found.add(table)
             # the registry's own small tables (bandit weights) stay where they are
-            yield SqlSession(lambda sql: con.execute(sql).df(), frozenset(found))
+            yield SqlSession(lambda sql: con.execute(sql).df(), frozenset(found), temporary=True)
         finally:
             con.close()

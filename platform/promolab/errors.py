@@ -24,6 +24,13 @@ class InputError(PromolabError, ValueError):
         prefix = f"{source}: " if source else ""
         super().__init__(f"{prefix}{field}: got {value!r}, expected {expected}")
 
+    def __reduce__(self):  # pickled by its fields: it crosses to and from worker processes
+        return _input_error, (type(self), self.field, self.value, self.expected, self.source)
+
+
+def _input_error(cls: type[InputError], field: str, value: object, expected: str, source: str | None) -> InputError:
+    return cls(field, value, expected, source=source)
+
 
 class SpecError(PromolabError, ValueError):
     """One or more problems in an experiment spec; one line per problem."""
@@ -31,6 +38,9 @@ class SpecError(PromolabError, ValueError):
     def __init__(self, problems: list[InputError]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    def __reduce__(self):
+        return type(self), (self.problems,)
 
 
 class StateError(PromolabError):

@@ -60,6 +60,9 @@ class NotServable(StateError):
         self.field, self.value, self.expected = field, value, expected
         super().__init__(f"experiment {key}: cannot be served ({reason}); nothing was changed")
 
+    def __reduce__(self):
+        return type(self), (self.key, self.reason, self.field, self.value, self.expected)
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -17,7 +17,7 @@ if str(HERE) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui import data, prefetch  # noqa: E402
+from ui import data, plot, prefetch  # noqa: E402
 
 st.set_page_config(page_title="promolab", page_icon=":material/sell:", layout="wide")
 
@@ -52,3 +52,5 @@ try:
     page.run()
 finally:  # st.stop() ends a run by raising
     prefetch.activity.end()  # the background prefetch goes on once the pages are idle
+    with st.sidebar:
+        plot.preload_charts()  # last: the browser loads the chart code once the page is drawn

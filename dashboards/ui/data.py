@@ -33,6 +33,7 @@ from promolab.spec import Experiment
 from promolab.store import ExperimentSummary, Registry
 from promolab.store.alerts import Alert
 from promolab.store.location import resolve_db_path
+from ui import background
 
 REPO = Path(__file__).resolve().parents[2]
 SIMULATIONS = REPO / "simulations"
@@ -69,8 +70,10 @@ def registry(path: str) -> Registry:
 
 
 def clear() -> None:
-    """Forget cached results (after the dashboard wrote to the registry, or on Refresh)."""
+    """Forget cached results (after the dashboard wrote to the registry, or on Refresh), and
+    the prefetch's jobs under way."""
     st.cache_data.clear()
+    background.forget()
 
 
 _seen: dict[str, tuple] = {}
@@ -207,10 +210,9 @@ def bandit_regret(path: str, key: str, period: str = "day"):
 @st.cache_data(ttl=TTL, show_spinner="Cross-fitting uplift models…", max_entries=20)
 def uplift_report(path: str, key: str, learners: tuple[str, ...] = ("x",), model: str = "ridge",
                   share: float | None = None):
-    """``promolab uplift --experiment KEY --learner … --model MODEL [--share S] --json``: an UpliftReport."""
-    from promolab.uplift.experiment import experiment_uplift
-
-    return experiment_uplift(registry(path), key, learners=learners, model=model, share=share)
+    """``promolab uplift --experiment KEY --learner … --model MODEL [--share S] --json``: an UpliftReport
+    (the prefetch starts it in its low-priority process: ``ui.background``)."""
+    return background.compute(background.uplift_report, path, key, learners, model, share)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -6,7 +6,8 @@ call, with the same arguments (``ui.defaults``): the Experiments page's rows (ex
 days running: the page draws them before its verdicts, and a report holds the registry for all
 its queries) and reports first; then, each when no page is being drawn (``Activity``), the lift
 over time, the sequential looks, each bandit's regret, a contextual experiment's allocation,
-and the uplift models of the first A/B experiment (seconds of cross-fitting on the demo). A
+and the uplift models of the first A/B experiment (seconds of cross-fitting on the demo: begun
+with the other steps, in a child process at the lowest CPU priority, ``ui.background``). A
 page visited later finds its result cached; one visited meanwhile waits for the computation
 under way instead of starting a second one (Streamlit locks each cached value while it is
 computed). Nothing is computed that a page would not compute itself, and the caches expire and
@@ -18,10 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Executor
 
 from promolab.analysis.allocation import PERIODS
 from promolab.errors import PromolabError
-from ui import data, defaults
+from ui import background, data, defaults
 
 log = logging.getLogger("promolab.dashboard")
 
@@ -89,18 +91,24 @@ class Activity:
 activity = Activity()
 
 
-def first_views(path: str, wait: float = 0.0) -> None:
+def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> None:
     """Fill the caches each page reads on its first view: the Experiments page's rows and
     reports, then the others, each once the pages are idle (``activity``; at most ``wait``
-    seconds each, so as not to slow a page being drawn)."""
+    seconds each, so as not to slow a page being drawn). With a ``pool`` the uplift models
+    are computed there, begun once the reports are (``ui.background``)."""
     listed = data.experiments(path)
+    summaries = [s for s in listed if s.exposures]
+    specs = {s.key: data.experiment(path, s.key) for s in summaries}
+    ab = next((spec for spec in specs.values() if defaults.targeting_rank(spec) == 1), None)
+    uplift = None if ab is None else (ab.key, defaults.UPLIFT_LEARNERS, defaults.UPLIFT_MODEL,
+                                      defaults.UPLIFT_SHARES[0])  # the first A/B test's models
     for s in listed:
         data.exposure_window(path, s.key)
         data.days_running(path, s)
-    summaries = [s for s in listed if s.exposures]
-    specs = {s.key: data.experiment(path, s.key) for s in summaries}
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
+    if uplift is not None and pool is not None:  # after the first page's work: a start beside it slowed it
+        background.start(pool, background.uplift_report, path, *uplift)
     steps: list[tuple] = []
     if summaries:
         first = specs[summaries[0].key]
@@ -110,21 +118,21 @@ def first_views(path: str, wait: float = 0.0) -> None:
     contextual = next((spec for spec in specs.values() if spec.kind == "contextual"), None)
     if contextual is not None:  # the first contextual experiment's allocation
         steps.append((data.segment_allocation, contextual.key, contextual.contextual.features.names[0], PERIODS[0]))
-    ab = next((spec for spec in specs.values() if defaults.targeting_rank(spec) == 1), None)
-    if ab is not None:  # the first A/B test's uplift models
-        steps.append((data.uplift_report, ab.key, defaults.UPLIFT_LEARNERS, defaults.UPLIFT_MODEL,
-                      defaults.UPLIFT_SHARES[0]))
+    if uplift is not None:
+        steps.append((data.uplift_report, *uplift))
     for compute, *args in steps:
         activity.wait_idle(wait)
         compute(path, *args)
 
 
 def run(path: str) -> None:
-    """``first_views(path)`` outside any script run: quietly, and a registry the pages will
-    report on (missing, unreadable) stops it."""
+    """``first_views(path)`` outside any script run: quietly, the uplift models in a
+    low-priority process (``ui.background``), and a registry the pages will report on
+    (missing, unreadable) stops it."""
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         _OutsideAScript(threading.current_thread().name))
     try:
-        first_views(path, IDLE_WAIT)
+        with background.low_priority_pool() as pool:
+            first_views(path, IDLE_WAIT, pool)
     except PromolabError as exc:  # the page will say the same when it is visited
         log.info("prefetch stopped: %s", exc)

@@ -623,3 +623,21 @@ def test_bandit_pages_agree_on_launch_and_days_running(app, dashboard_db):
     assert listing[listing.name == summary.name]["days running"].iloc[0] == days
     at = app("app_pages/bandit.py", {"experiment": BANDIT})
     assert f"launched {summary.launched_at:%Y-%m-%d}, {days:.1f} days running" in texts(at.caption)
+
+
+@pytest.mark.parametrize("page", ["app_pages/experiments.py", "app_pages/launch.py", "app_pages/report.py"])
+def test_every_page_ends_by_preloading_the_chart_code(app, page):
+    """The browser loads plotly's module once the page is drawn: the script names the module
+    Streamlit itself imports (the same URL, so one instance), and comes last in the sidebar."""
+    sys.path.insert(0, str(APP.parent))
+    from ui import plot
+
+    name = plot.chart_module()
+    assert name is not None and (plot.FRONTEND_JS / name).is_file()
+    entry = next(plot.FRONTEND_JS.glob("index.*.js")).read_text()
+    assert f"./{name}" in entry  # Streamlit's own import() of it, relative to its entry script
+    at = app(page, {"experiment": "hillstrom-email"})
+    assert not at.exception, [e.value for e in at.exception]
+    scripts = [e.proto.body for e in at.sidebar.get("html") if "__promolabCharts" in e.proto.body]
+    assert len(scripts) == 1 and f'"{name}"' in scripts[0]
+    assert at.sidebar.get("html")[-1].proto.body == scripts[0]

@@ -21,12 +21,14 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from promolab.store import Registry
 
 NICENESS = 19  # the lowest CPU priority on Linux and macOS: the child runs on what others leave idle
+AUTOGROUP = Path("/proc/self/autogroup")
 
 T = TypeVar("T")
 _started: dict[tuple, Future] = {}
@@ -34,7 +36,15 @@ _lock = threading.Lock()
 
 
 def lowest_priority() -> None:
-    """Lower this process's CPU priority as far as it goes (where the OS has ``nice``)."""
+    """Lower this process's CPU priority as far as it goes. On Linux a session is also a
+    scheduling group (autogroup) whose members share one slice against other sessions (the
+    browser's), so the worker gets a session of its own and that group's niceness too."""
+    if hasattr(os, "setsid"):
+        os.setsid()
+    try:
+        AUTOGROUP.write_text(str(NICENESS))
+    except OSError:  # no autogroup here: plain niceness is the whole story
+        pass
     if hasattr(os, "nice"):
         os.nice(NICENESS)
 
@@ -54,10 +64,16 @@ def start(executor: Executor, job: Callable[..., Any], *args: Any) -> None:
 
 
 def compute(job: Callable[..., T], *args: Any) -> T:
-    """``job(*args)``: the result of the job ``start`` began, else computed here."""
+    """``job(*args)``: the result of the job ``start`` began, else (nothing started, or the
+    worker process died) computed here."""
     with _lock:
         future = _started.pop((job, args), None)
-    return job(*args) if future is None else future.result()
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenExecutor:
+            pass
+    return job(*args)
 
 
 def forget() -> None:

@@ -107,7 +107,7 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
         data.days_running(path, s)
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
-    if uplift is not None and pool is not None:  # after the first page's work: a start beside it slowed it
+    if uplift is not None and pool is not None:  # after the first page's work: begun beside it, it slowed it
         background.start(pool, background.uplift_report, path, *uplift)
     steps: list[tuple] = []
     if summaries:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,10 @@ def pool():
 def test_a_started_job_runs_in_a_child_at_the_lowest_priority(pool) -> None:
     background.start(pool, os.getpid)
     background.start(pool, os.nice, 0)  # os.nice(0) returns the niceness unchanged
+    background.start(pool, os.getsid, 0)
     assert background.compute(os.getpid) != os.getpid()
     assert background.compute(os.nice, 0) == min(os.nice(0) + background.NICENESS, 19)
+    assert background.compute(os.getsid, 0) != os.getsid(0)  # a session (on Linux a CPU group) of its own
     assert background.compute(os.getpid) == os.getpid()  # taken once: the next call computes here
 
 
@@ -34,6 +38,20 @@ def test_a_job_is_started_once_and_forgotten_on_change(pool) -> None:
     background.start(pool, os.getpid)
     background.start(pool, os.getpid)  # the second start is the same job
     background.forget()
+    assert background.compute(os.getpid) == os.getpid()
+
+
+class DeadWorker(Executor):
+    """An executor whose worker process died: every job ends in BrokenProcessPool."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+        return future
+
+
+def test_a_dead_worker_means_computing_here() -> None:
+    background.start(DeadWorker(), os.getpid)
     assert background.compute(os.getpid) == os.getpid()
 
 

@@ -15,6 +15,7 @@ promolab.cli.dashboard_server run APP … -- --db FILE``) takes exactly ``stream
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import sys
 import threading
 import time
@@ -66,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     app, db = app_and_registry(args) or (None, None)
     threading.Thread(target=head_start, args=(app, db), name="promolab-head-start", daemon=True).start()
-    streamlit_main(args=args, prog_name="streamlit")
+    try:
+        streamlit_main(args=args, prog_name="streamlit")
+    finally:  # the prefetch's worker process (in a session of its own: no signal reaches it) ends with the server
+        for child in multiprocessing.active_children():
+            child.terminate()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ core) and for every page's first computation. Here one background thread waits u
 has started (importing meanwhile would slow the start and the serving of the frontend's files:
 one interpreter runs one thread at a time), imports that stack while the browser loads the
 frontend, and then computes each page's first view into the runtime's caches
-(``dashboards/ui/prefetch.py``), the Experiments page's first.
+(``dashboards/ui/prefetch.py``), the Experiments page's first. The prefetch's worker process
+(``dashboards/ui/background.py``) runs in a session of its own, out of reach of the signals
+sent to the server's process group; ``main`` terminates it when the server stops.
 
 ``main(["run", APP, *streamlit flags, "--", "--db", FILE])`` (or ``python -m
 promolab.cli.dashboard_server run APP … -- --db FILE``) takes exactly ``streamlit``'s arguments.

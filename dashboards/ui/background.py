@@ -3,8 +3,10 @@
 The prefetch (``ui.prefetch``) computes the uplift models ahead of the Targeting page: about
 five seconds of cross-fitting on a small machine. In the server's own process that work
 shares the interpreter (one thread runs at a time) and the cores with every page a visitor
-opens meanwhile: the Report page took a second longer while it ran. In a child process at
-nice 19 it runs from the start on whatever CPU the server and the browser leave idle.
+opens meanwhile: the Report page's script took 1.0 s instead of 0.5 s while it ran. In a
+child process at nice 19 (and, on Linux, in a CPU group of its own: ``lowest_priority``) it
+runs on whatever CPU the server and the browser leave idle. The server terminates it when it
+stops (``promolab.cli.dashboard_server``).
 
 ``start`` submits a job; the cached function that needs its value calls ``compute`` with the
 same job and arguments and takes the result (waiting if it is not ready) instead of

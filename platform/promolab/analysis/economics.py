@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
-from scipy import special as _sp
 
 from promolab.analysis.metrics import ColumnMetric
 from promolab.analysis.sql import literal, quote, sufficient_stats_sql
@@ -37,6 +36,7 @@ from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.model import COST_KEYS
 from promolab.stats import MeanStats, welch_test
+from promolab.stats.frequentist import two_sided_z
 
 PER_USERS = 1000
 COLUMNS = ("__paid", "__gross", "__cost", "__margin", "__orders", "__buyer")
@@ -201,7 +201,7 @@ def _break_even(config: EconomicsConfig, control: str, variant: str, gross: floa
 def economics_from_frame(frame: pd.DataFrame, config: EconomicsConfig, control: str,
                          alpha: float = 0.05) -> EconomicsResult:
     """Rows of ``economics_sql`` → incremental amounts per 1,000 users."""
-    z = float(_sp.ndtri(1 - alpha / 2))  # = norm.ppf
+    z = two_sided_z(alpha)
     stats = {str(r["variant"]): {
         c: MeanStats(int(r["n"]), float(r[f"{c}__sum"] or 0), float(r[f"{c}__sum_sq"] or 0)) for c in COLUMNS}
         for r in frame.to_dict("records")}

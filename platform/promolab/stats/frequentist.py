@@ -36,6 +36,7 @@ from promolab.stats.sufficient import JointStats, MeanStats
 from promolab.stats.validation import _check_alpha, _check_finite  # noqa: F401 (used by other stats modules)
 
 __all__ = [
+    "two_sided_z",
     "LiftResult",
     "CupedResult",
     "proportion_test",
@@ -238,6 +239,11 @@ def _z_p(diff: float, se: float) -> tuple[float, float]:
     return z, float(2.0 * _sp.ndtr(-abs(z)))  # = 2·norm.sf(|z|)
 
 
+def two_sided_z(alpha: float) -> float:
+    """z₁₋α/₂ = Φ⁻¹(1 − α/2), the two-sided normal critical value (``scipy.stats.norm.ppf``)."""
+    return float(_sp.ndtri(1.0 - alpha / 2.0))
+
+
 def _welch(
     mc: float, vc: float, nc: int, mt: float, vt: float, nt: int, alpha: float, method: str
 ) -> LiftResult:
@@ -283,7 +289,7 @@ def proportion_test(control: MeanStats, treatment: MeanStats, alpha: float = 0.0
     pc, pt = control.sum / nc, treatment.sum / nt
     var_c, var_t = pc * (1.0 - pc) / nc, pt * (1.0 - pt) / nt
     z, p = _z_p(pt - pc, math.sqrt(var_c + var_t))
-    crit = float(_sp.ndtri(1.0 - alpha / 2.0))  # = norm.ppf
+    crit = two_sided_z(alpha)
     return _lift(pc, pt, var_c, var_t, crit, z, p, "two-proportion z-test")
 
 
@@ -328,7 +334,7 @@ def ratio_test(control: JointStats, treatment: JointStats, alpha: float = 0.05) 
     rc, vc = _ratio_moments(c, "control")
     rt, vt = _ratio_moments(t, "treatment")
     z, p = _z_p(rt - rc, math.sqrt(vc + vt))
-    crit = float(_sp.ndtri(1.0 - alpha / 2.0))  # = norm.ppf
+    crit = two_sided_z(alpha)
     return _lift(rc, rt, vc, vt, crit, z, p, "delta-method ratio")
 
 

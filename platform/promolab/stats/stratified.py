@@ -18,10 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from scipy import special as _sp
 
 from promolab.errors import InputError
-from promolab.stats.frequentist import LiftResult, _check_alpha, _lift, _z_p
+from promolab.stats.frequentist import LiftResult, _check_alpha, _lift, _z_p, two_sided_z
 from promolab.stats.sufficient import MeanStats
 
 
@@ -68,5 +67,5 @@ def stratified_test(control: Sequence[MeanStats], treatment: Sequence[MeanStats]
     c = stratified_mean(control, period_totals, keep)
     t = stratified_mean(treatment, period_totals, keep)
     z, p = _z_p(t.mean - c.mean, math.sqrt(c.variance + t.variance))
-    crit = float(_sp.ndtri(1.0 - alpha / 2.0))  # = norm.ppf
+    crit = two_sided_z(alpha)
     return _lift(c.mean, t.mean, c.variance, t.variance, crit, z, p, "period-stratified z-test")

@@ -18,9 +18,9 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special as _sp
 
 from promolab.errors import InputError
+from promolab.stats.frequentist import two_sided_z
 
 
 @dataclass(frozen=True)
@@ -72,5 +72,5 @@ def snips_mean(stats: WeightedStats, alpha: float = 0.05) -> WeightedMean | None
     spread = stats.sum_w2r2 - 2 * v * stats.sum_w2r + v * v * stats.sum_w2
     var = (spread if spread > 64 * sys.float_info.epsilon * scale else 0.0) / stats.sum_w**2
     se = math.sqrt(var)
-    z = float(_sp.ndtri(1 - alpha / 2))  # = norm.ppf
+    z = two_sided_z(alpha)
     return WeightedMean(v, se, v - z * se, v + z * se, stats.n, stats.sum_w**2 / stats.sum_w2)

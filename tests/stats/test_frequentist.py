@@ -15,6 +15,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from promolab.errors import InputError
+from promolab.stats.frequentist import two_sided_z
 from promolab.stats import (
     CupedResult,
     JointStats,
@@ -418,3 +419,9 @@ def test_constant_values_have_zero_variance_despite_rounding():
     s = MeanStats(len(ys), float(np.sum(ys)), float(np.sum(ys * ys)))
     assert s.variance == 0.0
     assert MeanStats(3, 6.0, 14.0).variance == pytest.approx(np.var([1, 2, 3], ddof=1))
+
+
+@pytest.mark.parametrize("alpha", [0.001, 0.01, 0.05, 0.1, 0.2, 0.5])
+def test_two_sided_z_is_scipy_s_normal_quantile(alpha: float) -> None:
+    assert two_sided_z(alpha) == pytest.approx(sps.norm.ppf(1 - alpha / 2), rel=1e-15)
+    assert two_sided_z(0.05) == pytest.approx(1.959963984540054, rel=1e-15)  # the textbook 1.96

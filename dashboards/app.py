@@ -17,9 +17,13 @@ if str(HERE) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui import data, plot, prefetch  # noqa: E402
+from ui import frontend  # noqa: E402
 
 st.set_page_config(page_title="promolab", page_icon=":material/sell:", layout="wide")
+# First, before the analysis stack is imported: the browser loads the page's element code meanwhile.
+frontend.preload(frontend.PAGE_ELEMENTS)
+
+from ui import data, prefetch  # noqa: E402
 
 PAGES = {
     "Experiments": [
@@ -53,4 +57,4 @@ try:
 finally:  # st.stop() ends a run by raising
     prefetch.activity.end()  # the background prefetch goes on once the pages are idle
     with st.sidebar:
-        plot.preload_charts()  # last: the browser loads the chart code once the page is drawn
+        frontend.preload(frontend.CHARTS, idle=True)  # last: the browser loads the chart code once the page is drawn

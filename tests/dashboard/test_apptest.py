@@ -626,18 +626,24 @@ def test_bandit_pages_agree_on_launch_and_days_running(app, dashboard_db):
 
 
 @pytest.mark.parametrize("page", ["app_pages/experiments.py", "app_pages/launch.py", "app_pages/report.py"])
-def test_every_page_ends_by_preloading_the_chart_code(app, page):
-    """The browser loads plotly's module once the page is drawn: the script names the module
-    Streamlit itself imports (the same URL, so one instance), and comes last in the sidebar."""
+def test_every_page_preloads_element_code_first_and_chart_code_last(app, page):
+    """The browser loads the page elements' code before the page computes anything, and plotly's
+    once the page is drawn: the first element of the page and the last of the sidebar are the two
+    scripts, and they name the modules Streamlit itself imports (the same URLs: one instance)."""
     sys.path.insert(0, str(APP.parent))
-    from ui import plot
+    from ui import frontend
 
-    name = plot.chart_module()
-    assert name is not None and (plot.FRONTEND_JS / name).is_file()
-    entry = next(plot.FRONTEND_JS.glob("index.*.js")).read_text()
-    assert f"./{name}" in entry  # Streamlit's own import() of it, relative to its entry script
+    entry = next(frontend.JS.glob("index.*.js")).read_text()
+    names = {element: frontend.module(element) for element in frontend.PAGE_ELEMENTS + frontend.CHARTS}
+    for element, name in names.items():
+        assert name is not None and (frontend.JS / name).is_file(), element
+        assert f"./{name}" in entry, element  # Streamlit's own import() of it, relative to its entry script
     at = app(page, {"experiment": "hillstrom-email"})
-    assert not at.exception, [e.value for e in at.exception]
-    scripts = [e.proto.body for e in at.sidebar.get("html") if "__promolabCharts" in e.proto.body]
-    assert len(scripts) == 1 and f'"{name}"' in scripts[0]
-    assert at.sidebar.get("html")[-1].proto.body == scripts[0]
+    first = next(iter(at.main.children.values()))
+    assert first.proto.id.endswith("promolab-preload-now")
+    (now,) = first.get("html")
+    assert "if (!false)" in now.proto.body  # at once
+    assert all(f'"{names[e]}"' in now.proto.body for e in frontend.PAGE_ELEMENTS)
+    later = at.sidebar.get("html")[-1].proto.body
+    assert "if (!true)" in later and f'"{names["PlotlyChart"]}"' in later  # once the page is drawn and idle
+    assert sum("__promolabModules" in h.proto.body for h in at.get("html")) == 2

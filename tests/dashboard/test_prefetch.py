@@ -3,6 +3,7 @@ page visited afterwards computes nothing: its cached functions are hits."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -62,6 +63,23 @@ def test_the_server_finds_the_app_and_the_registry(tmp_path: Path) -> None:
     args = streamlit_args(tmp_path / "r.duckdb", 8600, "127.0.0.1", APP)
     assert app_and_registry(args) == (APP.resolve(), str((tmp_path / "r.duckdb").resolve()))
     assert app_and_registry(["run", str(APP)]) is None and app_and_registry(["hello"]) is None
+
+
+def test_the_head_start_freezes_what_it_imported_before_it_prefetches(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """The imported stack moves to the collector's permanent generation, so the full collection
+    Streamlit runs after every script run does not walk it again; then the prefetch starts."""
+    from promolab.cli import dashboard_server
+
+    seen: list[int] = []
+    monkeypatch.setattr(dashboard_server, "server_started", lambda: True)
+    monkeypatch.setattr(prefetch, "run", lambda db: seen.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        dashboard_server.head_start(APP, str(tmp_path / "r.duckdb"))
+        assert len(seen) == 1 and seen[0] > 50_000  # the modules' objects, frozen before the prefetch ran
+    finally:
+        gc.unfreeze()
 
 
 def test_steps_wait_for_the_pages_to_be_idle() -> None:

@@ -340,6 +340,25 @@ def test_read_only_older_schema_says_how_to_upgrade(tmp_path: Path, monkeypatch,
     reg.close()
 
 
+def test_a_current_registry_opens_with_one_read_only_connection(good: Path, tmp_path: Path, monkeypatch) -> None:
+    """Opening checks the file on a read-only connection and needs no second, writable one when
+    its schema is current (an older one is migrated on a writable connection, as above)."""
+    from promolab.store import files
+
+    opened: list[bool] = []
+    connect = files.connect
+    monkeypatch.setattr(files, "connect", lambda path, read_only: opened.append(read_only) or connect(path, read_only))
+    before = _digest(good)
+    reg = Registry.open(good)
+    assert opened == [True] and not reg.read_only and _digest(good) == before
+    reg.close()
+    opened.clear()
+    reg = Registry.open(_version_3(tmp_path / "old.duckdb"))
+    assert opened == [True, False]
+    assert reg.query("SELECT MAX(version) AS v FROM schema_version").v[0] == LATEST_VERSION
+    reg.close()
+
+
 def test_read_only_empty_duckdb_file(tmp_path: Path) -> None:
     path = tmp_path / "blank.duckdb"
     duckdb.connect(str(path)).close()

@@ -183,10 +183,11 @@ def _connect(path: Path, read_only: bool | None, must_exist: bool = False
                 raise RegistryFileError(f"{path}: schema version {version} is older than this promolab's "
                                         f"({LATEST_VERSION}); open it once with write access to upgrade")
             return con, reason
-        if probe is not None:
-            probe.close()
-            con = connect_waiting(path, read_only=False)
-        migrate(con, str(path))
+        if version < LATEST_VERSION:  # current: nothing to write, and the probe's connection will do
+            if probe is not None:
+                probe.close()
+                con = connect_waiting(path, read_only=False)
+            migrate(con, str(path))
     except BaseException:
         con.close()
         raise

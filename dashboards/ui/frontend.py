@@ -9,8 +9,9 @@ Arrow code) about 0.3 s of the browser's main thread, for the charts (``PlotlyCh
 
 ``preload`` has the browser load named modules before that: at once (``app.py`` asks for
 the first page's elements before the first page computes anything, so the code loads while
-the server works), or once the page has been unchanged for ``QUIET_MS`` and the browser is
-idle (the charts: their compile would otherwise compete with drawing the first page). It
+the server works), or once the script run is over, the page has been unchanged for
+``QUIET_MS`` and the browser is idle (the charts: their compile, a quarter of a second of the
+main thread, would otherwise delay drawing the end of the first page). It
 mirrors Streamlit's own loader: a ``<link rel="modulepreload">`` for each module the
 element's module imports (fetched in parallel, compiled, not run), then ``import()`` of the
 element's module. Both use the URLs Streamlit's own imports use (resolved against its entry
@@ -60,12 +61,15 @@ LOADER = """<script>
   };
   if (!%(idle)s) return load();
   let timer = null;
+  const app = document.querySelector('[data-testid="stApp"]');
   const start = () => {
+    if (app && app.getAttribute('data-test-script-state') === 'running') return;  // the run's end changes the page
     watch.disconnect();
     'requestIdleCallback' in window ? requestIdleCallback(load, {timeout: 2000}) : load();
   };
   const watch = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(start, %(quiet)d); });
   watch.observe(document.body, {subtree: true, childList: true, characterData: true});
+  if (app) watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   timer = setTimeout(start, %(quiet)d);
 })();
 </script>"""

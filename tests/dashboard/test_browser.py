@@ -42,6 +42,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dashboards"))
+from ui import frontend  # noqa: E402  (which element modules the pages preload)
+
 pytestmark.append(pytest.mark.xdist_group("browser"))  # one dashboard server for the module
 
 PLOT = ".js-plotly-plot"
@@ -50,7 +53,8 @@ RUNNING = '[data-testid="stStatusWidget"]'
 SETTLE_PAUSE = 0.5
 POLL = 0.05  # seconds between checks: the times are measured to this resolution
 # Whether a page is drawn, checked in one script: the page's text as the browser lays it out
-# (innerText), its charts and Streamlit's running indicator. Selenium's ``.text`` computes the
+# (innerText), its charts, and the script run over (Streamlit's state of the run on its root
+# element, and its running indicator). Selenium's ``.text`` computes the
 # visibility of every element in JavaScript: polled every 50 ms it took 0.2-0.5 s of the
 # browser's main thread on a first load, slowing the very page being timed.
 DRAWN_JS = f"""
@@ -58,6 +62,8 @@ const [text, charts] = arguments;
 if (!document.querySelector('[data-testid="stMain"]')) return false;
 if (text && !document.body.innerText.includes(text)) return false;
 if (document.querySelectorAll('{PLOT}').length < charts && !document.querySelector('{EXCEPTION}')) return false;
+const app = document.querySelector('[data-testid="stApp"]');
+if (app && app.getAttribute('data-test-script-state') === 'running') return false;
 const running = document.querySelector('{RUNNING}');
 return !(running && running.innerText.includes('Running'));
 """
@@ -262,6 +268,21 @@ def layout_problems(driver, keys: list[str]) -> list[str]:
     return problems
 
 
+def preload_problems(driver, elements: tuple[str, ...]) -> list[str]:
+    """The element modules ``ui.frontend.preload`` was to load that this page has not: each is
+    imported once per page, its own imports preloaded by a ``<link rel="modulepreload">``."""
+    loaded = set(driver.execute_script("return [...(window.__promolabModules || [])]"))
+    links = set(driver.execute_script(
+        "return [...document.querySelectorAll('link[rel=modulepreload]')].map(l => l.href.split('/').pop())"))
+    problems = []
+    for element, imports in frontend.plan(elements):
+        if element not in loaded:
+            problems.append(f"{element} was not preloaded")
+        elif not set(imports) <= links:
+            problems.append(f"{element}: no modulepreload for {sorted(set(imports) - links)[:3]}")
+    return problems
+
+
 def visit(driver, base: str, how: str, where: str, text: str, charts: int) -> float:
     """Load or click a page; when it was seen settled."""
     if how == "load":
@@ -287,6 +308,7 @@ def test_every_page_fits_reads_and_loads_in_budget(browser, server: str, browser
             elapsed = settled - begun
             if not timings:  # the very first page of a fresh server: timed from its start
                 elapsed, budget = settled - STARTED["at"], FIRST_PAGE_BUDGET
+                problems += [f"{name}: {p}" for p in preload_problems(d, frontend.PAGE_ELEMENTS)]
             timings[name] = round(elapsed, 2)
             if elapsed > budget * SLACK:
                 problems.append(f"{name}: {elapsed:.1f} s, budget {budget:g} s (× {SLACK:g})")
@@ -295,6 +317,7 @@ def test_every_page_fits_reads_and_loads_in_budget(browser, server: str, browser
             if width == 1280 and page in SCREENSHOTS and SCREENSHOTS[page] not in taken:
                 taken.add(SCREENSHOTS[page])
                 page_screenshot(d, shots, SCREENSHOTS[page], width, height)
+    problems += [f"after every page: {p}" for p in preload_problems(d, frontend.CHARTS)]
     print("page times (s):", timings)
     assert not problems, "\n".join(problems) + f"\npage times (s): {timings}"
 

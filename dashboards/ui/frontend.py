@@ -75,6 +75,7 @@ LOADER = """<script>
 </script>"""
 
 
+@functools.cache
 def module(element: str) -> str | None:
     """The file name of Streamlit's module for ``element`` (``DataFrame`` → ``DataFrame.<hash>.js``),
     None if this Streamlit has none."""

@@ -1,5 +1,5 @@
 """ui.frontend: which of Streamlit's frontend modules an element needs, read from the installed
-Streamlit's files, and the script that preloads them."""
+Streamlit's files (the preload scripts are checked by AppTest and the browser test)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,10 @@ def test_imports_are_followed_through_a_chain(monkeypatch: pytest.MonkeyPatch, t
     (tmp_path / "d.4.js").write_text("export const d=2;")
     monkeypatch.setattr(frontend, "JS", tmp_path)
     frontend.direct_imports.cache_clear()
+    frontend.module.cache_clear()
     try:
         assert frontend.module("A") == "A.1.js" and frontend.module("Z") is None
         assert frontend.imports("A.1.js") == {"b.2.js", "c.3.js", "d.4.js"}
     finally:
         frontend.direct_imports.cache_clear()
+        frontend.module.cache_clear()

@@ -7,7 +7,7 @@ days running: the page draws them before its verdicts, and a report holds the re
 its queries) and reports first; then, each when no page is being drawn (``Activity``), the lift
 over time, the sequential looks, each bandit's regret, a contextual experiment's allocation,
 and the uplift models of the first A/B experiment (seconds of cross-fitting on the demo: begun
-with the other steps, in a child process at the lowest CPU priority, ``ui.background``). A
+before the other steps, in a child process at the lowest CPU priority, ``ui.background``). A
 page visited later finds its result cached; one visited meanwhile waits for the computation
 under way instead of starting a second one (Streamlit locks each cached value while it is
 computed). Nothing is computed that a page would not compute itself, and the caches expire and
@@ -95,7 +95,8 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
     """Fill the caches each page reads on its first view: the Experiments page's rows and
     reports, then the others, each once the pages are idle (``activity``; at most ``wait``
     seconds each, so as not to slow a page being drawn). With a ``pool`` the uplift models
-    are computed there, begun once the reports are (``ui.background``)."""
+    are computed there, begun once the first page is drawn and the pages idle
+    (``ui.background``)."""
     listed = data.experiments(path)
     summaries = [s for s in listed if s.exposures]
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
@@ -107,7 +108,10 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
         data.days_running(path, s)
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
-    if uplift is not None and pool is not None:  # after the first page's work: begun beside it, it slowed it
+    if uplift is not None and pool is not None:
+        # Once the first page is drawn: the worker's own start-up runs at normal priority (its
+        # initializer lowers it), and begun while the browser drew the page it slowed that draw.
+        activity.wait_idle(wait)
         background.start(pool, background.uplift_report, path, *uplift)
     steps: list[tuple] = []
     if summaries:

@@ -56,6 +56,30 @@ def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: p
     st.cache_data.clear()
 
 
+def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reports are done while the first page's run is still under way: the worker's job is
+    submitted only after that run has ended and the pages have been quiet (its start-up, at
+    normal priority until its initializer lowers it, slowed the page being drawn)."""
+    activity = prefetch.Activity()
+    monkeypatch.setattr(prefetch, "activity", activity)
+    started: list[tuple[float, int]] = []
+    monkeypatch.setattr(background, "start", lambda *job: started.append((time.monotonic(), activity.running)))
+    for later in ("over_time", "attribute_values", "sequential_path", "bandit_regret", "segment_allocation",
+                  "uplift_report"):  # the other pages' steps: not what this test is about
+        monkeypatch.setattr(prefetch.data, later, lambda *args: None)
+    monkeypatch.setenv("PROMOLAB_DB", str(dashboard_db))
+    monkeypatch.setattr(sys, "argv", ["app.py"])
+    st.cache_data.clear()
+    activity.begin()  # the first page's run
+    threading.Timer(1.0, activity.end).start()
+    prefetch.first_views(str(dashboard_db.resolve()), wait=10.0, pool=object())
+    assert len(started) == 1
+    at, running = started[0]
+    assert running == 0 and activity.runs == 1 and at - activity.ended >= prefetch.QUIET - 0.01
+    st.cache_data.clear()
+
+
 def test_the_server_finds_the_app_and_the_registry(tmp_path: Path) -> None:
     from promolab.cli.dashboard import streamlit_args
     from promolab.cli.dashboard_server import app_and_registry

@@ -70,16 +70,17 @@ class Activity:
             self.ended = time.monotonic()
             self._changed.notify_all()
 
-    def wait_idle(self, limit: float, quiet: float = QUIET) -> None:
-        """Return once a first run has ended, none is under way and the last ended ``quiet``
-        seconds ago; or after ``limit`` seconds."""
+    def wait_idle(self, limit: float, quiet: float = QUIET, first_run: bool = True) -> None:
+        """Return once a first run has ended (with ``first_run``; else at once if no run has
+        begun), none is under way and the last ended ``quiet`` seconds ago; or after ``limit``
+        seconds."""
         deadline = time.monotonic() + limit
         with self._changed:
             while True:
                 now = time.monotonic()
                 if now >= deadline:
                     return
-                if self.running == 0 and self.runs:
+                if self.running == 0 and (self.runs or not first_run):
                     calm = self.ended + quiet - now
                     if calm <= 0:
                         return
@@ -95,8 +96,7 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
     """Fill the caches each page reads on its first view: the Experiments page's rows and
     reports, then the others, each once the pages are idle (``activity``; at most ``wait``
     seconds each, so as not to slow a page being drawn). With a ``pool`` the uplift models
-    are computed there, begun once the first page is drawn and the pages idle
-    (``ui.background``)."""
+    are computed there, begun once no page is being drawn (``ui.background``)."""
     listed = data.experiments(path)
     summaries = [s for s in listed if s.exposures]
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
@@ -109,9 +109,10 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
     if uplift is not None and pool is not None:
-        # Once the first page is drawn: the worker's own start-up runs at normal priority (its
-        # initializer lowers it), and begun while the browser drew the page it slowed that draw.
-        activity.wait_idle(wait)
+        # Not while a page is drawn: the worker's own start-up runs at normal priority (its
+        # initializer lowers it), and begun beside the first page it slowed that page's last draw.
+        # With no visitor yet it starts at once.
+        activity.wait_idle(wait, first_run=False)
         background.start(pool, background.uplift_report, path, *uplift)
     steps: list[tuple] = []
     if summaries:

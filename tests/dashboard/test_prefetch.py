@@ -60,7 +60,8 @@ def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Pat
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The reports are done while the first page's run is still under way: the worker's job is
     submitted only after that run has ended and the pages have been quiet (its start-up, at
-    normal priority until its initializer lowers it, slowed the page being drawn)."""
+    normal priority until its initializer lowers it, slowed the page being drawn). With no
+    visitor yet, it is submitted at once."""
     activity = prefetch.Activity()
     monkeypatch.setattr(prefetch, "activity", activity)
     started: list[tuple[float, int]] = []
@@ -77,6 +78,10 @@ def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Pat
     assert len(started) == 1
     at, running = started[0]
     assert running == 0 and activity.runs == 1 and at - activity.ended >= prefetch.QUIET - 0.01
+    monkeypatch.setattr(prefetch, "activity", prefetch.Activity())  # no visitor yet: no page to wait for
+    begun = time.monotonic()
+    prefetch.first_views(str(dashboard_db.resolve()), wait=10.0, pool=object())
+    assert len(started) == 2 and started[1][0] - begun < 5.0
     st.cache_data.clear()
 
 

@@ -53,7 +53,7 @@ def test_the_worker_ends_with_the_server(copy_demo, tmp_path: Path, stop: signal
     try:
         deadline, workers = time.monotonic() + 60, []
         while not workers and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.1)  # the prefetch starts the uplift models once the first page's reports are in
+            time.sleep(0.1)  # the prefetch starts the uplift models once the reports are in and no page is drawn
             workers = [pid for pid, cmd in children(server.pid) if "spawn_main" in cmd]
         assert workers, "no worker process started"
         (worker,) = workers

@@ -78,11 +78,11 @@ def test_report_time_limit_must_be_positive(db):
 
 # -- a real server ------------------------------------------------------------------------
 
-USERS = 1_000_000
+USERS = 1_500_000
 
 
 def _big_registry(path: Path) -> dict[str, str]:
-    """The test registry plus a million exposed users and their orders (reports take seconds)."""
+    """The test registry plus 1.5 million exposed users and their orders (reports take seconds)."""
     keys = build_registry(path)
     reg = Registry.open(path)
     rng = np.random.default_rng(7)
@@ -155,7 +155,7 @@ def test_real_server_reports_never_hold_assign_or_shutdown(tmp_path: Path):
     try:
         # 1. a client that gives up cancels its report: the worker is killed
         with pytest.raises(httpx.ReadTimeout):
-            httpx.get(report_url, headers=admin, timeout=httpx.Timeout(10, read=2.5))
+            httpx.get(report_url, headers=admin, timeout=httpx.Timeout(10, read=1.0))
         assert _wait_for(lambda: not _report_workers(server.pid), 3), "the report outlived its client"
 
         # 2. three reports in flight: /assign keeps answering fast

@@ -4,6 +4,7 @@ page visited afterwards computes nothing: its cached functions are hits."""
 from __future__ import annotations
 
 import gc
+import re
 import sys
 import threading
 import time
@@ -78,10 +79,13 @@ def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Pat
     assert len(started) == 1
     at, running = started[0]
     assert running == 0 and activity.runs == 1 and at - activity.ended >= prefetch.QUIET - 0.01
-    monkeypatch.setattr(prefetch, "activity", prefetch.Activity())  # no visitor yet: no page to wait for
+    idle = prefetch.Activity()  # no visitor yet: no page to wait for; one comes 2 s later
+    monkeypatch.setattr(prefetch, "activity", idle)
+    visit = threading.Timer(2.0, lambda: (idle.begin(), idle.end()))  # the later steps wait for it
     begun = time.monotonic()
+    visit.start()
     prefetch.first_views(str(dashboard_db.resolve()), wait=10.0, pool=object())
-    assert len(started) == 2 and started[1][0] - begun < 5.0
+    assert len(started) == 2 and started[1][0] - begun < 2.0 and started[1][1] == 0 and idle.runs == 1
     st.cache_data.clear()
 
 
@@ -109,6 +113,33 @@ def test_the_head_start_freezes_what_it_imported_before_it_prefetches(monkeypatc
         assert len(seen) == 1 and seen[0] > 50_000  # the modules' objects, frozen before the prefetch ran
     finally:
         gc.unfreeze()
+
+
+def test_the_server_starts_without_scanning_the_installed_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit's runtime calls the component scan as it starts; the server has it read no
+    distribution's metadata, and no page uses the custom components it would find."""
+    import importlib.metadata
+    import inspect
+
+    from streamlit.components.v2.component_manager import BidiComponentManager
+    from streamlit.runtime.runtime import Runtime
+
+    from promolab.cli import dashboard_server
+
+    assert "discover_and_register_components" in inspect.getsource(Runtime.__init__)
+    monkeypatch.setattr(BidiComponentManager, "discover_and_register_components",
+                        BidiComponentManager.discover_and_register_components)  # restored after the test
+    read: list[str] = []
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda *a, **k: read.append("scan") or iter(()))
+    BidiComponentManager().discover_and_register_components()
+    assert read == ["scan"]  # the test's hook sees Streamlit's scan…
+    read.clear()
+    dashboard_server.skip_component_discovery()
+    manager = BidiComponentManager()
+    manager.discover_and_register_components()
+    assert read == [] and manager.get_metadata("anything") is None  # …and none once skipped
+    pages = list(APP.parent.rglob("*.py"))
+    assert pages and not [p.name for p in pages if re.search(r"components\.v\d|st\.components", p.read_text())]
 
 
 def test_steps_wait_for_the_pages_to_be_idle() -> None:

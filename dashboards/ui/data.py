@@ -193,10 +193,9 @@ def daily_traffic(path: str) -> tuple[int | None, int]:
 
 @st.cache_data(ttl=TTL, show_spinner="Computing the looks…")
 def sequential_path(path: str, key: str, looks: int, spending: str):
-    """``promolab sequential KEY --looks K --spending S --json``: every variant × metric."""
-    from ui.sequential import sequential_path as compute
-
-    return compute(registry(path), key, looks, spending=spending)
+    """``promolab sequential KEY --looks K --spending S --json``: every variant × metric (the
+    prefetch starts it in its low-priority process: ``ui.background``)."""
+    return background.compute(background.sequential_path, path, key, looks, spending)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

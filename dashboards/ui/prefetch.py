@@ -5,9 +5,10 @@ has started (``promolab.cli.dashboard_server``). It calls the same cached functi
 call, with the same arguments (``ui.defaults``): the Experiments page's rows (exposure dates,
 days running: the page draws them before its verdicts, and a report holds the registry for all
 its queries) and reports first; then, each when no page is being drawn (``Activity``), the lift
-over time, the sequential looks, each bandit's regret, a contextual experiment's allocation,
-and the uplift models of the first A/B experiment (seconds of cross-fitting on the demo: begun
-before the other steps, in a child process at the lowest CPU priority, ``ui.background``). A
+over time, each bandit's regret, a contextual experiment's allocation, the sequential looks
+and the uplift models of the first A/B experiment (a second, and seconds of cross-fitting on
+the demo: begun before the other steps, in a child process at the lowest CPU priority,
+``ui.background``). A
 page visited later finds its result cached; one visited meanwhile waits for the computation
 under way instead of starting a second one (Streamlit locks each cached value while it is
 computed). Nothing is computed that a page would not compute itself, and the caches expire and
@@ -95,8 +96,8 @@ activity = Activity()
 def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> None:
     """Fill the caches each page reads on its first view: the Experiments page's rows and
     reports, then the others, each once the pages are idle (``activity``; at most ``wait``
-    seconds each, so as not to slow a page being drawn). With a ``pool`` the uplift models
-    are computed there, begun once no page is being drawn (``ui.background``)."""
+    seconds each, so as not to slow a page being drawn). With a ``pool`` the sequential looks
+    and the uplift models are computed there, begun once no page is being drawn (``ui.background``)."""
     listed = data.experiments(path)
     summaries = [s for s in listed if s.exposures]
     specs = {s.key: data.experiment(path, s.key) for s in summaries}
@@ -108,32 +109,36 @@ def first_views(path: str, wait: float = 0.0, pool: Executor | None = None) -> N
         data.days_running(path, s)
     for key, spec in specs.items():
         data.report(path, key, defaults.cuped(spec), False)
-    if uplift is not None and pool is not None:
+    first = specs[summaries[0].key] if summaries else None
+    # the long computations: in the pool's low-priority process when there is one (``ui.background``)
+    jobs = [] if first is None else [(background.sequential_path, data.sequential_path,
+                                      (first.key, *defaults.sequential_design(first)))]
+    if uplift is not None:
+        jobs.append((background.uplift_report, data.uplift_report, uplift))
+    if jobs and pool is not None:
         # Not while a page is drawn: the worker's own start-up runs at normal priority (its
         # initializer lowers it), and begun beside the first page it slowed that page's last draw.
         # With no visitor yet it starts at once.
         activity.wait_idle(wait, first_run=False)
-        background.start(pool, background.uplift_report, path, *uplift)
+        for job, _, args in jobs:
+            background.start(pool, job, path, *args)
     steps: list[tuple] = []
-    if summaries:
-        first = specs[summaries[0].key]
-        steps += [(data.over_time, first.key, "day", defaults.cuped(first)), (data.attribute_values, first.key),
-                  (data.sequential_path, first.key, *defaults.sequential_design(first))]
+    if first is not None:
+        steps += [(data.over_time, first.key, "day", defaults.cuped(first)), (data.attribute_values, first.key)]
     steps += [(data.bandit_regret, key) for key, spec in specs.items() if spec.kind == "bandit"]
     contextual = next((spec for spec in specs.values() if spec.kind == "contextual"), None)
     if contextual is not None:  # the first contextual experiment's allocation
         steps.append((data.segment_allocation, contextual.key, contextual.contextual.features.names[0], PERIODS[0]))
-    if uplift is not None:
-        steps.append((data.uplift_report, *uplift))
+    steps += [(cached, *args) for _, cached, args in jobs]  # last: each takes its job's result, waiting for it
     for compute, *args in steps:
         activity.wait_idle(wait)
         compute(path, *args)
 
 
 def run(path: str) -> None:
-    """``first_views(path)`` outside any script run: quietly, the uplift models in a
-    low-priority process (``ui.background``), and a registry the pages will report on
-    (missing, unreadable) stops it."""
+    """``first_views(path)`` outside any script run: quietly, the sequential looks and the
+    uplift models in a low-priority process (``ui.background``), and a registry the pages
+    will report on (missing, unreadable) stops it."""
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         _OutsideAScript(threading.current_thread().name))
     try:

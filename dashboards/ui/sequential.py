@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from promolab.analysis.sequential_path import SPENDINGS, SequentialPath, sequential_path
+from promolab.analysis.sequential_path import SPENDINGS, SequentialPath
 
-__all__ = ["SPENDINGS", "SequentialPath", "look_frame", "sequential_path"]
+__all__ = ["SPENDINGS", "SequentialPath", "look_frame"]
 
 
 def look_frame(path: SequentialPath, metric: str, variant: str) -> pd.DataFrame:

@@ -19,11 +19,11 @@ sys.path.insert(0, str(APP.parent))
 from ui import background, prefetch  # noqa: E402
 
 
-@pytest.mark.parametrize("in_a_child", [False, True], ids=["here", "uplift-in-a-child"])
+@pytest.mark.parametrize("in_a_child", [False, True], ids=["here", "long-jobs-in-a-child"])
 def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: pytest.MonkeyPatch,
                                               in_a_child: bool) -> None:
+    import promolab.analysis.sequential_path as looks
     import promolab.uplift.experiment as uplift
-    import ui.sequential
 
     calls = {"uplift": 0, "sequential": 0}
 
@@ -34,16 +34,16 @@ def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: p
         return call
 
     monkeypatch.setattr(uplift, "experiment_uplift", counted("uplift", uplift.experiment_uplift))
-    monkeypatch.setattr(ui.sequential, "sequential_path", counted("sequential", ui.sequential.sequential_path))
+    monkeypatch.setattr(looks, "sequential_path", counted("sequential", looks.sequential_path))
     monkeypatch.setenv("PROMOLAB_DB", str(dashboard_db))
     monkeypatch.setattr(sys, "argv", ["app.py"])
     st.cache_data.clear()
-    if in_a_child:  # as ``prefetch.run`` does: the uplift models come from the low-priority process
+    if in_a_child:  # as ``prefetch.run`` does: the looks and the uplift models come from the low-priority process
         with background.low_priority_pool() as pool:
             prefetch.first_views(str(dashboard_db.resolve()), pool=pool)
     else:
         prefetch.first_views(str(dashboard_db.resolve()))
-    computed = {"uplift": 0 if in_a_child else 1, "sequential": 1}
+    computed = {"uplift": 0, "sequential": 0} if in_a_child else {"uplift": 1, "sequential": 1}
     assert calls == computed
     for page, drawn in (("app_pages/sequential.py", "z-statistic against the group-sequential boundaries"),
                         ("app_pages/targeting.py", "How well do the models rank users?")):
@@ -57,16 +57,17 @@ def test_pages_find_their_first_view_computed(dashboard_db: Path, monkeypatch: p
     st.cache_data.clear()
 
 
-def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Path,
+def test_the_background_jobs_start_once_the_first_page_is_drawn(dashboard_db: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The reports are done while the first page's run is still under way: the worker's job is
-    submitted only after that run has ended and the pages have been quiet (its start-up, at
-    normal priority until its initializer lowers it, slowed the page being drawn). With no
-    visitor yet, it is submitted at once."""
+    """The reports are done while the first page's run is still under way: the worker's jobs (the
+    looks, then the uplift models) are submitted only after that run has ended and the pages
+    have been quiet (its start-up, at normal priority until its initializer lowers it, slowed
+    the page being drawn). With no visitor yet, they are submitted at once."""
     activity = prefetch.Activity()
     monkeypatch.setattr(prefetch, "activity", activity)
-    started: list[tuple[float, int]] = []
-    monkeypatch.setattr(background, "start", lambda *job: started.append((time.monotonic(), activity.running)))
+    started: list[tuple[str, float, int]] = []
+    monkeypatch.setattr(background, "start", lambda pool, job, *args: started.append(
+        (job.__name__, time.monotonic(), prefetch.activity.running)))
     for later in ("over_time", "attribute_values", "sequential_path", "bandit_regret", "segment_allocation",
                   "uplift_report"):  # the other pages' steps: not what this test is about
         monkeypatch.setattr(prefetch.data, later, lambda *args: None)
@@ -76,16 +77,18 @@ def test_the_uplift_worker_starts_once_the_first_page_is_drawn(dashboard_db: Pat
     activity.begin()  # the first page's run
     threading.Timer(1.0, activity.end).start()
     prefetch.first_views(str(dashboard_db.resolve()), wait=10.0, pool=object())
-    assert len(started) == 1
-    at, running = started[0]
-    assert running == 0 and activity.runs == 1 and at - activity.ended >= prefetch.QUIET - 0.01
+    assert [job for job, _, _ in started] == ["sequential_path", "uplift_report"]
+    assert all(running == 0 and at - activity.ended >= prefetch.QUIET - 0.01 for _, at, running in started)
+    assert activity.runs == 1
+    started.clear()
     idle = prefetch.Activity()  # no visitor yet: no page to wait for; one comes 2 s later
     monkeypatch.setattr(prefetch, "activity", idle)
     visit = threading.Timer(2.0, lambda: (idle.begin(), idle.end()))  # the later steps wait for it
     begun = time.monotonic()
     visit.start()
     prefetch.first_views(str(dashboard_db.resolve()), wait=10.0, pool=object())
-    assert len(started) == 2 and started[1][0] - begun < 2.0 and started[1][1] == 0 and idle.runs == 1
+    assert [job for job, _, _ in started] == ["sequential_path", "uplift_report"] and idle.runs == 1
+    assert all(at - begun < 2.0 and running == 0 for _, at, running in started)
     st.cache_data.clear()
 
 

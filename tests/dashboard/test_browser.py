@@ -195,7 +195,7 @@ FIRST_PAGE_BUDGET = 3.0  # seconds from `promolab dashboard` to the Experiments 
 # first page is drawn (``ui.frontend.preload``), so the first page with charts needs no more than
 # the others, even clicked at once. The A/B Targeting page shows uplift models cross-fitted on
 # 64,000 users: the prefetch computes them in a low-priority process, which a visit within seconds
-# of the start waits for (2.0-4.3 s measured; 0.6-0.9 s once done): 8 s.
+# of the start waits for (1.9-4.5 s measured; 0.6-0.9 s once done): 8 s.
 VISITS = (
     ("load", "", "Ship Mens E-Mail", 0, 3.0),  # a verdict: the list is drawn before the reports are done
     ("click", "Report", "SHIP", 4, 2.0),  # the first experiment: hillstrom-email

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,23 @@ def test_the_experiment_table_is_the_users_their_metrics_and_attributes(registry
     assert table["converted"].tolist() == frame["converted"].tolist()
     np.testing.assert_allclose(table["x1"], frame["x1"], rtol=1e-12)
     assert table["region"].tolist() == frame["region"].tolist()
+
+
+def test_an_attribute_with_text_values_is_text_and_a_missing_one_nan(registry, frame, tmp_path):
+    """``tier`` is a number for two users and a text for one: a text column, the numbers as
+    Python writes them; users without it get NaN, and a number-only attribute stays float."""
+    ids = frame["user_id"].tolist()
+    for suffix in ("", ".wal"):  # a copy: the module's registry stays as it is
+        if Path(f"{registry.path}{suffix}").exists():
+            shutil.copy(f"{registry.path}{suffix}", tmp_path / f"copy.duckdb{suffix}")
+    registry = Registry(tmp_path / "copy.duckdb")
+    registry.set_attributes(pd.DataFrame({"user_id": ids[:2], "tier": [2.0, 0.1], "score": [1.5, 3.0]}))
+    registry.set_attributes(pd.DataFrame({"user_id": ids[2:3], "tier": ["gold"]}))
+    table = experiment_table(registry, "offers").set_index("user_id")
+    assert table.loc[ids[:3], "tier"].tolist() == [str(2.0), str(0.1), "gold"] and table["tier"].dtype == object
+    assert table.loc[ids[3:], "tier"].isna().all() and table.loc[ids[2:], "score"].isna().all()
+    assert table["score"].dtype == float and table.loc[ids[:2], "score"].tolist() == [1.5, 3.0]
+    assert list(table.columns[-len(FEATURES) - 2:]) == sorted([*FEATURES, "tier", "score"])
 
 
 def test_experiment_uplift_is_analyze_uplift_on_that_table_with_the_spec_weights(registry):

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-import numpy as np
 import pandas as pd
 
 from promolab.analysis.dialect import analysed_users_ctes
 from promolab.analysis.economics import EconomicsConfig, experiment_config
+from promolab.analysis.sql import quote
 from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.features import MAX_CATEGORIES
@@ -35,24 +35,30 @@ TREATMENT = "variant"
 
 def experiment_table(registry: Registry, key: str) -> pd.DataFrame:
     """One row per analysed user of ``key``: user_id, variant, the metric columns, then one
-    column per stored attribute (NaN where a user has none)."""
+    column per stored attribute (NaN where a user has none): the numbers of an attribute
+    whose every stored value is a number, else its texts (a number written as text). DuckDB
+    pivots the attributes, one row per user, rather than pandas half a million (user,
+    attribute) rows."""
     ctes = analysed_users_ctes(registry, key)
     (n,) = registry.query(f"{ctes}SELECT COUNT(*) AS n FROM analysis_users")["n"]
     if n > MAX_ROWS:
         raise InputError("experiment", f"{key}: {n:,} analysed users", f"at most {MAX_ROWS:,} users")
     users = registry.query(f"{ctes}SELECT * FROM analysis_users ORDER BY user_id")
-    long = registry.query(
-        f"{ctes}SELECT a.user_id, a.attribute, a.value_num, a.value_text FROM user_attributes a "
-        "JOIN analysis_users u ON u.user_id = a.user_id")
-    numeric = long.groupby("attribute")["value_text"].agg(lambda v: bool(v.isna().all()))
-    long["value"] = np.where(long["attribute"].map(numeric), long["value_num"],
-                             long["value_text"].fillna(long["value_num"].astype(str)))
-    wide = long.pivot(index="user_id", columns="attribute", values="value")
-    wide = wide.drop(columns=[c for c in wide.columns if c in users.columns])
-    for column in wide.columns:
-        if numeric[column]:
-            wide[column] = wide[column].astype(float)
-    return users.join(wide, on="user_id")
+    stored = "FROM user_attributes a JOIN analysis_users u ON u.user_id = a.user_id"
+    kinds = registry.query(f"{ctes}SELECT a.attribute, bool_and(a.value_text IS NULL) AS numeric {stored} "
+                           "GROUP BY 1 ORDER BY 1")
+    attributes = [(str(a), bool(numeric)) for a, numeric in zip(kinds["attribute"], kinds["numeric"])
+                  if a not in users.columns]
+    if not attributes:
+        return users
+    value = {True: "a.value_num", False: "COALESCE(a.value_text, CAST(a.value_num AS VARCHAR))"}
+    columns = ", ".join(f"MAX(CASE WHEN a.attribute = ? THEN {value[numeric]} END) AS {quote(name)}"
+                        for name, numeric in attributes)
+    wide = registry.query(f"{ctes}SELECT a.user_id, {columns} {stored} GROUP BY a.user_id",
+                          [name for name, _ in attributes])
+    for name, numeric in attributes:
+        wide[name] = wide[name].astype(float if numeric else object)
+    return users.join(wide.set_index("user_id"), on="user_id")
 
 
 def _usable(column: pd.Series) -> bool:

@@ -84,11 +84,13 @@ def test_an_attribute_with_text_values_is_text_and_a_missing_one_nan(registry, f
     registry = Registry(tmp_path / "copy.duckdb")
     registry.set_attributes(pd.DataFrame({"user_id": ids[:2], "tier": [2.0, 0.1], "score": [1.5, 3.0]}))
     registry.set_attributes(pd.DataFrame({"user_id": ids[2:3], "tier": ["gold"]}))
+    registry.set_attributes(pd.DataFrame({"user_id": ids[:1], "Tier": ["silver"], "User_ID": [7.0]}))
     table = experiment_table(registry, "offers").set_index("user_id")
+    assert table.loc[ids[0], "Tier"] == "silver" and table.loc[ids[0], "User_ID"] == 7.0  # names differ only in case
     assert table.loc[ids[:3], "tier"].tolist() == [str(2.0), str(0.1), "gold"] and table["tier"].dtype == object
     assert table.loc[ids[3:], "tier"].isna().all() and table.loc[ids[2:], "score"].isna().all()
     assert table["score"].dtype == float and table.loc[ids[:2], "score"].tolist() == [1.5, 3.0]
-    assert list(table.columns[-len(FEATURES) - 2:]) == sorted([*FEATURES, "tier", "score"])
+    assert list(table.columns[-len(FEATURES) - 4:]) == sorted([*FEATURES, "tier", "score", "Tier", "User_ID"])
 
 
 def test_experiment_uplift_is_analyze_uplift_on_that_table_with_the_spec_weights(registry):

@@ -21,7 +21,6 @@ import pandas as pd
 
 from promolab.analysis.dialect import analysed_users_ctes
 from promolab.analysis.economics import EconomicsConfig, experiment_config
-from promolab.analysis.sql import quote
 from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.features import MAX_CATEGORIES
@@ -52,12 +51,14 @@ def experiment_table(registry: Registry, key: str) -> pd.DataFrame:
     if not attributes:
         return users
     value = {True: "a.value_num", False: "COALESCE(a.value_text, CAST(a.value_num AS VARCHAR))"}
-    columns = ", ".join(f"MAX(CASE WHEN a.attribute = ? THEN {value[numeric]} END) AS {quote(name)}"
-                        for name, numeric in attributes)
+    # positional aliases, named in pandas: SQL names are case-insensitive ("Tier" and "tier" are two attributes)
+    columns = ", ".join(f"MAX(CASE WHEN a.attribute = ? THEN {value[numeric]} END) AS c{i}"
+                        for i, (_, numeric) in enumerate(attributes))
     wide = registry.query(f"{ctes}SELECT a.user_id, {columns} {stored} GROUP BY a.user_id",
                           [name for name, _ in attributes])
-    for name, numeric in attributes:
-        wide[name] = wide[name].astype(float if numeric else object)
+    wide.columns = ["user_id", *(name for name, _ in attributes)]
+    for i, (_, numeric) in enumerate(attributes, start=1):
+        wide.isetitem(i, wide.iloc[:, i].astype(float if numeric else object))
     return users.join(wide.set_index("user_id"), on="user_id")
 
 

@@ -16,6 +16,7 @@ from scipy.stats import norm
 from promolab.errors import InputError
 from promolab.sim.evaluation import evaluate_target
 from promolab.sim.logged import LoggedData
+from promolab.sim import ope_intervals
 from promolab.sim.ope import doubly_robust, ips, snips
 from promolab.sim.ope_intervals import (MAX_BOOTSTRAP_WORK, Resampling, bootstrap_sums,
                                         empirical_bernstein_radius)
@@ -24,8 +25,11 @@ from promolab.sim.replay import replay_estimate
 FAST = Resampling(n_bootstrap=200)
 
 
-def test_resample_sums_have_the_multinomial_moments():
-    """For counts c ~ Multinomial(n, 1/n): E Σcᵢuᵢ = Σuᵢ, Var Σcᵢuᵢ = Σuᵢ² − (Σuᵢ)²/n, and Σcᵢ = n."""
+@pytest.mark.parametrize("dense_cells", [ope_intervals.DENSE_CELLS, 0], ids=["dense", "sparse"])
+def test_resample_sums_have_the_multinomial_moments(dense_cells: int, monkeypatch: pytest.MonkeyPatch):
+    """For counts c ~ Multinomial(n, 1/n): E Σcᵢuᵢ = Σuᵢ, Var Σcᵢuᵢ = Σuᵢ² − (Σuᵢ)²/n, and Σcᵢ = n,
+    whether the columns are summed as a dense array or sparse."""
+    monkeypatch.setattr(ope_intervals, "DENSE_CELLS", dense_cells)
     u = np.random.default_rng(0).exponential(size=30)
     columns = sparse.csc_array(np.column_stack([u, np.ones_like(u)]))
     sums = bootstrap_sums(columns, lambda s: s, Resampling(n_bootstrap=20_000, seed=3))

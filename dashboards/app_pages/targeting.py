@@ -12,7 +12,7 @@ import streamlit as st
 from promolab.analysis.allocation import PERIODS
 from promolab.errors import PromolabError
 from promolab.spec import Experiment
-from promolab.uplift.learners import MODELS
+from promolab.uplift.regression import MODELS
 from promolab.uplift.report import LEARNER_NAMES
 from ui import data, defaults, state, words
 from ui import format as fmt

@@ -22,7 +22,7 @@ from promolab.uplift.crossfit import MAX_FOLDS, MAX_SEED
 from promolab.uplift.data import read_table
 from promolab.uplift.deploy import targeting_experiment
 from promolab.uplift.experiment import experiment_uplift
-from promolab.uplift.learners import check_model
+from promolab.uplift.regression import check_model
 from promolab.uplift.margin import parse_offer_costs
 from promolab.uplift.policy import PolicyValue, check_share
 from promolab.uplift.policy_file import load_policy

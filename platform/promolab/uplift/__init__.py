@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from promolab.uplift.curves import auuc, qini_coefficient, qini_curve, uplift_curve
     from promolab.uplift.data import UpliftData, read_table, uplift_data
     from promolab.uplift.evaluate import DecileRow, OfferEvaluation, evaluate_offers
-    from promolab.uplift.learners import LEARNERS, make_regressor
+    from promolab.uplift.learners import LEARNERS
     from promolab.uplift.margin import parse_offer_costs, per_user_margin
     from promolab.uplift.policy import Lift, PolicyValue, TargetingEvaluation, choose, evaluate_targeting
+    from promolab.uplift.regression import MODELS, regressions
     from promolab.uplift.policy_file import TargetingPolicy, load_policy, policy_from_dict
     from promolab.uplift.report import UpliftReport, analyze_uplift
 
@@ -36,7 +37,7 @@ _SOURCES: dict[str, str] = {
     "auuc": "curves", "qini_coefficient": "curves", "qini_curve": "curves", "uplift_curve": "curves",
     "UpliftData": "data", "read_table": "data", "uplift_data": "data",
     "DecileRow": "evaluate", "OfferEvaluation": "evaluate", "evaluate_offers": "evaluate",
-    "LEARNERS": "learners", "make_regressor": "learners",
+    "LEARNERS": "learners", "MODELS": "regression", "regressions": "regression",
     "parse_offer_costs": "margin", "per_user_margin": "margin",
     "Lift": "policy", "PolicyValue": "policy", "TargetingEvaluation": "policy", "choose": "policy",
     "evaluate_targeting": "policy",

@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 from promolab.bandits.base import check_int
 from promolab.errors import InputError
 from promolab.uplift.data import UpliftData
-from promolab.uplift.learners import LEARNERS, make_regressor
+from promolab.uplift.learners import LEARNERS
+from promolab.uplift.regression import regressions
 
 MAX_FOLDS = 20
 MIN_ROWS_PER_FOLD = 10  # rows of every arm in every fold
@@ -74,23 +75,22 @@ def cross_fit(data: UpliftData, y: np.ndarray, *, label: str, learner: str = "x"
     y = np.asarray(y, dtype=float)
     if y.shape != (data.n,) or not np.all(np.isfinite(y)):
         raise InputError(f"outcome {label}", f"shape {y.shape}", f"{data.n} finite numbers")
-    return fit_folds(data, y, label=label, learner=learner, base=make_regressor(model, seed),
-                     fold=fold_ids(data.arm, folds, seed), seed=seed)
+    return fit_folds(data, y, label=label, learner=learner, model=model, fold=fold_ids(data.arm, folds, seed),
+                     seed=seed)
 
 
-def fit_folds(data: UpliftData, y: np.ndarray, *, label: str, learner: str, base: BaseEstimator, fold: np.ndarray,
-              seed: int) -> CrossFit:
+def fit_folds(data: UpliftData, y: np.ndarray, *, label: str, learner: str, model: str | BaseEstimator,
+              fold: np.ndarray, seed: int) -> CrossFit:
     """``cross_fit`` on given fold ids, unchecked (for callers that checked their inputs)."""
     fit = LEARNERS[learner]
-    x = data.x[:, 1:]  # the intercept column carries nothing a regressor with its own intercept needs
+    models = regressions(model, data.x, seed)
     mu0, tau = np.empty(data.n), np.empty((data.n, len(data.offers)))
     # one OpenMP thread: the fits are small, and on a busy machine gradient boosting's
     # spinning threads made one fit take 1-10 s instead of 0.2 s
     with threadpool_limits(limits=1, user_api="openmp"):
         for f in np.unique(fold):
-            train, test = fold != f, fold == f
-            effects = fit(x[train], data.arm[train], y[train], x[test], data.propensity, base,
-                          int(seed + f + 1) % (MAX_SEED + 1))
+            train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+            effects = fit(models, train, data.arm, y, test, data.propensity, int(seed + f + 1) % (MAX_SEED + 1))
             mu0[test], tau[test] = effects.mu0, effects.tau
     if not (np.all(np.isfinite(mu0)) and np.all(np.isfinite(tau))):
         raise InputError(f"outcome {label}", "non-finite predictions", "a regressor that predicts finite numbers")

@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.linear_model import Ridge
 
 from promolab.uplift.crossfit import CrossFit, fit_folds, fold_ids
 from promolab.uplift.data import UpliftData
-from promolab.uplift.learners import make_regressor
-
-RIDGE_ALPHA = 1.0
+from promolab.uplift.regression import RIDGE_ALPHA, ridge_coefficients
 
 
 def distil(phi: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> np.ndarray:
     """Weights (K, dim), intercept first: ridge of ``target`` (n, K) on ``phi`` (n, dim, with
     its intercept column; the intercept is not penalised)."""
-    ridge = Ridge(alpha=alpha).fit(phi[:, 1:], target)
-    return np.column_stack([np.atleast_1d(ridge.intercept_), np.atleast_2d(ridge.coef_)])
+    return ridge_coefficients(phi, target, alpha).T
 
 
 def nested_scores(data: UpliftData, y: np.ndarray, fit: CrossFit, model: str | BaseEstimator, seed: int,
@@ -38,11 +34,10 @@ def nested_scores(data: UpliftData, y: np.ndarray, fit: CrossFit, model: str | B
     ``fit``'s learner cross-fitted (max(2, K − 1) folds) on the rows outside fold f."""
     folds = np.unique(fit.fold)
     scores = np.empty_like(fit.tau)
-    base = make_regressor(model, seed)
     for f in folds:
         train = fit.fold != f
         inner_data = data.subset(train)
-        inner = fit_folds(inner_data, y[train], label=fit.outcome, learner=fit.learner, base=base,
+        inner = fit_folds(inner_data, y[train], label=fit.outcome, learner=fit.learner, model=model,
                           fold=fold_ids(inner_data.arm, max(2, folds.size - 1), seed), seed=seed)
         scores[~train] = data.x[~train] @ distil(inner_data.x, inner.tau, alpha).T
     return scores

@@ -31,10 +31,11 @@ from promolab.uplift.crossfit import MAX_SEED, CrossFit, check_folds, cross_fit
 from promolab.uplift.data import UpliftData, uplift_data
 from promolab.uplift.distill import distil, nested_scores
 from promolab.uplift.evaluate import OfferEvaluation, evaluate_offers
-from promolab.uplift.learners import LEARNERS, check_model
+from promolab.uplift.learners import LEARNERS
 from promolab.uplift.margin import per_user_margin, reward_label
 from promolab.uplift.policy import TargetingEvaluation, check_share, choose, evaluate_targeting, share_threshold
 from promolab.uplift.policy_file import TargetingPolicy
+from promolab.uplift.regression import check_model
 
 LEARNER_NAMES = {"t": "T-learner", "x": "X-learner", "dr": "DR-learner"}
 DEFINITIONS = {

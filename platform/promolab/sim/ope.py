@@ -240,11 +240,17 @@ def switch_dr_terms(log: LoggedArrays, model: RewardModel, tau: float, estimator
     return CellModelTerms(estimator, columns, cells, influence, spread)
 
 
-def estimate_all(estimators: Sequence[Terms], reward: np.ndarray,
-                 resampling: Resampling = DEFAULT_RESAMPLING) -> tuple[Estimate, ...]:
-    """Each estimator's value, standard error and interval, all from the same bootstrap resamples
-    (``reward`` decides the clipping: at 0 when no reward is negative)."""
+def reward_floor(reward: np.ndarray) -> float | None:
+    """The interval floor of a value of ``reward``: 0 when no reward is negative, else none."""
+    return 0.0 if np.min(reward) >= 0 else None
+
+
+def estimate_all(estimators: Sequence[Terms], reward: np.ndarray, resampling: Resampling = DEFAULT_RESAMPLING,
+                 *, floors: Sequence[float | None] | None = None) -> tuple[Estimate, ...]:
+    """Each estimator's value, standard error and interval, all from the same bootstrap resamples.
+    ``floors``: each interval's floor (default: ``reward_floor(reward)`` for all)."""
     n = estimators[0].columns.shape[0]
+    floors = [reward_floor(reward)] * len(estimators) if floors is None else floors
     columns = [e.columns for e in estimators]
     bounds = np.cumsum([0] + [c.shape[1] for c in columns])
 
@@ -253,9 +259,8 @@ def estimate_all(estimators: Sequence[Terms], reward: np.ndarray,
             return np.column_stack([e.combine(sums[:, lo:hi]) for e, lo, hi in zip(estimators, bounds, bounds[1:])])
 
     replicates = bootstrap_sums(sparse.hstack(columns, format="csc"), values, resampling)
-    floor = 0.0 if np.min(reward) >= 0 else None
     estimates = []
-    for e, column in zip(estimators, replicates.T):
+    for e, column, floor in zip(estimators, replicates.T, floors, strict=True):
         value, psi = e.value, e.influence
         se = float(psi.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         spread = max(e.spread, float(np.ptp(psi))) if np.all(np.isfinite(psi)) else e.spread

@@ -23,7 +23,7 @@ import numpy as np
 
 from promolab.errors import InputError
 from promolab.sim.ope import (DEFAULT_RESAMPLING, Estimate, RowTerms, dr_terms, estimate_all, ips_terms, logged_arrays,
-                              snips_terms)
+                              reward_floor, snips_terms)
 from promolab.sim.ope_diagnostics import WeightDiagnostics, weight_diagnostics
 from promolab.sim.ope_intervals import Resampling
 
@@ -118,13 +118,15 @@ def evaluate_targeting(reward: np.ndarray, arm: np.ndarray, propensity: np.ndarr
             for name, actions in policies.items()}
     terms = {name: (ips_terms(log), snips_terms(log), dr_terms(log, q)) for name, log in logs.items()}
     best = max(blankets, key=lambda name: terms[name][2].value)
-    values = iter(estimate_all([t for name in policies for t in terms[name]], reward, resampling))
-    rows = tuple(PolicyValue(name, {a: float(s) for a, s in zip(arms, log.target.mean(axis=0))},
-                             next(values), next(values), next(values),
-                             weight_diagnostics(log.weights, log.action, log.target))
-                 for name, log in logs.items())
+    valued = [t for name in policies for t in terms[name]]
     paired = [_lift(terms[name][i], terms[best][i]) for name in targeted for i in (0, 2)]
     # the paired differences play the reward: an interval is clipped at 0 only if none is negative
-    lifts = iter(estimate_all(paired, np.concatenate([t.numerator for t in paired]), resampling) if paired else ())
+    lift_floor = reward_floor(np.concatenate([t.numerator for t in paired])) if paired else None
+    estimates = iter(estimate_all(valued + paired, reward, resampling,  # one bootstrap for all
+                                  floors=[reward_floor(reward)] * len(valued) + [lift_floor] * len(paired)))
+    rows = tuple(PolicyValue(name, {a: float(s) for a, s in zip(arms, log.target.mean(axis=0))},
+                             next(estimates), next(estimates), next(estimates),
+                             weight_diagnostics(log.weights, log.action, log.target))
+                 for name, log in logs.items())
     return TargetingEvaluation(label, tuple(arms), rows, best,
-                               tuple(Lift(name, best, next(lifts), next(lifts)) for name in targeted))
+                               tuple(Lift(name, best, next(estimates), next(estimates)) for name in targeted))

@@ -71,6 +71,15 @@ def test_experiment_list_reads_the_registry_without_pandas(tmp_path: Path, capsy
     assert rows[0]["launched_at"] is not None
 
 
+def test_the_dashboard_command_checks_its_registry_file_before_loading_duckdb_or_streamlit(tmp_path: Path) -> None:
+    """DuckDB (0.06-0.09 s) comes with the server's head start, after the server answers."""
+    db = tmp_path / "r.duckdb"
+    db.write_bytes(b"\0" * 8 + b"DUCK" + b"\0" * (3 * 4096))
+    code = ("from pathlib import Path\nfrom promolab.cli.app import load_command\nload_command('dashboard')\n"
+            f"from promolab.store.preflight import inspect_path\nassert inspect_path(Path({str(db)!r}))")
+    assert _imported_after(code, ("duckdb", "streamlit", "promolab.store.files")) == []
+
+
 def test_the_probe_sees_what_a_command_imports() -> None:
     """The checks above can fail: a command that opens the registry loads DuckDB and the store."""
     assert _imported_after("from promolab.cli.app import load_command\nload_command('experiment')",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from promolab.errors import InputError, SpecError, StateError
 from promolab.service.state import NotServable
-from promolab.store.files import RegistryFileError
+from promolab.store.preflight import RegistryFileError
 
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40))
 

@@ -40,7 +40,7 @@ def test_every_exported_name_resolves_to_its_definition(name: str) -> None:
 def test_unknown_names_are_refused_and_submodules_still_import() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         promolab.store.no_such_name  # noqa: B018
-    from promolab.store import files, keys  # submodules, not table entries
+    from promolab.store import keys, preflight  # submodules, not table entries
 
-    assert files.RegistryFileError is promolab.store.RegistryFileError
+    assert preflight.RegistryFileError is promolab.store.RegistryFileError
     assert keys.__name__ == "promolab.store.keys"

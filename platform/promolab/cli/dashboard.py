@@ -21,7 +21,7 @@ from promolab.cli.app import app
 from promolab.cli.listen import check_listen
 from promolab.cli.output import say
 from promolab.errors import InputError
-from promolab.store.files import inspect_path
+from promolab.store.preflight import inspect_path
 from promolab.store.location import DB_ENV, resolve_db_path
 
 APP_ENV = "PROMOLAB_DASHBOARD_APP"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # what the lazy table below resolves to, for type checkers an
     from promolab.store.batches import MAX_EVENT_FUTURE, MIN_EVENT_TS, check_event_ts, events_batch, exposures_batch
     from promolab.store.events import insert_events
     from promolab.store.exposures import CONFLICTS_TABLE, CROSS_VARIANT_USERS_SQL
-    from promolab.store.files import RegistryFileError
+    from promolab.store.preflight import RegistryFileError
     from promolab.store.location import DB_ENV, DEFAULT_DB, DEMO_DB, demo_fallback, missing_hint, resolve_db_path
     from promolab.store.migrations import LATEST_VERSION
     from promolab.store.registry import ExperimentSummary, ExposureHealth, IngestResult, Registry, StatusChange
@@ -32,7 +32,7 @@ _SOURCES: dict[str, str] = {
     "insert_events": "events",
     "CONFLICTS_TABLE": "exposures",
     "CROSS_VARIANT_USERS_SQL": "exposures",
-    "RegistryFileError": "files",
+    "RegistryFileError": "preflight",
     "DB_ENV": "location",
     "DEFAULT_DB": "location",
     "DEMO_DB": "location",

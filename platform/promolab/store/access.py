@@ -50,7 +50,7 @@ import duckdb
 
 from promolab.errors import InputError
 from promolab.store import files
-from promolab.store.files import RegistryFileError
+from promolab.store.preflight import RegistryFileError
 
 LOCK_TIMEOUT_ENV = "PROMOLAB_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10.0

@@ -14,7 +14,8 @@ from typing import Iterator
 
 import duckdb
 
-from promolab.store.files import RegistryFileError, user_tables
+from promolab.store.files import user_tables
+from promolab.store.preflight import RegistryFileError
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ conflict, the first stored row kept (see :mod:`promolab.store.events`); exposure
 each user's first exposure per experiment (sticky assignment), and exposures of a user
 to another variant are kept in ``exposure_conflicts`` (see :mod:`promolab.store.exposures`).
 
-Opening checks the file before anything is written to it (:mod:`promolab.store.files`):
+Opening checks the file before anything is written to it (:mod:`promolab.store.preflight`,
+:mod:`promolab.store.files`):
 a damaged, truncated, foreign or non-DuckDB file, or a folder that cannot be created, is
 one :class:`RegistryFileError` line naming the file, and the file is left as it was. A
 file this process may not write is opened read-only: reads work, writes are refused in
@@ -30,11 +31,11 @@ import duckdb
 from promolab.errors import InputError, StateError
 from promolab.spec import Experiment, experiment_from_dict, experiment_to_dict
 from promolab.store import alerts as _alerts
-from promolab.store import files
+from promolab.store import files, preflight
 from promolab.store.access import FileAccess, connect_waiting, locked
 from promolab.store.events import insert_events
 from promolab.store.exposures import CROSS_VARIANT_USERS_SQL, insert_exposures
-from promolab.store.files import RegistryFileError
+from promolab.store.preflight import RegistryFileError
 from promolab.store.location import DB_ENV, DEFAULT_DB, missing_hint, resolve_db_path  # noqa: F401 (re-exported)
 from promolab.store.migrations import CONTROL_TABLES, LATEST_VERSION, first_row, migrate, registered, schema_version
 
@@ -144,10 +145,10 @@ def _check(path: Path, read_only: bool | None, must_exist: bool = False) -> str 
 def _connect(path: Path, read_only: bool | None, must_exist: bool = False
              ) -> tuple[duckdb.DuckDBPyConnection, str | None]:
     """A checked connection and, when read-only, why."""
-    if not files.inspect_path(path):
+    if not preflight.inspect_path(path):
         if read_only or must_exist:
             raise RegistryFileError(f"{path}: {missing_hint()}")
-        files.prepare_folder(path)
+        preflight.prepare_folder(path)
         con = connect_waiting(path, read_only=False)
         try:
             migrate(con, str(path))
@@ -155,7 +156,7 @@ def _connect(path: Path, read_only: bool | None, must_exist: bool = False
             con.close()
             raise
         return con, None
-    may_write = files.writable(path)
+    may_write = preflight.writable(path)
     if read_only is False and not may_write:
         raise RegistryFileError(f"{path}: no write permission on the file or its folder; "
                                 "it can only be opened read-only")

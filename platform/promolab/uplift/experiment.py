@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from promolab.analysis.dialect import analysed_users_ctes
 from promolab.analysis.economics import EconomicsConfig, experiment_config
@@ -73,7 +74,7 @@ def _outcomes(experiment: Experiment, table: pd.DataFrame) -> list[str]:
 
 def experiment_uplift(registry: Registry, key: str, *, features: Sequence[str] = (), outcomes: Sequence[str] = (),
                       economics: EconomicsConfig | None = None, learners: Sequence[str] = ("x",),
-                      model: str = "hgb", folds: int = 5, seed: int = 0, share: float | None = None,
+                      model: str | BaseEstimator = "hgb", folds: int = 5, seed: int = 0, share: float | None = None,
                       users: Collection[str] | None = None) -> UpliftReport:
     """``analyze_uplift`` on ``key``'s analysed users (arms = variant keys, the control first;
     ``users``: only these). ``features`` default to every stored attribute that is numeric or has at most

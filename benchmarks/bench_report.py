@@ -10,20 +10,17 @@ the statistics time the rest. Median of ``--repeat`` runs after one warm-up.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from promolab.analysis import analyze_experiment
-from promolab.demo import build_demo
 from promolab.store import Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import machine  # noqa: E402
+from demo_setup import demo_arguments, open_demo  # noqa: E402
 
 
 def timed_report(registry: Registry, key: str) -> tuple[float, float]:
@@ -48,18 +45,8 @@ def timed_report(registry: Registry, key: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path)
-    parser.add_argument("--key", default="hillstrom-email")
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
-    db = args.db
-    if db is None:
-        db = Path(tempfile.mkdtemp()) / "demo.duckdb"
-        build_demo(db).close()
-    registry = Registry.open(db, read_only=True)
+    args = demo_arguments(__doc__, repeat=5)
+    registry = open_demo(args.db)
     timed_report(registry, args.key)
     runs = [timed_report(registry, args.key) for _ in range(args.repeat)]
     total = statistics.median(t for t, _ in runs)

@@ -14,24 +14,21 @@ the largest difference between the two reports' numbers is printed.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from sklearn.linear_model import Ridge
 
-from promolab.demo import build_demo
 from promolab.store import Registry
 from promolab.uplift.experiment import experiment_uplift
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import machine  # noqa: E402
+from demo_setup import demo_arguments, open_demo  # noqa: E402
 
 
 def largest_difference(a: Any, b: Any) -> float:
@@ -52,18 +49,8 @@ def timed(registry: Registry, key: str, model: Any) -> tuple[float, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path)
-    parser.add_argument("--key", default="hillstrom-email")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
-    db = args.db
-    if db is None:
-        db = Path(tempfile.mkdtemp()) / "demo.duckdb"
-        build_demo(db).close()
-    registry = Registry.open(db, read_only=True)
+    args = demo_arguments(__doc__, repeat=3)
+    registry = open_demo(args.db)
     models = {"closed-form ridge": "ridge", "scikit-learn Ridge per fit": Ridge(alpha=1.0)}
     for model in models.values():
         timed(registry, args.key, model)

@@ -6,7 +6,7 @@ call, with the same arguments (``ui.defaults``): the Experiments page's rows (ex
 days running: the page draws them before its verdicts, and a report holds the registry for all
 its queries) and reports first; then, each when no page is being drawn (``Activity``), the lift
 over time, each bandit's regret, a contextual experiment's allocation, the sequential looks
-and the uplift models of the first A/B experiment (a second, and seconds of cross-fitting on
+and the uplift models of the first A/B experiment (a second, and two seconds of cross-fitting on
 the demo: begun before the other steps, in a child process at the lowest CPU priority,
 ``ui.background``). A
 page visited later finds its result cached; one visited meanwhile waits for the computation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import chi2_contingency
 from uplift_synthetic import FEATURES, synthetic
 
 from promolab.errors import InputError
@@ -80,6 +81,23 @@ def test_a_randomised_table_passes_the_balance_check(frame):
     check = check_balance(uplift_data(frame, "arm", "control", ["y"], FEATURES))
     assert check.passed and [f.feature for f in check.features] == FEATURES
     assert all(f.max_abs_smd < 0.15 for f in check.features)
+
+
+def test_the_balance_chi_square_is_scipys_chi2_contingency(frame):
+    """X², dof and p of every feature equal scipy.stats.chi2_contingency (no continuity correction)
+    on the arms × values table, numeric features cut into the same quantile bins."""
+    data = uplift_data(frame.assign(few=np.where(frame["x1"] > 1.5, "rare", "common")), "arm", "control", ["y"],
+                       [*FEATURES, "few"])
+    start = 1
+    for feature, balance in zip(data.features.features, check_balance(data).features, strict=True):
+        columns = data.x[:, start:start + feature.width]
+        start += feature.width
+        codes = columns.argmax(axis=1) if feature.kind == "categorical" else np.searchsorted(
+            np.unique(np.quantile(columns[:, 0], np.linspace(0, 1, 11)[1:-1])), columns[:, 0], side="right")
+        table = pd.crosstab(data.arm, codes).to_numpy()
+        reference = chi2_contingency(table, correction=False)
+        assert balance.chi2 == pytest.approx(reference.statistic, rel=1e-12)
+        assert balance.dof == reference.dof and balance.p_value == pytest.approx(reference.pvalue, rel=1e-9)
 
 
 def test_a_table_where_assignment_depends_on_a_feature_is_refused(frame):

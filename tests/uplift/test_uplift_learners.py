@@ -3,13 +3,19 @@ the rows it predicts; work is bounded with field-named errors."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import StratifiedKFold
 from uplift_synthetic import FEATURES, effects, synthetic
 
 from promolab.errors import InputError
-from promolab.uplift.crossfit import MAX_FOLDS, cross_fit, fold_ids
+from promolab.uplift.crossfit import MAX_FOLDS, cross_fit
+from promolab.uplift.folds import fold_ids
 from promolab.uplift.data import uplift_data
 from promolab.uplift.distill import nested_scores
 
@@ -51,6 +57,21 @@ def test_folds_are_seeded_and_stratified(data):
     assert not np.array_equal(a, fold_ids(data.arm, 5, 8))
     counts = np.array([[np.sum((a == f) & (data.arm == arm)) for arm in range(3)] for f in range(5)])
     assert (counts.max(axis=0) - counts.min(axis=0) <= 1).all()  # each arm spread evenly over the folds
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms=st.lists(st.integers(0, 3), min_size=20, max_size=300), folds=st.integers(2, 6),
+       seed=st.integers(0, 2**32 - 1))
+def test_folds_are_scikit_learns_stratified_k_fold(arms: list[int], folds: int, seed: int):
+    """The assignment of StratifiedKFold(folds, shuffle=True, random_state=seed), arms in any order."""
+    arm = np.array(arms)
+    assume(np.bincount(arm).max() >= folds)  # what scikit-learn needs to split at all
+    expected = np.empty(arm.size, dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an arm with fewer rows than folds
+        for f, (_, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(arm, arm)):
+            expected[test] = f
+    np.testing.assert_array_equal(fold_ids(arm, folds, seed), expected)
 
 
 class Spy(BaseEstimator, RegressorMixin):

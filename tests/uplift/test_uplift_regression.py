@@ -1,7 +1,14 @@
 """The learners' base regressions against scikit-learn: the closed-form ridge is its
-``Ridge(alpha, fit_intercept=True)``; an estimator is cloned per fit and sees only its rows."""
+``Ridge(alpha, fit_intercept=True)``; an estimator is cloned per fit and sees only its rows;
+the ridge path loads neither scikit-learn nor scipy.stats."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +16,8 @@ from sklearn.linear_model import Ridge
 from sklearn.tree import DecisionTreeRegressor
 
 from promolab.errors import InputError
-from promolab.uplift.regression import EstimatorRows, RidgeRows, regressions, ridge_coefficients
+from promolab.uplift.estimators import EstimatorRows
+from promolab.uplift.regression import RidgeRows, check_model, regressions, ridge_coefficients
 
 
 def design(n: int, seed: int) -> np.ndarray:
@@ -62,3 +70,38 @@ def test_named_models_and_a_bad_one():
     assert regressions("hgb", x, seed=3).base.random_state == 3
     with pytest.raises(InputError, match="model: got 'forest', expected one of ridge, hgb"):
         regressions("forest", x)
+
+
+class FitPredict:
+    """fit and predict, but no get_params: scikit-learn cannot clone it."""
+
+    def fit(self, x, y):
+        return self
+
+    def predict(self, x):
+        return np.zeros(len(x))
+
+
+def test_a_model_is_a_name_or_a_clonable_regressor():
+    check_model("ridge")
+    check_model(DecisionTreeRegressor())
+    for bad in ("forest", FitPredict(), DecisionTreeRegressor, 3):
+        with pytest.raises(InputError, match="model: .* expected one of ridge, hgb .or a scikit-learn regressor."):
+            check_model(bad)
+
+
+def test_the_ridge_analysis_loads_neither_scikit_learn_nor_scipy_stats():
+    """Their import takes 0.5-1 s; the dashboard's and the CLI's ridge models need neither."""
+    probe = """
+import json, sys
+from uplift_synthetic import FEATURES, synthetic
+from promolab.uplift.report import analyze_uplift
+report = analyze_uplift(synthetic(1500, seed=5), treatment="arm", control="control", outcomes=["y"],
+                        features=FEATURES, learners=("x", "t", "dr"), model="ridge", folds=3)
+assert report.targeting.policies
+print(json.dumps([m for m in ("sklearn", "scipy.stats", "scipy.linalg") if m in sys.modules]))
+"""
+    here = str(Path(__file__).resolve().parent)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

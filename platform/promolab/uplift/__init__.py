@@ -20,20 +20,23 @@ from promolab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from promolab.uplift.balance import BalanceCheck, FeatureBalance, check_balance
-    from promolab.uplift.crossfit import CrossFit, cross_fit, fold_ids
+    from promolab.uplift.crossfit import CrossFit, cross_fit
     from promolab.uplift.curves import auuc, qini_coefficient, qini_curve, uplift_curve
     from promolab.uplift.data import UpliftData, read_table, uplift_data
+    from promolab.uplift.estimators import EstimatorRows, gradient_boosting
     from promolab.uplift.evaluate import DecileRow, OfferEvaluation, evaluate_offers
+    from promolab.uplift.folds import fold_ids
     from promolab.uplift.learners import LEARNERS
     from promolab.uplift.margin import parse_offer_costs, per_user_margin
     from promolab.uplift.policy import Lift, PolicyValue, TargetingEvaluation, choose, evaluate_targeting
-    from promolab.uplift.regression import MODELS, regressions
     from promolab.uplift.policy_file import TargetingPolicy, load_policy, policy_from_dict
+    from promolab.uplift.regression import MODELS, regressions
     from promolab.uplift.report import UpliftReport, analyze_uplift
 
 _SOURCES: dict[str, str] = {
     "BalanceCheck": "balance", "FeatureBalance": "balance", "check_balance": "balance",
-    "CrossFit": "crossfit", "cross_fit": "crossfit", "fold_ids": "crossfit",
+    "CrossFit": "crossfit", "cross_fit": "crossfit", "fold_ids": "folds",
+    "EstimatorRows": "estimators", "gradient_boosting": "estimators",
     "auuc": "curves", "qini_coefficient": "curves", "qini_curve": "curves", "uplift_curve": "curves",
     "UpliftData": "data", "read_table": "data", "uplift_data": "data",
     "DecileRow": "evaluate", "OfferEvaluation": "evaluate", "evaluate_offers": "evaluate",

@@ -1,6 +1,7 @@
 """K-fold cross-fitting: every row's μ̂_0 and τ̂ come from models that never saw that row.
 
-Rows are split into ``folds`` folds stratified by arm (``StratifiedKFold`` with the seed);
+Rows are split into ``folds`` folds stratified by arm (``promolab.uplift.folds``: scikit-learn's
+``StratifiedKFold`` assignment with the seed);
 fold f's predictions come from a learner fitted on the other folds only (Chernozhukov et
 al. 2018, "Double/debiased machine learning"). Curves, decile tables and policy values
 computed on these predictions are out-of-sample.
@@ -9,17 +10,20 @@ computed on these predictions are out-of-sample.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from promolab.bandits.base import check_int
 from promolab.errors import InputError
 from promolab.uplift.data import UpliftData
+from promolab.uplift.folds import fold_ids
 from promolab.uplift.learners import LEARNERS
 from promolab.uplift.regression import regressions
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 MAX_FOLDS = 20
 MIN_ROWS_PER_FOLD = 10  # rows of every arm in every fold
@@ -53,15 +57,6 @@ def check_folds(folds: object, data: UpliftData) -> int:
             f": arm {data.arms[smallest]!r} has {counts[smallest]} rows ({MIN_ROWS_PER_FOLD} per arm and fold)")
         raise InputError("folds", folds, expected)
     return folds
-
-
-def fold_ids(arm: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """The fold of each row, stratified by arm."""
-    fold = np.empty(arm.size, dtype=np.int64)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros(arm.size), arm)):
-        fold[test] = f
-    return fold
 
 
 def cross_fit(data: UpliftData, y: np.ndarray, *, label: str, learner: str = "x",

@@ -14,12 +14,17 @@ made a distilled policy look far better than it is.)
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.base import BaseEstimator
+from typing import TYPE_CHECKING
 
-from promolab.uplift.crossfit import CrossFit, fit_folds, fold_ids
+import numpy as np
+
+from promolab.uplift.crossfit import CrossFit, fit_folds
 from promolab.uplift.data import UpliftData
+from promolab.uplift.folds import fold_ids
 from promolab.uplift.regression import RIDGE_ALPHA, ridge_coefficients
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 
 def distil(phi: np.ndarray, target: np.ndarray, alpha: float = RIDGE_ALPHA) -> np.ndarray:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from promolab.analysis.dialect import analysed_users_ctes
 from promolab.analysis.economics import EconomicsConfig, experiment_config
@@ -29,6 +30,9 @@ from promolab.stats.srm import srm_test
 from promolab.store import Registry
 from promolab.uplift.data import MAX_ROWS
 from promolab.uplift.report import UpliftReport, analyze_uplift
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 TREATMENT = "variant"
 

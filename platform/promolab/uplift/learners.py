@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
+from promolab.uplift.folds import fold_ids
 from promolab.uplift.regression import Predictor, RowRegression
 
 
@@ -64,8 +64,9 @@ def dr_learner(models: RowRegression, rows: np.ndarray, arm: np.ndarray, y: np.n
                propensity: np.ndarray, seed: int) -> Effects:
     n_arms = propensity.size
     mu = np.empty((rows.size, n_arms))
-    splits = StratifiedKFold(2, shuffle=True, random_state=seed).split(np.zeros(rows.size), arm[rows])
-    for train, test in splits:
+    inner = fold_ids(arm[rows], 2, seed)
+    for half in (0, 1):
+        train, test = inner != half, inner == half
         for a, model in enumerate(_arm_models(models, rows[train], arm, y, n_arms)):
             mu[test, a] = model(rows[test])
     arm_rows, y_rows = arm[rows], y[rows]

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
 from promolab.analysis.economics import EconomicsConfig
 from promolab.bandits.base import check_int
@@ -36,6 +35,9 @@ from promolab.uplift.margin import per_user_margin, reward_label
 from promolab.uplift.policy import TargetingEvaluation, check_share, choose, evaluate_targeting, share_threshold
 from promolab.uplift.policy_file import TargetingPolicy
 from promolab.uplift.regression import check_model
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 LEARNER_NAMES = {"t": "T-learner", "x": "X-learner", "dr": "DR-learner"}
 DEFINITIONS = {

@@ -2,13 +2,13 @@
 
 The prefetch (``ui.prefetch``) computes the Sequential page's looks (about a second: the
 report's SQL rerun per look, and the boundaries) and the uplift models ahead of the Targeting
-page (about two seconds of cross-fitting and bootstrap, and scikit-learn's import). In the
-server's own process that work shares the interpreter (one thread runs at a time) and the
-cores with every page a visitor opens meanwhile: the Report page's script took 1.0 s instead of 0.5 s while the uplift
-models were fitted there, and a Report opened right after the first page took 2.34 s instead
-of 2.03 s (medians of 5 interleaved runs) while the looks were computed there. In a child
-process at nice 19 (and, on Linux, in a CPU group of its own: ``lowest_priority``) they run on
-whatever CPU the server and the browser leave idle, one after the other. The server
+page (about two seconds of cross-fitting and bootstrap on the demo). In the server's own
+process that work shares the interpreter (one thread runs at a time) and the cores with every
+page a visitor opens meanwhile: the Report page's script took 1.0 s instead of 0.5 s while the
+uplift models were fitted there, and a Report opened right after the first page took 2.34 s
+instead of 2.03 s (medians of 5 interleaved runs) while the looks were computed there. In a
+child process at nice 19 (and, on Linux, in a CPU group of its own: ``lowest_priority``) they
+run on whatever CPU the server and the browser leave idle, one after the other. The server
 terminates it when it stops (``promolab.cli.dashboard_server``).
 
 ``start`` submits a job; the cached function that needs its value calls ``compute`` with the

@@ -1,4 +1,4 @@
-"""The registry file itself: is it there, is it a DuckDB database, is it whole, may we write it.
+"""The registry file as DuckDB opens it: is it whole, is it a promolab registry, is a block damaged.
 
 ``Registry`` opens a file in two steps so that nothing is written to a file promolab
 cannot use:
@@ -14,7 +14,7 @@ cannot use:
 
 The bulk tables (events, exposures, attributes) are not read on open: that would be a
 full scan per command. A damaged block there is reported by the operation that reads
-it, as the same one-line :class:`RegistryFileError` (:func:`file_error`);
+it, as the same one-line :class:`RegistryFileError` (:func:`damage_error`);
 ``Registry.verify()`` reads everything.
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from promolab.store.preflight import HEADER_BYTES, RESTORE, RegistryFileError, fail
+
 
 def _duckdb_line(path: Path, exc: BaseException) -> str:
     """DuckDB's message, on one line, without the path (the error already names it)."""

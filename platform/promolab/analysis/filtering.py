@@ -33,12 +33,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special as _sp
 
 from promolab.analysis.sql import literal, per_user_ctes, quote
 from promolab.errors import InputError
 from promolab.spec import Experiment
 from promolab.spec.model import FilterRules
+from promolab.stats.contingency import chi2_independence
 
 IMBALANCE_THRESHOLD = 0.01
 MAX_ACCOUNTS = 1_000_000  # accounts allowed per shared device / payment value
@@ -284,15 +284,10 @@ class FilteringSummary:
 
 
 def imbalance_test(flagged: Mapping[str, int], exposed: Mapping[str, int]) -> tuple[float, float]:
-    """Pearson chi-square (no continuity correction) on variants × {flagged, not flagged}:
-    X² = Σ (O − E)² / E with E = row total · column total / N, on (rows − 1) degrees of
-    freedom; = ``scipy.stats.chi2_contingency(table, correction=False)``."""
-    table = np.array([[flagged[v], exposed[v] - flagged[v]] for v in exposed], dtype=float)
-    if table[:, 0].sum() == 0 or table[:, 1].sum() == 0 or len(table) < 2:
-        return 0.0, 1.0
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-    stat = float(((table - expected) ** 2 / expected).sum())
-    return stat, float(_sp.chdtrc(len(table) - 1, stat))
+    """(X², p) of Pearson's chi-square test of independence on variants × {flagged, not flagged}
+    (``promolab.stats.contingency``); (0, 1) when no user or every user is flagged."""
+    stat, _, p = chi2_independence(np.array([[flagged[v], exposed[v] - flagged[v]] for v in exposed]))
+    return stat, p
 
 
 def summarise(frame: pd.DataFrame, rules: Sequence[Rule], notes: Sequence[str] = ()) -> FilteringSummary:

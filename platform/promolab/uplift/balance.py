@@ -1,10 +1,8 @@
 """Is the treatment assignment independent of the features? Uplift needs randomised data.
 
 Per feature, Pearson's chi-square test of independence of arm and feature value on the
-arms × values table O: X² = Σ (O − E)² / E with E = row total × column total / n, on
-(rows − 1)(columns − 1) degrees of freedom (``scipy.stats.chi2_contingency`` without
-continuity correction, which the tests hold it equal to; a numeric feature is cut into
-``BINS`` quantile bins first), and the largest absolute standardised mean difference
+arms × values table (``promolab.stats.contingency``; a numeric feature is cut into ``BINS``
+quantile bins first), and the largest absolute standardised mean difference
 of its encoded columns between an offer and the control,
 SMD = (x̄_k − x̄_0) / sqrt((s²_k + s²_0) / 2) (Austin 2009). A table whose smallest
 p-value is below the strict ``THRESHOLD`` (1e-6: a randomised table with ten features
@@ -17,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from promolab.errors import InputError
+from promolab.stats.contingency import chi2_independence
 from promolab.uplift.data import UpliftData
 
 THRESHOLD = 1e-6
@@ -62,13 +60,7 @@ def _codes(columns: np.ndarray, categorical: bool) -> np.ndarray:
 def _chi2(arm: np.ndarray, codes: np.ndarray, n_arms: int) -> tuple[float, int, float]:
     table = np.zeros((n_arms, int(codes.max()) + 1))
     np.add.at(table, (arm, codes), 1)
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return 0.0, 0, 1.0  # a constant feature cannot depend on the arm
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
-    statistic = float(((table - expected) ** 2 / expected).sum())
-    dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    return statistic, dof, float(special.chdtrc(dof, statistic))
+    return chi2_independence(table)  # a constant feature: (0, 0, 1), it cannot depend on the arm
 
 
 def _max_smd(columns: np.ndarray, arm: np.ndarray, n_arms: int) -> float:

@@ -57,4 +57,4 @@ try:
 finally:  # st.stop() ends a run by raising
     prefetch.activity.end()  # the background prefetch goes on once the pages are idle
     with st.sidebar:
-        frontend.preload(frontend.CHARTS, idle=True)  # last: the browser loads the chart code once the page is drawn
+        frontend.preload(frontend.LATER_ELEMENTS, idle=True)  # last: the other pages' code, once the page is drawn

@@ -85,14 +85,22 @@ COLUMNS = {
         "split", help="Sample ratio check: 'mismatch' means the users per variant do not match the configured "
                       "split, so assignment or logging is broken and no result can be trusted."),
 }
-# What needs no report is drawn first: the filters, the counts, and the table and list from the
-# summaries, so the browser loads their code while the reports are computed; the table and the
-# list are then redrawn with the verdicts.
-c1, c2, c3 = st.columns([2, 2, 3])
-statuses = c1.multiselect("Status", ["draft", "running", "paused", "stopped"], key="filter-status",
-                          placeholder="all statuses")
-kinds = c2.multiselect("Kind", list(KIND.values()), key="filter-kind", placeholder="all kinds")
-search = c3.text_input("Search key, name or owner", key="filter-search")
+# What needs no report is drawn first: the counts, and the table and list from the summaries,
+# so the browser loads their code while the reports are computed; the table and the list are
+# then redrawn with the verdicts. The filters and the extra columns are drawn only once their
+# section is opened (Streamlit's select boxes cost the browser 0.3 s of script on a first load,
+# which put the page's first view over 3 s); the filters apply while their section is closed.
+FILTERS = {"filter-status": [], "filter-kind": [], "filter-search": ""}
+for name, empty in FILTERS.items():  # kept while unrendered: Streamlit drops an unrendered widget's value
+    st.session_state[name] = st.session_state.get(name, empty)
+filters = st.expander("Filter by status, kind, name or owner", key="filters", on_change="rerun")
+if filters.open:
+    c1, c2, c3 = filters.columns([2, 2, 3])
+    c1.multiselect("Status", ["draft", "running", "paused", "stopped"], key="filter-status",
+                   placeholder="all statuses")
+    c2.multiselect("Kind", list(KIND.values()), key="filter-kind", placeholder="all kinds")
+    c3.text_input("Search key, name or owner", key="filter-search")
+statuses, kinds, search = (st.session_state[name] for name in FILTERS)
 
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Experiments", len(summaries))
@@ -105,8 +113,10 @@ caption, listing = st.empty(), st.empty()
 described = [_row(s) for s in summaries]
 pending = _filtered(pd.DataFrame(described), statuses, kinds, search)
 listing.dataframe(pending[list(COLUMNS)], hide_index=True, width="stretch", column_config=COLUMNS)
-with st.expander("More columns: key, kind, owner, traffic, launch and exposure dates"):
-    st.dataframe(
+more = st.expander("More columns: key, kind, owner, traffic, launch and exposure dates", key="more-columns",
+                   on_change="rerun")
+if more.open:
+    more.dataframe(
         pending[["key", "name", "kind", "owner", "traffic", "launched", "exposure dates"]], hide_index=True,
         width="stretch",
         column_config={"traffic": st.column_config.NumberColumn("traffic", format="%.0f %%"),
@@ -134,7 +144,8 @@ if alerts:
         + ". `promolab alerts` shows them; `promolab alerts ack ID` acknowledges one.",
         icon=":material/notifications_active:")
 
-caption.caption(f"{len(shown)} of {len(table)} experiments. Select a row to open it.")
+filtered = ", filtered" if statuses or kinds or search else ""
+caption.caption(f"{len(shown)} of {len(table)} experiments{filtered}. Select a row to open it.")
 selection = listing.dataframe(
     shown[list(COLUMNS)], hide_index=True, width="stretch", key="experiments-table", on_select="rerun",
     selection_mode="single-row", column_config=COLUMNS,
@@ -143,11 +154,8 @@ roster.markdown(_listed(shown))
 
 rows = selection.selection.rows if selection and hasattr(selection, "selection") else []
 chosen = shown.key.iloc[rows[0]] if rows else None
-if chosen is None:
-    titles = dict(zip(shown.key, shown.name))
-    chosen = st.selectbox("Open experiment", list(shown.key), key="open-experiment",
-                          format_func=lambda k: f"{titles[k]} ({k})") if len(shown) else None
 if chosen:
+    st.markdown(f"**{shown.name.iloc[rows[0]]}**")
     b1, b2, b3 = st.columns(3)
     if b1.button("Report", icon=":material/bar_chart:", key="open-report", width="stretch"):
         state.select(chosen)

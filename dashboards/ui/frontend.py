@@ -10,8 +10,9 @@ Arrow code) about 0.3 s of the browser's main thread, for the charts (``PlotlyCh
 ``preload`` has the browser load named modules before that: at once (``app.py`` asks for
 the first page's elements before the first page computes anything, so the code loads while
 the server works), or once the script run is over, the page has been unchanged for
-``QUIET_MS`` and the browser is idle (the charts: their compile, a quarter of a second of the
-main thread, would otherwise delay drawing the end of the first page). It
+``QUIET_MS`` and the browser is idle (the charts and the select box the other pages pick an
+experiment with: their compile, a quarter of a second of the main thread for the charts, would
+otherwise delay drawing the end of the first page; the first page draws no select box). It
 mirrors Streamlit's own loader: a ``<link rel="modulepreload">`` for each module the
 element's module imports (fetched in parallel, compiled, not run), then ``import()`` of the
 element's module. Both use the URLs Streamlit's own imports use (resolved against its entry
@@ -35,9 +36,10 @@ HEAD_BYTES = 32_768  # a module's static imports come first: within its first 10
 QUOTED_MODULE = re.compile(r'"\./([^"/]+\.js)"')  # a static import when after from / import: import{a}from"./x.js"
 HIDE = "<style>[class*='st-key-promolab-preload'] {display: none;}</style>"  # the scripts' containers take no room
 
-# The first page's elements besides text (the Experiments page; most pages have a table), and the charts.
-PAGE_ELEMENTS = ("DataFrame", "Multiselect", "TextInput", "Metric", "Selectbox", "Button")
-CHARTS = ("PlotlyChart",)
+# The first page's elements besides text (the Experiments page; most pages have a table), and what
+# the other pages draw: the charts, and the select box that picks the experiment on each of them.
+PAGE_ELEMENTS = ("DataFrame", "Metric", "Button")
+LATER_ELEMENTS = ("PlotlyChart", "Selectbox")
 
 LOADER = """<script>
 (() => {

@@ -61,15 +61,37 @@ def test_experiments_page_lists_every_experiment_with_verdict_and_srm(app):
     assert any(BROKEN in e.value and "mismatch" in e.value.lower() for e in at.error)
 
 
-def test_experiments_filters_change_the_list(app):
+def test_experiments_filters_change_the_list_and_stay_while_closed(app):
     at = app()
+    assert not at.multiselect and not at.text_input  # drawn once their section is opened
+    at.session_state["filters"] = True  # the "Filter by …" expander opened
+    at.run()
     at.multiselect(key="filter-kind").select("bandit").run()
     listing = texts(at.markdown)
     assert BANDIT in listing and "hillstrom-email" not in listing
+    at.session_state["filters"] = False  # closed: the filter still applies, and the caption says so
+    at.run()
+    assert not at.multiselect
+    assert BANDIT in texts(at.markdown) and "hillstrom-email" not in texts(at.markdown)
+    assert "filtered" in texts(at.caption)
+    at.session_state["filters"] = True
+    at.run()
+    assert at.multiselect(key="filter-kind").value == ["bandit"]
     at.multiselect(key="filter-kind").unselect("bandit").run()
     at.text_input(key="filter-search").input("hillstrom").run()
     listing = texts(at.markdown)
     assert "hillstrom-email" in listing and BANDIT not in listing
+
+
+def test_experiments_more_columns_drawn_once_opened(app):
+    at = app()
+    assert len(at.dataframe) == 1
+    at.session_state["more-columns"] = True
+    at.run()
+    assert not at.exception
+    extra = at.dataframe[1].value
+    assert {"key", "owner", "traffic", "launched", "exposure dates"} <= set(extra.columns)
+    assert "hillstrom-email" in set(extra.key)
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -634,7 +656,7 @@ def test_every_page_preloads_element_code_first_and_chart_code_last(app, page):
     from ui import frontend
 
     entry = next(frontend.JS.glob("index.*.js")).read_text()
-    names = {element: frontend.module(element) for element in frontend.PAGE_ELEMENTS + frontend.CHARTS}
+    names = {element: frontend.module(element) for element in frontend.PAGE_ELEMENTS + frontend.LATER_ELEMENTS}
     for element, name in names.items():
         assert name is not None and (frontend.JS / name).is_file(), element
         assert f"./{name}" in entry, element  # Streamlit's own import() of it, relative to its entry script
@@ -645,5 +667,6 @@ def test_every_page_preloads_element_code_first_and_chart_code_last(app, page):
     assert "if (!false)" in now.proto.body  # at once
     assert all(f'"{names[e]}"' in now.proto.body for e in frontend.PAGE_ELEMENTS)
     later = at.sidebar.get("html")[-1].proto.body
-    assert "if (!true)" in later and f'"{names["PlotlyChart"]}"' in later  # once the page is drawn and idle
+    assert "if (!true)" in later  # once the page is drawn and idle
+    assert all(f'"{names[e]}"' in later for e in frontend.LATER_ELEMENTS)
     assert sum("__promolabModules" in h.proto.body for h in at.get("html")) == 2

@@ -38,6 +38,7 @@ pytestmark = [
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[dev]')")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -160,6 +161,18 @@ def settle(driver, charts: int = 0, text: str | None = None, timeout: float = 25
 def open_page(driver, base: str, path: str, charts: int = 0, text: str | None = None) -> float:
     driver.get(f"{base}/{path}")
     return settle(driver, charts, text)
+
+
+GRID_ROW_PX = 35  # Streamlit's data grid: the header's and each row's height
+GRID_MARKER_PX = 18  # the middle of the row-selection column, from the grid's left edge
+
+
+def select_grid_row(driver, index: int) -> None:
+    """Tick the selection box of row ``index`` (0-based) of the page's first data grid (a canvas)."""
+    grid = driver.find_element(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    box = grid.rect
+    ActionChains(driver).move_to_element_with_offset(
+        grid, -box["width"] / 2 + GRID_MARKER_PX, -box["height"] / 2 + GRID_ROW_PX * (index + 1.5)).click().perform()
 
 
 def click_button(driver, label: str) -> None:
@@ -373,6 +386,17 @@ def test_dashboard_end_to_end(named_variants: list[str], server: str, browser, b
     open_page(d, server, "", text="hillstrom-email")  # Experiments is the default page
     body = d.find_element(By.TAG_NAME, "body").text
     assert "coupon-bandit" in body and "Ship Mens E-Mail" in body
+    d.find_element(By.XPATH, "//summary[contains(., 'Filter by status')]").click()  # drawn once opened
+    settle(d, text="Search key, name or owner")
+    assert not layout_problems(d, keys)
+    select_grid_row(d, 1)  # the targeted Hillstrom test: its name and the buttons that open it
+    WebDriverWait(d, 10, poll_frequency=POLL).until(
+        lambda d: d.find_elements(By.XPATH, "//*[@data-testid='stMain']//button[contains(., 'Report')]"))
+    settle(d)
+    assert "Hillstrom e-mail campaign: targeted\n" in d.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]').text
+    click_button(d, "Report")
+    settle(d, charts=1, text="hillstrom-targeted")
+    assert d.current_url.split("?")[0].endswith("/report")
 
     open_page(d, server, "simulation", text="Run simulation")
     click_button(d, "Run simulation")

@@ -66,6 +66,7 @@ def test_experiments_filters_change_the_list_and_stay_while_closed(app):
     assert not at.multiselect and not at.text_input  # drawn once their section is opened
     at.session_state["filters"] = True  # the "Filter by …" expander opened
     at.run()
+    assert not at.exception and not any("Session State" in w.value for w in at.warning)  # the kept values
     at.multiselect(key="filter-kind").select("bandit").run()
     listing = texts(at.markdown)
     assert BANDIT in listing and "hillstrom-email" not in listing
@@ -648,7 +649,7 @@ def test_bandit_pages_agree_on_launch_and_days_running(app, dashboard_db):
 
 
 @pytest.mark.parametrize("page", ["app_pages/experiments.py", "app_pages/launch.py", "app_pages/report.py"])
-def test_every_page_preloads_element_code_first_and_chart_code_last(app, page):
+def test_every_page_preloads_element_code_first_and_the_other_pages_code_last(app, page):
     """The browser loads the page elements' code before the page computes anything, and plotly's
     once the page is drawn: the first element of the page and the last of the sidebar are the two
     scripts, and they name the modules Streamlit itself imports (the same URLs: one instance)."""
